@@ -1,0 +1,4 @@
+"""leadmodel: calibrated, explained lead scoring."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
