@@ -1,0 +1,918 @@
+"""Read CRM exports (CSV or Parquet), apply a column mapping, validate, report rejects.
+
+The flow, top to bottom:
+
+1. :func:`read_table` reads the file as text, every column a string, nothing converted.
+   Anything that stops the file from being read at all (missing, empty, binary, not
+   UTF-8, an unsupported delimiter or extension, a malformed row) raises
+   :class:`IngestError` with one clear line.
+2. :func:`validate` renames and drops columns as the :class:`Mapping` says, turns text
+   into typed columns (vectorised, on Arrow arrays), then checks the typed table against
+   the pandera schema from :func:`leadmodel.schema.lead_table_schema`. Rows that fail any
+   rule go to ``rejects`` with the original text and a reason; the others to ``valid``.
+3. :func:`read_leads` does both; training and batch scoring call it.
+
+Decisions a user may want to know:
+
+- **Encoding**: UTF-8 only (with or without a byte-order mark). A file in another
+  encoding is refused with the line of the first bad byte, never guessed: a wrong guess
+  would silently change names and categories.
+- **Delimiter**: ``,``, ``;`` or tab, chosen from the header line. Any other separator
+  (``|``, ``:``) is named in the error.
+- **Numbers**: spaces around them and thousands separators in proper groups (``1,200``)
+  are fine; ``2,5`` is not a number (it could be 2.5 or 25) and the row is rejected.
+- **Duplicate ``lead_id``**: the first row with an id is kept, every later row with the
+  same id is rejected as ``duplicate of row N``, as a CRM's merge keeps the oldest record.
+- **Several problems in one row**: ``reject_reason`` lists all of them, and the row is
+  counted under every reason kind in ``reasons`` (so the counts may add up to more than
+  ``rows_rejected``); ``rows_valid + rows_rejected == rows_in`` always.
+- **Open leads**: empty ``accepted``/``closed`` are valid (not decided yet), also with
+  ``require_labels=True``, which only requires the ``closed`` column.
+- **Optional canonical columns** that the export does not have stay absent from
+  ``valid`` (they are not invented as empty columns).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leadmodel import schema
+from leadmodel.io import write_table
+
+CSV_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES: Final[tuple[str, ...]] = (".parquet", ".pq")
+#: Delimiters read automatically, in order of preference on a tie.
+DELIMITERS: Final[tuple[str, ...]] = (",", ";", "\t")
+#: Separators recognised only to explain why a file reads as one column.
+OTHER_SEPARATORS: Final[tuple[str, ...]] = ("|", ":", "^", "~")
+#: Bytes read up front to check the encoding and find the delimiter.
+HEAD_BYTES: Final = 64 * 1024
+#: Bytes read at a time when looking for the first byte that is not UTF-8.
+SCAN_BYTES: Final = 1024 * 1024
+#: Characters of a row or value quoted in an error message.
+SNIPPET_CHARS: Final = 80
+#: Column names listed in a "missing column" message before "... and N more".
+MAX_NAMES_IN_MESSAGE: Final = 40
+#: Slack for clocks and time zones when ``now`` is not given: a ``created_at`` up to this
+#: far ahead of the current UTC time is not yet "in the future".
+FUTURE_TOLERANCE: Final = pd.Timedelta(days=1)
+#: Default limit of the rejected share used by ``leadmodel validate``.
+DEFAULT_MAX_REJECT_SHARE: Final = 0.5
+
+REJECT_ROW: Final = "reject_row"
+REJECT_REASON: Final = "reject_reason"
+
+#: Text accepted in ``accepted`` / ``closed`` (compared lower-case, trimmed).
+LABEL_VALUES: Final[dict[str, float]] = {
+    "0": 0.0,
+    "1": 1.0,
+    "0.0": 0.0,
+    "1.0": 1.0,
+    "no": 0.0,
+    "yes": 1.0,
+    "false": 0.0,
+    "true": 1.0,
+}
+#: Parse-failure kinds (the rule kinds come from the schema's check names).
+NOT_A_NUMBER: Final = "not a number"
+NOT_A_DATE: Final = "not a date"
+
+_GROUPED_NUMBER: Final = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+_PLAIN_NUMBER: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_INFINITY: Final = r"^[+-]?inf(inity)?$"
+_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+_ENCODED: Final = pa.dictionary(pa.int32(), pa.string())
+_UTF16_32_BOMS: Final = (
+    codecs.BOM_UTF32_LE,
+    codecs.BOM_UTF32_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+)
+
+
+class IngestError(Exception):
+    """Input cannot be read at all (one clear line in ``str(e)``)."""
+
+
+class RejectShareError(IngestError):
+    """More rows were rejected than the limit allows; ``result`` holds the full report."""
+
+    def __init__(self, message: str, result: IngestResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+# --- the column mapping ------------------------------------------------------------------
+
+
+class Mapping(BaseModel):
+    """How one CRM export maps onto the canonical lead table (loaded from YAML).
+
+    Raw-value lookups in ``values`` and ``na_values`` compare trimmed text, ``values``
+    also ignores case. Export columns named in ``rename``, ``derive`` or ``drop`` that a
+    file does not have are ignored, so one mapping serves exports with fewer columns.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rename: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
+    na_values: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    derive: dict[str, str] = Field(default_factory=dict)
+    order_by: str | None = None
+    exclude_features: list[str] = Field(default_factory=list)
+    allow_features: list[str] = Field(default_factory=list)
+    max_reject_share: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        """YAML turns ``1:`` or ``2.5:`` into numbers; the raw values are text."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            column: (
+                {_yaml_text(k): _yaml_text(v) for k, v in lookup.items()}
+                if isinstance(lookup, dict)
+                else lookup
+            )
+            for column, lookup in value.items()
+        }
+
+    @field_validator("na_values", mode="before")
+    @classmethod
+    def _na_as_text(cls, value: Any) -> Any:
+        return [_yaml_text(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("derive")
+    @classmethod
+    def _derive_labels_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for label in value:
+            if label not in schema.LABEL_COLUMNS:
+                allowed = ", ".join(schema.LABEL_COLUMNS)
+                raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
+        return value
+
+    def column_names(self) -> dict[str, str]:
+        """Export column -> table column, from ``rename`` and ``derive`` together."""
+        return self.rename | {export: label for label, export in self.derive.items()}
+
+
+def _yaml_text(value: Any) -> Any:
+    """Numbers written unquoted in YAML, as text; ``None`` and text unchanged."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """A safe YAML loader where only ``true``/``false`` are booleans (``yes``/``no`` are text)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    yaml.resolver.re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Load a column mapping from YAML; ``None`` gives the empty mapping.
+
+    Raises
+    ------
+    IngestError
+        If the file is missing, not valid YAML, or has unknown keys or wrong types.
+    """
+    if path is None:
+        return Mapping()
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"mapping {path}: file not found")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IngestError(f"mapping {path}: cannot read it ({exc})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise IngestError(f"mapping {path}: not valid YAML{where}: {problem}") from exc
+    if data is None:
+        return Mapping()
+    if not isinstance(data, dict):
+        raise IngestError(f"mapping {path}: expected keys such as 'rename:' at the top level")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        raise IngestError(f"mapping {path}: {_pydantic_problems(exc)}") from exc
+
+
+def _pydantic_problems(exc: ValidationError) -> str:
+    """All validation problems of a mapping in one line."""
+    allowed = ", ".join(Mapping.model_fields)
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{where}' (allowed: {allowed})")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    return "; ".join(problems)
+
+
+# --- reading a file as text --------------------------------------------------------------
+
+
+def read_table(path: str | Path, *, dtype: Any = str) -> pd.DataFrame:
+    """Read a CSV or Parquet file (by extension) without converting anything.
+
+    With ``dtype=str`` (the default) every column is text and empty cells are ``""``;
+    any other ``dtype`` is passed to the pandas reader.
+
+    Raises
+    ------
+    IngestError
+        If the file is missing, unreadable, empty, binary, not UTF-8, separated by an
+        unsupported delimiter, malformed, or not ``.csv``/``.tsv``/``.txt``/``.parquet``.
+    """
+    if dtype is not str:
+        path = _check_file(path)
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            return pd.read_parquet(path).astype(dtype)
+        return pd.read_csv(path, dtype=dtype, sep=_sniff_delimiter(_head_text(path), path))
+    return _read_text_table(path).to_pandas()
+
+
+def _read_text_table(path: str | Path, encode_except: frozenset[str] | None = None) -> pa.Table:
+    """The file as an Arrow table of strings with stripped, unique column names.
+
+    With ``encode_except``, every other CSV column is read dictionary-encoded (each distinct
+    text once, plus a code per row), which makes the later steps work on distinct values.
+    """
+    path = _check_file(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table = _read_parquet(path)
+    else:
+        table = _read_csv(path, encode_except)
+    table = _tidy_columns(table, path)
+    if table.num_rows == 0:
+        raise IngestError(f"{path}: no data rows (only a header)")
+    return table
+
+
+def _check_file(path: str | Path) -> Path:
+    """Refuse paths that are not a readable, non-empty file with a known extension."""
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: file not found")
+    if path.is_dir():
+        raise IngestError(f"{path}: is a directory, not a CSV or Parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        known = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
+        raise IngestError(
+            f"{path}: unknown extension '{suffix}' (export the table as one of: {known})"
+        )
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise IngestError(f"{path}: file is empty")
+    return path
+
+
+def _head_text(path: Path) -> str:
+    """The first bytes of a CSV as text; refuses binary, UTF-16/32 and non-UTF-8 files."""
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if head.startswith(_UTF16_32_BOMS):
+        raise IngestError(f"{path}: file is UTF-16/UTF-32 encoded; save it as UTF-8 CSV")
+    if b"\x00" in head:
+        raise IngestError(
+            f"{path}: not a text CSV (it contains NUL bytes: binary, or UTF-16 without a "
+            "byte-order mark); save it as UTF-8 CSV"
+        )
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        return decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise IngestError(_encoding_message(path, head, exc.start)) from exc
+
+
+def _encoding_message(path: Path, data: bytes, position: int, lines_before: int = 0) -> str:
+    line = lines_before + data.count(b"\n", 0, position) + 1
+    byte = data[position : position + 1].hex()
+    return (
+        f"{path}: not UTF-8 encoded (byte 0x{byte} on line {line}); save the export as 'CSV UTF-8'"
+    )
+
+
+def _first_bad_utf8(path: Path) -> str:
+    """Error message naming the line of the first byte that is not UTF-8 (error path only)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(SCAN_BYTES):
+            try:
+                decoder.decode(chunk, final=False)
+            except UnicodeDecodeError as exc:
+                return _encoding_message(path, chunk, exc.start, lines)
+            lines += chunk.count(b"\n")
+    return f"{path}: not UTF-8 encoded; save the export as 'CSV UTF-8'"
+
+
+def _header(head: str, delimiter: str) -> list[str]:
+    first_line = head.splitlines()[0] if head else ""
+    return next(csv.reader([first_line], delimiter=delimiter), [])
+
+
+def _sniff_delimiter(head: str, path: Path) -> str:
+    """The delimiter that splits the header line into the most fields."""
+    counts = {d: len(_header(head, d)) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # the first of a tie wins
+    if counts[best] > 1:
+        return best
+    for other in OTHER_SEPARATORS:
+        if len(_header(head, other)) > 1:
+            raise IngestError(
+                f"{path}: the header reads as one column and looks like '{other}'-separated; "
+                "save the export with ',' ';' or tab between columns"
+            )
+    return DELIMITERS[0]
+
+
+def _read_csv(path: Path, encode_except: frozenset[str] | None) -> pa.Table:
+    """Read a UTF-8 CSV with Arrow, every column as a string (empty cells stay ``""``)."""
+    head = _head_text(path)
+    delimiter = _sniff_delimiter(head, path)
+    types = {
+        name: _ENCODED
+        if encode_except is not None and name.strip() not in encode_except
+        else pa.string()
+        for name in _header(head, delimiter)
+    }
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "UTF8" in message or "UTF-8" in message:
+            raise IngestError(_first_bad_utf8(path)) from exc
+        if "Expected" in message and "columns" in message:
+            raise IngestError(_malformed_row_message(path, delimiter)) from exc
+        raise IngestError(f"{path}: cannot read the CSV ({message[:SNIPPET_CHARS]})") from exc
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read the file ({exc})") from exc
+    return table.unify_dictionaries()
+
+
+def _malformed_row_message(path: Path, delimiter: str) -> str:
+    """Name the first data row whose field count differs from the header (error path only)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        records = csv.reader(fh, delimiter=delimiter)
+        expected = len(next(records, []))
+        for row, fields in enumerate((f for f in records if f), start=1):  # skip blank lines
+            if len(fields) != expected:
+                snippet = delimiter.join(fields)[:SNIPPET_CHARS]
+                return (
+                    f"{path}: malformed CSV, data row {row} has {len(fields)} fields but the "
+                    f"header has {expected} ({snippet!r}); check quoting and the delimiter"
+                )
+    return f"{path}: malformed CSV, a row does not match the header; check quoting"
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    """Read a Parquet file and turn every column into text (missing -> ``""``)."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+    return pa.table([_as_text(c) for c in table.columns], names=table.column_names)
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Any Arrow column as strings, missing values as ``""``."""
+    if not pa.types.is_string(column.type):
+        try:
+            column = pc.cast(column, pa.string())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            text = column.to_pandas().astype(str)
+            column = pa.chunked_array([pa.array(text, type=pa.string())])
+    return pc.fill_null(column, "")
+
+
+def _tidy_columns(table: pa.Table, path: Path) -> pa.Table:
+    """Strip column names; drop unnamed empty columns (a trailing comma); refuse duplicates."""
+    keep, names = [], []
+    for i, name in enumerate(str(n).strip() for n in table.column_names):
+        if not name:
+            text = pc.utf8_trim_whitespace(pc.cast(table.column(i), pa.string()))
+            if not pc.any(pc.not_equal(text, "")).as_py():
+                continue  # an unnamed column without any value: nothing to keep
+            name = f"unnamed_{i + 1}"
+        if name in names:
+            raise IngestError(f"{path}: column '{name}' appears twice in the header")
+        keep.append(i)
+        names.append(name)
+    return pa.table([table.column(i) for i in keep], names=names)
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    """The typed valid rows, the rejected rows as read, and the counts."""
+
+    valid: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_in: int
+    reasons: dict[str, int]
+    order_by: str
+    mapping: Mapping
+
+    @property
+    def rows_valid(self) -> int:
+        return len(self.valid)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def reject_share(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """``{"rows_in", "rows_valid", "rows_rejected", "reasons"}`` for people and JSON."""
+        return {
+            "rows_in": self.rows_in,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "reasons": dict(self.reasons),
+        }
+
+
+def validate(
+    raw: pd.DataFrame,
+    mapping: Mapping | None = None,
+    *,
+    require_labels: bool = False,
+    now: pd.Timestamp | str | None = None,
+) -> IngestResult:
+    """Map, type and check a raw export; split it into valid rows and rejected rows.
+
+    Parameters
+    ----------
+    raw
+        The export as read (text columns, see :func:`read_table`); other dtypes are
+        turned into text first.
+    mapping
+        How the export's columns map onto the canonical table (default: none).
+    require_labels
+        Also require the ``closed`` column (for training).
+    now
+        The time of the export; a ``created_at`` after it is rejected. Default: the
+        current UTC time plus :data:`FUTURE_TOLERANCE`.
+
+    Raises
+    ------
+    IngestError
+        If a required column is missing or the mapping makes two columns one.
+    """
+    mapping = mapping or Mapping()
+    table = _text_table(raw, _id_columns(mapping))
+    return _validate_table(table, mapping, require_labels, now)
+
+
+def read_leads(
+    path: str | Path,
+    mapping: Mapping | str | Path | None = None,
+    *,
+    require_labels: bool = False,
+    max_reject_share: float | None = None,
+    now: pd.Timestamp | str | None = None,
+) -> IngestResult:
+    """Read and validate a lead export; the one entry point of training and scoring.
+
+    ``max_reject_share`` (else the mapping's) limits the share of rejected rows; see
+    :func:`validate` for the other parameters.
+
+    Raises
+    ------
+    IngestError
+        If the file or mapping cannot be read, or a required column is missing.
+    RejectShareError
+        If more than the allowed share of rows was rejected (``.result`` has the report).
+    """
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    table = _read_text_table(path, encode_except=_id_columns(mapping))
+    result = _validate_table(table, mapping, require_labels, now)
+    limit = max_reject_share if max_reject_share is not None else mapping.max_reject_share
+    if limit is not None and result.reject_share > limit:
+        raise RejectShareError(
+            f"{path}: {result.rows_rejected:,} of {result.rows_in:,} rows rejected "
+            f"({result.reject_share:.1%}), more than the limit of {limit * 100:g}%",
+            result,
+        )
+    return result
+
+
+def write_rejects(result: IngestResult, path: str | Path) -> None:
+    """Write the rejected rows (original text plus row number and reason) to CSV/Parquet."""
+    try:
+        write_table(result.rejects, path)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from exc
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot write the rejects ({exc.strerror or exc})") from exc
+
+
+def _id_columns(mapping: Mapping) -> frozenset[str]:
+    """Export columns that may become ``lead_id`` (unique per row: not worth encoding)."""
+    renamed = {export for export, name in mapping.column_names().items() if name == schema.LEAD_ID}
+    return frozenset(renamed | {schema.LEAD_ID})
+
+
+def _text_table(raw: pd.DataFrame, encode_except: frozenset[str]) -> pa.Table:
+    """A raw frame as an Arrow table of text (see :func:`_read_text_table`)."""
+    names = [str(name).strip() for name in raw.columns]
+    if len(set(names)) < len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
+        raise IngestError(f"column '{repeated}' appears twice")
+    columns = []
+    for name, (_, values) in zip(names, raw.items(), strict=True):
+        try:
+            column = pa.chunked_array([pa.array(values, from_pandas=True)])
+        except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects
+            text = values.astype(object).where(values.notna(), "").astype(str)
+            column = pa.chunked_array([pa.array(text, type=pa.string())])
+        column = _as_text(column)
+        columns.append(column if name in encode_except else pc.dictionary_encode(column))
+    return pa.table(columns, names=names)
+
+
+@dataclass
+class _Column:
+    """One column on its way from text to a typed column.
+
+    Held as its distinct texts plus a code per row, so trimming, lookups and parsing run
+    once per distinct value; ``codes`` is ``None`` when every row has its own entry.
+    """
+
+    name: str  # in the table (after the mapping)
+    values: pa.Array  # the distinct texts as read
+    codes: np.ndarray | None  # row -> position in ``values``
+    text: pa.Array  # ``values`` trimmed and mapped; null = missing
+
+    def per_row(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value if self.codes is None else per_value[self.codes]
+
+    def raw(self, rows: np.ndarray) -> list[str]:
+        """The original text in these rows."""
+        positions = rows if self.codes is None else self.codes[rows]
+        return self.values.take(pa.array(positions)).to_pylist()
+
+
+def _validate_table(
+    table: pa.Table,
+    mapping: Mapping,
+    require_labels: bool,
+    now: pd.Timestamp | str | None,
+) -> IngestResult:
+    """Validate a text table (see :func:`validate`)."""
+    columns = _mapped_columns(table, mapping, require_labels)
+    order_by = mapping.order_by or schema.CREATED_AT
+    typed: dict[str, pd.Series] = {}
+    parse_problems = []
+    for col in columns:
+        values, bad, kind = _typed(col)
+        # object arrays stay object (pandas 3 would infer its ``str`` dtype)
+        typed[col.name] = pd.Series(values, dtype=values.dtype, copy=False)
+        if bad is not None and bad.any():
+            parse_problems.append(_problems(np.flatnonzero(bad), col.name, kind))
+    frame = pd.DataFrame(typed, copy=False)
+    rule_problems = _schema_problems(frame, order_by, _as_now(now))
+    problems = _merge_problems(parse_problems, rule_problems, list(frame.columns))
+    return _split(table, frame, columns, problems, order_by, mapping)
+
+
+def _mapped_columns(table: pa.Table, mapping: Mapping, require_labels: bool) -> list[_Column]:
+    """Apply rename/derive/drop, check the required columns, trim and map the text."""
+    renames = mapping.column_names()
+    dropped = set(mapping.drop)
+    sources: dict[str, str] = {}  # table column -> export column
+    for export in table.column_names:
+        if export in dropped:
+            continue
+        name = renames.get(export, export)
+        if name in sources:
+            raise IngestError(
+                f"mapping: columns '{sources[name]}' and '{export}' would both become '{name}'"
+            )
+        sources[name] = export
+    required = [schema.LEAD_ID, schema.SOURCE, mapping.order_by or schema.CREATED_AT]
+    if require_labels:
+        required.append(schema.CLOSED)
+    for name in required:
+        if name not in sources:
+            raise IngestError(_missing_column_message(name, table.column_names, mapping))
+    ordered = [c for c in schema.CANONICAL_COLUMNS if c in sources]
+    ordered += [c for c in sources if c not in ordered]
+    na_values = pa.array([v.strip() for v in mapping.na_values], type=pa.string())
+    return [
+        _clean(name, table.column(sources[name]), na_values, mapping.values.get(name))
+        for name in ordered
+    ]
+
+
+def _missing_column_message(name: str, found: list[str], mapping: Mapping) -> str:
+    shown = ", ".join(f"'{c}'" for c in found[:MAX_NAMES_IN_MESSAGE])
+    if len(found) > MAX_NAMES_IN_MESSAGE:
+        shown += f" ... and {len(found) - MAX_NAMES_IN_MESSAGE} more"
+    what = "order column (the mapping's order_by)" if name == mapping.order_by else "column"
+    hint = "map an export column to it with 'rename:' in the mapping"
+    if name == schema.CREATED_AT:
+        hint += ", or name an ordering column with 'order_by:'"
+    return f"missing required {what} '{name}'; found: {shown}; {hint}"
+
+
+def _clean(
+    name: str,
+    column: pa.ChunkedArray,
+    na_values: pa.Array,
+    lookup: dict[str, str | None] | None,
+) -> _Column:
+    """Trim the text and apply the mapping's value lookup; empty and NA strings -> null."""
+    if pa.types.is_dictionary(column.type):
+        encoded = column.combine_chunks()  # the chunks share one dictionary
+        values, codes = encoded.dictionary, encoded.indices.to_numpy()
+    else:
+        values, codes = column.combine_chunks(), None
+    text = pc.utf8_trim_whitespace(values)
+    if lookup:
+        keys = pa.array([k.strip().lower() for k in lookup], type=pa.string())
+        mapped = pa.array(list(lookup.values()), type=pa.string())
+        position = pc.index_in(pc.utf8_lower(text), value_set=keys)
+        text = pc.if_else(pc.is_valid(position), pc.take(mapped, position), text)
+    missing = pc.equal(text, "")
+    if len(na_values):
+        missing = pc.or_(missing, pc.is_in(text, value_set=na_values))
+    text = pc.if_else(pc.fill_null(missing, True), None, text)
+    return _Column(name=name, values=values, codes=codes, text=text)
+
+
+def _typed(col: _Column) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Typed values of one column per row, and which rows hold text that did not parse."""
+    name = col.name
+    if name in schema.NUMERIC_COLUMNS:
+        values, bad = _parse_numbers(col.text)
+        return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
+    if name in schema.LABEL_COLUMNS:
+        values, bad = _parse_labels(col.text)
+        return col.per_row(values), col.per_row(bad), schema.CHECK_NOT_BINARY
+    if name == schema.CREATED_AT:
+        values, bad = _parse_dates(col.text)
+        return col.per_row(values), col.per_row(bad), NOT_A_DATE
+    if name == schema.SOURCE:
+        return col.per_row(_normalised_sources(col.text)), None, ""
+    if name == schema.PRIOR_AWARENESS:
+        return col.per_row(_to_object(pc.utf8_lower(col.text))), None, ""
+    if name not in (schema.LEAD_ID, *schema.FIRMOGRAPHIC_TEXT):
+        # an extra column (or the order column): numbers if every present value is one
+        values, bad = _parse_numbers(col.text)
+        if not bad.any() and not np.isinf(values).any():
+            return col.per_row(values), None, ""
+    return col.per_row(_to_object(col.text)), None, ""
+
+
+def _parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values (NaN = missing) and a mask of present values that are not numbers.
+
+    ``inf`` parses (and is then rejected as not finite); ``nan`` is not a number.
+    """
+    try:
+        values = pc.cast(text, pa.float64())
+        ok = None
+    except pa.ArrowInvalid:  # some value is not a plain number: look closer
+        grouped = pc.match_substring_regex(text, _GROUPED_NUMBER)
+        ok = pc.or_(
+            pc.or_(grouped, pc.match_substring_regex(text, _PLAIN_NUMBER)),
+            pc.match_substring_regex(text, _INFINITY, ignore_case=True),
+        )
+        cleaned = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+        values = pc.cast(pc.if_else(ok, cleaned, None), pa.float64())
+    numbers = values.to_numpy(zero_copy_only=False)
+    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    bad = present & np.isnan(numbers)  # "nan" as text, and every value found not ok
+    return numbers, bad
+
+
+def _parse_labels(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """0.0/1.0/NaN from 0/1, yes/no, true/false (any case); mask of other present values."""
+    keys = pa.array(list(LABEL_VALUES), type=pa.string())
+    numbers = pa.array(list(LABEL_VALUES.values()), type=pa.float64())
+    position = pc.index_in(pc.utf8_lower(text), value_set=keys)
+    values = pc.take(numbers, position).to_numpy(zero_copy_only=False)
+    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    return values, present & np.isnan(values)
+
+
+def _parse_dates(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Naive datetime64[ns] (aware values converted to UTC); mask of present non-dates."""
+    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    try:  # fast path: naive ISO dates and times
+        values = pc.cast(text, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+        return values.astype("datetime64[ns]"), np.zeros(len(text), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    series = pd.Series(text.to_pandas(), dtype=object)
+    parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+    retry = parsed.isna() & series.notna()
+    if retry.any():  # other layouts (e.g. "03/15/2024 10:00"), month first when ambiguous
+        parsed[retry] = pd.to_datetime(series[retry], format="mixed", errors="coerce", utc=True)
+    parsed = parsed.dt.tz_localize(None)
+    in_range = parsed.isna() | ((parsed >= _NS_MIN) & (parsed <= _NS_MAX))
+    values = parsed.where(in_range).astype("datetime64[ns]").to_numpy()
+    return values, present & np.isnat(values)
+
+
+def _normalised_sources(text: pa.Array) -> np.ndarray:
+    """:func:`leadmodel.schema.normalise_sources` of every value (missing -> ``unknown``)."""
+    return schema.normalise_sources(pd.Series(_to_object(text), dtype=object)).to_numpy()
+
+
+def _to_object(text: pa.Array) -> np.ndarray:
+    """Python ``str`` values in an object array, NaN for missing."""
+    values = text.to_numpy(zero_copy_only=False)
+    missing = pc.is_null(text).to_numpy(zero_copy_only=False)
+    if missing.any():
+        values[missing] = np.nan
+    return values
+
+
+def _as_now(now: pd.Timestamp | str | None) -> pd.Timestamp:
+    """Naive UTC time after which ``created_at`` is in the future."""
+    if now is None:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_TOLERANCE
+    stamp = pd.Timestamp(now)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+# --- problems -> reasons -----------------------------------------------------------------
+
+
+def _problems(rows: np.ndarray, field: str, kind: str) -> pd.DataFrame:
+    """Problems as rows of ``row, field, kind`` (one per failing row)."""
+    return pd.DataFrame({"row": rows.astype(np.int64), "field": field, "kind": kind})
+
+
+def _schema_problems(frame: pd.DataFrame, order_by: str, now: pd.Timestamp) -> pd.DataFrame:
+    """Rule failures of the pandera schema as ``row, field, kind``."""
+    lead_schema = schema.lead_table_schema(frame.columns, order_by=order_by, now=now)
+    import pandera.errors  # loaded by the schema above
+
+    try:
+        with warnings.catch_warnings():  # pandera loads pyspark.pandas on first use
+            warnings.filterwarnings("ignore", message="PySpark", category=FutureWarning)
+            lead_schema.validate(frame, lazy=True, inplace=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return _problems(np.array([], dtype=np.int64), "", "")
+    cases = cases[cases["index"].notna()]
+    # a check on the whole frame reports every column of a failing row: keep one
+    frame_level = cases["schema_context"] == "DataFrameSchema"
+    field = cases["column"].astype(object).where(~frame_level, schema.CLOSED)
+    kind = cases["check"].astype(object).replace({"not_nullable": schema.CHECK_MISSING})
+    found = pd.DataFrame({"row": cases["index"].astype(np.int64), "field": field, "kind": kind})
+    return found.drop_duplicates(ignore_index=True)
+
+
+def _merge_problems(
+    parse_problems: list[pd.DataFrame], rule_problems: pd.DataFrame, columns: list[str]
+) -> pd.DataFrame:
+    """All problems sorted by row and column; a parse failure hides the null it leaves."""
+    problems = pd.concat([*parse_problems, rule_problems], ignore_index=True)
+    if parse_problems:
+        key = ["row", "field"]
+        parsed = pd.concat(parse_problems)[key].assign(parsed=True)
+        flagged = problems[key].merge(parsed, on=key, how="left")["parsed"].notna()
+        hidden = flagged.to_numpy() & (problems["kind"] == schema.CHECK_MISSING).to_numpy()
+        problems = problems[~hidden]
+    position = problems["field"].map({name: i for i, name in enumerate(columns)})
+    problems = problems.assign(position=position.fillna(len(columns)))
+    return problems.sort_values(["row", "position"], kind="stable", ignore_index=True)
+
+
+def _split(
+    table: pa.Table,
+    frame: pd.DataFrame,
+    columns: list[_Column],
+    problems: pd.DataFrame,
+    order_by: str,
+    mapping: Mapping,
+) -> IngestResult:
+    """Valid rows, rejected rows (original text + row number + reason) and counts."""
+    rows_in = table.num_rows
+    reasons = (problems["field"] + ": " + problems["kind"]).value_counts(sort=True)
+    rows = problems["row"].to_numpy()
+    details = pd.Series(_details(problems, {c.name: c for c in columns}), index=rows)
+    if (np.diff(rows) == 0).any():  # some rows have several problems: one line each
+        details = details.groupby(level=0, sort=True).agg("; ".join)
+    rejected = details.index.to_numpy(dtype=np.int64)
+    rejects = _as_text_frame(table.take(pa.array(rejected)))
+    rejects[REJECT_ROW] = rejected + 1
+    rejects[REJECT_REASON] = pd.Series(details.to_numpy(), dtype=object)
+    if len(rejected):
+        keep = np.ones(rows_in, dtype=bool)
+        keep[rejected] = False
+        frame = frame[keep].reset_index(drop=True)
+    counts = {str(kind): int(n) for kind, n in reasons.items()}
+    return IngestResult(frame, rejects, rows_in, counts, order_by, mapping)
+
+
+def _as_text_frame(table: pa.Table) -> pd.DataFrame:
+    """Rows of a text table as a pandas frame of strings (dictionary columns decoded)."""
+    decoded = [pc.cast(c, pa.string()) for c in table.columns]
+    return pa.table(decoded, names=table.column_names).to_pandas()
+
+
+#: What each kind of problem says after ``"<field>: "`` (before the quoted value).
+_MESSAGES: Final[dict[str, str]] = {
+    schema.CHECK_MISSING: "missing (required in every row)",
+    NOT_A_NUMBER: "not a number",
+    NOT_A_DATE: "not a date",
+    schema.CHECK_NOT_FINITE: "must be a finite number",
+    schema.CHECK_NEGATIVE: "must be >= 0",
+    schema.CHECK_FUTURE: "in the future",
+    schema.CHECK_NOT_ALLOWED: "must be one of " + ", ".join(schema.AWARENESS_LEVELS),
+    schema.CHECK_NOT_BINARY: "must be 0/1, yes/no or true/false",
+    schema.CHECK_CLOSED_NOT_ACCEPTED: (
+        "closed = 1 but accepted = 0; a won deal must have been accepted"
+    ),
+}
+
+
+def _details(problems: pd.DataFrame, columns: dict[str, _Column]) -> Any:
+    """One sentence per problem that names the field and quotes the value as read."""
+    rows = problems["row"].to_numpy()
+    fields = problems["field"].to_numpy(dtype=object)
+    kinds = problems["kind"].to_numpy(dtype=object)
+    got = np.full(len(problems), "", dtype=object)
+    for name, col in columns.items():
+        hit = fields == name
+        if hit.any():
+            got[hit] = col.raw(rows[hit])
+    message = pd.Series(kinds).map(_MESSAGES).fillna(pd.Series(kinds)).to_numpy(dtype=object)
+    quoted = " (got '" + got + "')"
+    quoted[kinds == schema.CHECK_MISSING] = ""
+    dup = kinds == schema.CHECK_DUPLICATE
+    if dup.any():
+        message[dup] = "duplicate of row " + _first_rows(columns[schema.LEAD_ID], rows[dup])
+    won = kinds == schema.CHECK_CLOSED_NOT_ACCEPTED
+    if won.any():
+        accepted = np.asarray(columns[schema.ACCEPTED].raw(rows[won]), dtype=object)
+        quoted[won] = " (got closed '" + got[won] + "', accepted '" + accepted + "')"
+    return fields + ": " + message + quoted
+
+
+def _first_rows(ids: _Column, rows: np.ndarray) -> Any:
+    """The 1-based row (as text) of the first row with the same id, for each of ``rows``."""
+    per_row = ids.text if ids.codes is None else pc.take(ids.text, pa.array(ids.codes))
+    wanted = pc.take(per_row, pa.array(rows))
+    same = np.flatnonzero(pc.is_in(per_row, value_set=wanted).to_numpy(zero_copy_only=False))
+    first = pd.Series(same + 1, index=pc.take(per_row, pa.array(same)).to_pylist())
+    first = first[~first.index.duplicated(keep="first")]
+    return first.loc[wanted.to_pylist()].astype(str).to_numpy(dtype=object)
