@@ -1,0 +1,259 @@
+"""The fitted funnel model: one object that goes from raw lead rows to scores.
+
+Two stages, each a LightGBM booster with Platt calibration on its raw log-odds:
+
+- ``accept``: P(sales accepts the lead), fitted on leads whose acceptance is decided;
+- ``close``: P(the lead is won), fitted directly on all leads whose outcome is decided
+  (a rejected lead counts as not won).
+
+P(close) is modelled directly rather than as P(accept) x P(close | accepted): it is
+calibrated as one probability, it works for exports without an ``accepted`` column, and
+its explanation stays exactly additive (a product of two models is not additive in
+log-odds). Calibration is a straight line on the raw log-odds (``a * raw + b``), so the
+booster's SHAP contributions, scaled by ``a``, still add up to the calibrated log-odds.
+
+The 0-100 ``score`` is a linear rescaling of the calibrated close log-odds, anchored on
+validation quantiles, like a credit scorecard: every point is the same odds ratio
+anywhere on the scale, and per-field points add up to the score. ``tier`` A-D cuts the
+score at thresholds chosen on validation data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from leadmodel import schema
+from leadmodel.config import TrainConfig
+from leadmodel.features import LeadFeatures
+
+ACCEPT = "accept"
+CLOSE = "close"
+STAGES: tuple[str, ...] = (ACCEPT, CLOSE)
+STAGE_LABEL: dict[str, str] = {ACCEPT: schema.ACCEPTED, CLOSE: schema.CLOSED}
+SCORE_MIN, SCORE_MAX = 0.0, 100.0
+#: Platt scaling is fitted practically unregularised (one slope and one intercept).
+_PLATT_C = 1e6
+#: Threads LightGBM uses. One: OpenMP threads busy-wait, and on a small machine shared
+#: with a server or another job two threads ran up to 70x slower than one (measured on
+#: the 2-core CI machine under load); fixed, so runs are reproducible on any machine.
+LGBM_THREADS = 1
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, numerically safe."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+def logit(p: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Log-odds of probabilities (clipped away from 0 and 1)."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class StageModel:
+    """One funnel stage: a booster and its calibration line on the raw log-odds."""
+
+    name: str
+    booster: lgb.Booster
+    calib_slope: float = 1.0
+    calib_intercept: float = 0.0
+    best_iteration: int = 0
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated log-odds from the booster."""
+        return self.booster.predict(X, raw_score=True, num_threads=LGBM_THREADS)
+
+    def calibrated_logit(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds for raw booster log-odds."""
+        return self.calib_slope * raw + self.calib_intercept
+
+    def proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the stage's positive outcome."""
+        return sigmoid(self.calibrated_logit(self.raw(X)))
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw TreeSHAP contributions, one column per feature plus the base value last."""
+        return np.asarray(
+            self.booster.predict(X, pred_contrib=True, num_threads=LGBM_THREADS), dtype=float
+        )
+
+
+@dataclass
+class FunnelModel:
+    """Raw canonical lead rows in, ``p_accept``, ``p_close``, ``score``, ``tier`` out."""
+
+    features: LeadFeatures
+    stages: dict[str, StageModel]
+    score_low_logit: float
+    score_high_logit: float
+    tier_thresholds: dict[str, float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_accept(self) -> bool:
+        return ACCEPT in self.stages
+
+    @property
+    def points_per_logit(self) -> float:
+        """Score points per unit of close log-odds."""
+        return (SCORE_MAX - SCORE_MIN) / (self.score_high_logit - self.score_low_logit)
+
+    def score_from_logit(self, close_logit: np.ndarray, clip: bool = True) -> np.ndarray:
+        """0-100 score from calibrated close log-odds (linear, clipped to the scale)."""
+        score = SCORE_MIN + self.points_per_logit * (
+            np.asarray(close_logit, dtype=float) - self.score_low_logit
+        )
+        return np.clip(score, SCORE_MIN, SCORE_MAX) if clip else score
+
+    def tier_of(self, score: np.ndarray) -> np.ndarray:
+        """Tier letter per score: the best tier whose threshold the score reaches."""
+        score = np.asarray(score, dtype=float)
+        names = list(self.tier_thresholds)
+        out = np.full(score.shape, names[-1], dtype=object)
+        for name in reversed(names[:-1]):
+            out[score >= self.tier_thresholds[name]] = name
+        return out
+
+    def transform(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """Model features for raw canonical lead rows."""
+        return self.features.transform(leads)
+
+    def predict(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """Scores for raw canonical lead rows (same order; ``lead_id`` kept when given)."""
+        X = self.transform(leads)
+        return self.predict_features(X, leads)
+
+    def predict_features(self, X: pd.DataFrame, leads: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Scores for already-transformed features."""
+        out = pd.DataFrame(index=range(len(X)))
+        if leads is not None and schema.LEAD_ID in leads:
+            out[schema.LEAD_ID] = leads[schema.LEAD_ID].astype(str).to_numpy()
+        if self.has_accept:
+            out["p_accept"] = self.stages[ACCEPT].proba(X)
+        close = self.stages[CLOSE]
+        close_logit = close.calibrated_logit(close.raw(X))
+        out["p_close"] = sigmoid(close_logit)
+        out["score"] = self.score_from_logit(close_logit)
+        out["tier"] = self.tier_of(out["score"].to_numpy())
+        return out
+
+    @property
+    def output_columns(self) -> list[str]:
+        cols = ["p_accept"] if self.has_accept else []
+        return [*cols, "p_close", "score", "tier"]
+
+
+def _lgbm_params(config: TrainConfig) -> dict[str, Any]:
+    c = config.lightgbm
+    return {
+        "objective": "binary",
+        "learning_rate": c.learning_rate,
+        "num_leaves": c.num_leaves,
+        "min_child_samples": c.min_child_samples,
+        "bagging_fraction": c.subsample,
+        "bagging_freq": c.subsample_freq,
+        "feature_fraction": c.colsample_bytree,
+        "lambda_l2": c.reg_lambda,
+        "cat_smooth": c.cat_smooth,
+        "cat_l2": c.cat_l2,
+        "min_data_per_group": c.min_data_per_group,
+        "max_cat_to_onehot": c.max_cat_to_onehot,
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": LGBM_THREADS,
+        "verbosity": -1,
+    }
+
+
+def fit_stage(
+    name: str,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    config: TrainConfig,
+) -> StageModel:
+    """Fit one stage with early stopping on validation, then Platt-calibrate on validation."""
+    params = _lgbm_params(config)
+    train_set = lgb.Dataset(X_train, label=y_train, free_raw_data=False)
+    valid_set = lgb.Dataset(X_valid, label=y_valid, reference=train_set, free_raw_data=False)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=config.lightgbm.n_estimators,
+        valid_sets=[valid_set],
+        valid_names=["valid"],
+        callbacks=[
+            lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False),
+        ],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    if best < booster.current_iteration():
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    stage = StageModel(name=name, booster=booster, best_iteration=int(best))
+    raw_valid = stage.raw(X_valid)
+    platt = LogisticRegression(C=_PLATT_C, solver="lbfgs", max_iter=1000)
+    platt.fit(raw_valid.reshape(-1, 1), y_valid)
+    stage.calib_slope = float(platt.coef_[0, 0])
+    stage.calib_intercept = float(platt.intercept_[0])
+    return stage
+
+
+def _decided(frame: pd.DataFrame, label: str) -> pd.Series:
+    return frame[label].notna() if label in frame else pd.Series(False, index=frame.index)
+
+
+def fit_funnel(train: pd.DataFrame, valid: pd.DataFrame, config: TrainConfig) -> FunnelModel:
+    """Fit the funnel on time-ordered training and validation rows (canonical, typed)."""
+    features = LeadFeatures(
+        exclude=tuple(config.features.exclude),
+        min_category_count=config.features.min_category_count,
+        max_categories=config.features.max_categories,
+    ).fit(train)
+    X_train, X_valid = features.transform(train), features.transform(valid)
+    stages: dict[str, StageModel] = {}
+    for name in STAGES:
+        label = STAGE_LABEL[name]
+        tr, va = _decided(train, label).to_numpy(), _decided(valid, label).to_numpy()
+        if name == ACCEPT and (tr.sum() == 0 or va.sum() == 0):
+            continue  # the export has no acceptance decisions: close stage alone
+        y_tr = train.loc[tr, label].to_numpy(dtype=float)
+        y_va = valid.loc[va, label].to_numpy(dtype=float)
+        stages[name] = fit_stage(name, X_train[tr], y_tr, X_valid[va], y_va, config)
+
+    close = stages[CLOSE]
+    valid_logit = close.calibrated_logit(close.raw(X_valid))
+    low, high = np.quantile(valid_logit, [config.score.low_quantile, config.score.high_quantile])
+    if not high > low:
+        high = low + 1.0
+    model = FunnelModel(
+        features=features,
+        stages=stages,
+        score_low_logit=float(low),
+        score_high_logit=float(high),
+        tier_thresholds={},
+    )
+    model.tier_thresholds = choose_tier_thresholds(
+        model.score_from_logit(valid_logit), config.tiers.shares
+    )
+    return model
+
+
+def choose_tier_thresholds(scores: np.ndarray, shares: dict[str, float]) -> dict[str, float]:
+    """Score cut-offs so that each tier holds its share of the (validation) leads."""
+    names = list(shares)
+    thresholds: dict[str, float] = {}
+    cumulative = 0.0
+    for name in names[:-1]:
+        cumulative += shares[name]
+        thresholds[name] = float(np.quantile(scores, 1.0 - cumulative))
+    thresholds[names[-1]] = SCORE_MIN
+    return thresholds
