@@ -1,0 +1,989 @@
+"""The HTML report marketing reads: one self-contained file, plots embedded as PNG.
+
+Sections (with stable ids): ``headline`` (quality, when the data has outcomes), ``tiers``,
+``sources`` and ``awareness`` (which channels bring leads sales accepts and that close;
+what prior awareness is worth), ``handover`` (the hand-over curve and a recommended
+threshold), ``drivers`` (global importance, beeswarm, dependence plots) and ``examples``
+(five leads with their reasons). No scripts, no external CSS, fonts or images.
+
+:func:`write_report` builds it from scored leads; :func:`report_from_file` reads an export
+through :func:`leadmodel.ingest.read_leads` first (``leadmodel report``);
+:func:`log_run_report` writes it with its plots and tables into the active MLflow run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from leadmodel import evaluate, explain, schema
+from leadmodel.model import ACCEPT, CLOSE, FunnelModel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Contributions (drivers, segment points, beeswarm) for at most this many leads: a
+#: seeded random sample beyond it (pred_contrib costs about half a millisecond a lead).
+EXPLAIN_MAX_ROWS: Final = 20_000
+#: Points drawn in the beeswarm plots.
+BEESWARM_ROWS: Final = 2_000
+SAMPLE_SEED: Final = 0
+#: Score quantiles of the five example leads (best, good, middle, weak, worst).
+EXAMPLE_QUANTILES: Final[tuple[float, ...]] = (1.0, 0.85, 0.5, 0.2, 0.0)
+EXAMPLE_REASONS: Final = 3
+#: Without a capacity, recommend the lowest threshold at which sales accepts this share.
+DEFAULT_TARGET_ACCEPT_RATE: Final = 0.5
+#: A segment needs this many decided leads before the text names it best or worst.
+MIN_SEGMENT_LEADS: Final = 30
+#: Hand-over thresholds listed in the table (the plot shows all).
+HANDOVER_TABLE_STEP: Final = 10
+#: Fields shown in the importance chart and beeswarm.
+MAX_DRIVERS: Final = 12
+TOP_FRACTION: Final = 0.1
+FIGSIZE: Final[tuple[float, float]] = (7.0, 4.5)
+WIDE_FIGSIZE: Final[tuple[float, float]] = (8.0, 6.0)
+DPI: Final = 100
+REPORT_NAME: Final = "report.html"
+EXPLAIN_DIR: Final = "explain"
+
+_CSS: Final = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;
+ margin:0 auto;max-width:1050px;padding:1.5rem 2rem;color:#1f2933;line-height:1.45}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #d9e2ec;padding-bottom:.3rem;margin-top:2.4rem}
+.meta{color:#52606d;font-size:.92rem}.lead{font-size:1.08rem}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}
+th,td{border-bottom:1px solid #e4e7eb;padding:.3rem .7rem;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
+img{max-width:100%;height:auto;display:block;margin:.6rem 0}
+.figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{flex:1 1 420px;margin:0}
+figcaption{color:#52606d;font-size:.88rem}.note{background:#fffbea;padding:.6rem .9rem;
+ border-left:4px solid #f0b429}.rec{background:#e3f8ff;padding:.7rem 1rem;
+ border-left:4px solid #2680c2;font-size:1.05rem}.pos{color:#18794e}.neg{color:#b42318}
+.example{border:1px solid #d9e2ec;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}
+ul{margin:.3rem 0}
+"""
+
+
+# --- the numbers behind the report --------------------------------------------------------
+
+
+@dataclass
+class ReportSummary:
+    """What was written, for the CLI and for tests."""
+
+    path: Path
+    leads: int
+    explained: int
+    sections: list[str]
+    recommendation: dict[str, Any] | None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    plots: list[str] = field(default_factory=list)
+    intake: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        rec = self.recommendation or {}
+        return {
+            "out": str(self.path),
+            "leads": self.leads,
+            "explained": self.explained,
+            "sections": self.sections,
+            "intake": self.intake,
+            "threshold": rec.get("threshold"),
+            "recommendation": rec.get("reasoning"),
+            "metrics": {
+                stage: {k: None if _isnan(v) else v for k, v in m.items()}
+                for stage, m in self.metrics.items()
+            },
+        }
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _explain_rows(n: int) -> np.ndarray:
+    """Positions whose contributions are computed: all, or a seeded sample."""
+    if n <= EXPLAIN_MAX_ROWS:
+        return np.arange(n)
+    rng = np.random.default_rng(SAMPLE_SEED)
+    return np.sort(rng.choice(n, EXPLAIN_MAX_ROWS, replace=False))
+
+
+def _labels(leads: pd.DataFrame, label: str) -> np.ndarray:
+    if label not in leads:
+        return np.full(len(leads), np.nan)
+    return pd.to_numeric(leads[label], errors="coerce").to_numpy(dtype=float)
+
+
+def _stage_metrics(
+    leads: pd.DataFrame, predictions: pd.DataFrame, model: FunnelModel
+) -> dict[str, dict[str, float]]:
+    """Metrics per stage on the leads whose outcome is decided (both classes present)."""
+    out = {}
+    for stage in model.stages:
+        y = _labels(leads, schema.ACCEPTED if stage == ACCEPT else schema.CLOSED)
+        decided = ~np.isnan(y)
+        if decided.sum() and 0 < np.nansum(y) < decided.sum():
+            p = predictions[f"p_{stage}"].to_numpy()[decided]
+            out[stage] = evaluate.stage_metrics(y[decided], p)
+    return out
+
+
+def tier_summary(
+    model: FunnelModel, predictions: pd.DataFrame, leads: pd.DataFrame
+) -> pd.DataFrame:
+    """Per tier: score range, leads, share, mean probabilities, expected and actual close."""
+    y = _labels(leads, schema.CLOSED)
+    frame = pd.DataFrame(
+        {
+            "tier": predictions["tier"].to_numpy(),
+            "p_accept": predictions["p_accept"].to_numpy() if model.has_accept else np.nan,
+            "p_close": predictions["p_close"].to_numpy(),
+            "decided": ~np.isnan(y),
+            "won": np.nan_to_num(y),
+        }
+    )
+    order = list(model.tier_thresholds)
+    table = (
+        frame.groupby("tier")
+        .agg(
+            leads=("tier", "size"),
+            mean_p_accept=("p_accept", "mean"),
+            mean_p_close=("p_close", "mean"),
+            expected_wins=("p_close", "sum"),
+            decided=("decided", "sum"),
+            wins=("won", "sum"),
+        )
+        .reindex(order)
+        .fillna({"leads": 0, "decided": 0, "wins": 0, "expected_wins": 0})
+        .reset_index()
+    )
+    table["min_score"] = [model.tier_thresholds[t] for t in order]
+    table["share"] = table["leads"] / max(len(frame), 1)
+    total_expected = table["expected_wins"].sum()
+    table["share_of_expected_wins"] = table["expected_wins"] / total_expected
+    table["close_rate"] = table["wins"] / table["decided"].where(table["decided"] > 0)
+    return table
+
+
+def _example_rows(scores: np.ndarray) -> np.ndarray:
+    """Positions of the example leads: the score quantiles in :data:`EXAMPLE_QUANTILES`."""
+    if len(scores) == 0:
+        return np.zeros(0, dtype=int)
+    ranked = np.argsort(scores, kind="stable")
+    picks = np.round(np.asarray(EXAMPLE_QUANTILES) * (len(scores) - 1)).astype(int)
+    return ranked[list(dict.fromkeys(picks.tolist()))]
+
+
+# --- plots ----------------------------------------------------------------------------------
+
+
+def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+    """A free-standing figure on the Agg canvas (no pyplot state touched)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+@contextmanager
+def _pyplot_figure(size: tuple[float, float]) -> Iterator[Figure]:
+    """A pyplot figure for shap's plots (they call pyplot); closes every figure they open."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    figure = plt.figure(figsize=size, dpi=DPI)
+    try:
+        yield figure
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def _colour_matrix(model: FunnelModel, leads: pd.DataFrame, fields: list[str]) -> np.ndarray:
+    """Numbers per field for shap's colouring: values, awareness levels 0-2, category codes."""
+    columns = []
+    for name in fields:
+        values = explain.field_values(model, leads, name)
+        if name in model.features.numeric_:
+            columns.append(values.to_numpy(dtype=float))
+        elif name == schema.PRIOR_AWARENESS:
+            levels = {level: i for i, level in enumerate(schema.AWARENESS_LEVELS)}
+            columns.append(values.map(levels).to_numpy(dtype=float))
+        else:
+            codes = pd.Categorical(values).codes.astype(float)
+            columns.append(np.where(codes < 0, np.nan, codes))
+    return np.column_stack(columns) if columns else np.zeros((len(leads), 0))
+
+
+def _explanation(
+    model: FunnelModel, leads: pd.DataFrame, contrib: explain.StageContributions
+) -> Any:
+    """A ``shap.Explanation`` of the contributions in score points."""
+    import shap
+
+    base_points, points = explain.to_points(model, contrib)
+    return shap.Explanation(
+        values=points,
+        base_values=np.full(len(points), base_points),
+        data=_colour_matrix(model, leads, contrib.fields),
+        feature_names=contrib.fields,
+    )
+
+
+def plot_importance(importance: pd.DataFrame, path: Path) -> Path:
+    """Mean |points| per field, close and accept side by side (strongest on top)."""
+    figure = _figure(WIDE_FIGSIZE)
+    axes = figure.add_subplot()
+    close = importance[importance["stage"] == CLOSE].head(MAX_DRIVERS)
+    order = close["field"].tolist()[::-1]
+    y = np.arange(len(order))
+    stages = [s for s in (CLOSE, ACCEPT) if (importance["stage"] == s).any()]
+    height = 0.8 / len(stages)
+    for i, stage in enumerate(stages):
+        part = importance[importance["stage"] == stage].set_index("field")
+        values = part["mean_abs_points"].reindex(order).fillna(0).to_numpy()
+        axes.barh(y + i * height - 0.4 + height / 2, values, height, label=f"{stage} stage")
+    axes.set_yticks(y, order)
+    axes.set_xlabel("mean |points| per lead")
+    axes.set_title("What drives the score (mean size of each field's points)")
+    axes.legend(loc="lower right")
+    axes.grid(axis="x", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_beeswarm(explanation: Any, path: Path, title: str) -> Path:
+    """shap beeswarm of a sample of leads (points per field, coloured by value)."""
+    import shap
+
+    with _pyplot_figure(WIDE_FIGSIZE) as figure:
+        axes = figure.add_subplot()
+        shap.plots.beeswarm(
+            explanation, ax=axes, show=False, plot_size=None, max_display=MAX_DRIVERS
+        )
+        axes.set_xlabel("points (impact on the score)")
+        axes.set_title(title)
+        return _save(figure, path)
+
+
+def plot_dependence(
+    explanation: Any, name: str, path: Path, colour_by: str | None = None
+) -> Path | None:
+    """shap dependence (scatter) plot of one field's points against its value.
+
+    Leads where the field is unknown are left out; None when it is never known.
+    """
+    import shap
+
+    column = explanation[:, name]
+    known = ~np.isnan(np.asarray(column.data, dtype=float))
+    if not known.any():
+        return None
+    column = column[known]
+    with _pyplot_figure(FIGSIZE) as figure:
+        axes = figure.add_subplot()
+        colour = explanation[known][:, colour_by] if colour_by else "#1E88E5"
+        shap.plots.scatter(column, ax=axes, show=False, color=colour)
+        axes.set_ylabel(f"points from {name}")
+        if name == schema.PRIOR_AWARENESS:
+            axes.set_xticks(range(len(schema.AWARENESS_LEVELS)), schema.AWARENESS_LEVELS)
+        axes.set_title(f"Points from {name} (leads where it is known)")
+        return _save(figure, path)
+
+
+def plot_segments(table: pd.DataFrame, by: str, path: Path, labelled: bool) -> Path:
+    """Accept and close rate per segment: actual when labelled, else predicted."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    names = table[by].astype(str).tolist()
+    x = np.arange(len(names))
+    pairs = (
+        (("accept_rate", "accepted"), ("close_rate", "won"))
+        if labelled
+        else (("mean_p_accept", "P(accept)"), ("mean_p_close", "P(close)"))
+    )
+    for i, (column, label) in enumerate(pairs):
+        values = table[column].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            continue
+        axes.bar(x + (i - 0.5) * 0.4, np.nan_to_num(values), 0.4, label=label)
+    axes.set_xticks(x, names, rotation=30, ha="right")
+    axes.set_ylabel("share of leads" if labelled else "mean predicted probability")
+    axes.set_title(f"Leads by {by}: " + ("actual outcomes" if labelled else "predicted"))
+    axes.legend()
+    axes.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_handover(curve: pd.DataFrame, path: Path, threshold: int | None) -> Path:
+    """Share passed, share of wins and expected accept rate against the threshold."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    t = curve["threshold"]
+    axes.plot(t, curve["share_passed"], label="share of leads passed to sales")
+    if "share_of_wins" in curve:
+        axes.plot(t, curve["share_of_wins"], label="share of wins among them")
+    if curve["expected_accept_rate"].notna().any():
+        axes.plot(t, curve["expected_accept_rate"], label="expected accept rate among them")
+    if threshold is not None:
+        axes.axvline(threshold, color="grey", linestyle="--", label=f"recommended: {threshold}")
+    axes.set(xlabel="pass leads scoring at least", ylabel="share", xlim=(0, 100), ylim=(0, 1.02))
+    axes.set_title("Hand-over to sales by score threshold")
+    axes.legend(loc="center left", fontsize="small")
+    axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+# --- HTML pieces --------------------------------------------------------------------------
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or _isnan(value) else f"{value:.1%}"
+
+
+def _num(value: float, digits: int = 1) -> str:
+    return "-" if value is None or _isnan(value) else f"{value:,.{digits}f}"
+
+
+def _pts(value: float) -> str:
+    return "-" if value is None or _isnan(value) else f"{value:+.1f}"
+
+
+def _int(value: float) -> str:
+    return "-" if value is None or _isnan(value) else f"{int(value):,}"
+
+
+def _table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, Callable[[Any], str]]]) -> str:
+    """An HTML table of ``frame``: ``{column: (header, formatter)}``, text escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in columns.values())
+    body = []
+    for record in frame[list(columns)].to_dict(orient="records"):
+        cells = "".join(
+            f"<td>{html.escape(fmt(record[c]))}</td>" for c, (_, fmt) in columns.items()
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(path: Path, alt: str, caption: str = "") -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">{cap}</figure>'
+    )
+
+
+def _p(text: str, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<p{attr}>{html.escape(text)}</p>"
+
+
+def _section(section_id: str, title: str, body: str) -> str:
+    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2>{body}</section>'
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """Everything computed once and shared by the sections."""
+
+    model: FunnelModel
+    leads: pd.DataFrame
+    predictions: pd.DataFrame
+    rows: np.ndarray
+    contribs: dict[str, explain.StageContributions]
+    metrics: dict[str, dict[str, float]]
+    plots: Path
+    weeks: float
+    labelled: bool
+
+
+def _headline(ctx: _Context) -> str:
+    parts = []
+    close = ctx.metrics.get(CLOSE)
+    if close is None:
+        trained = ctx.model.metadata.get("metrics", {}).get(CLOSE, {})
+        parts.append(
+            _p(
+                "This file has no decided outcomes of both kinds (won and lost), so the "
+                "model's quality cannot be measured on it. "
+                + (
+                    f"On the newest leads held out at training it reached a ROC-AUC of "
+                    f"{trained['roc_auc']:.3f} for winning."
+                    if trained.get("roc_auc") is not None
+                    else ""
+                ),
+                "note",
+            )
+        )
+        return _section("headline", "Headline: how good is the score?", "".join(parts))
+    label = f"{TOP_FRACTION * 100:g}"  # the key suffix of evaluate.stage_metrics
+    lift = close.get(f"lift_top{label}", math.nan)
+    text = (
+        f"On the {int(close['n']):,} leads in this file whose outcome is known "
+        f"({int(close['positives']):,} won, {close['rate']:.1%}), the score ranks leads well: "
+        f"ROC-AUC {close['roc_auc']:.3f} (0.5 is a coin flip, 1 is perfect). The top "
+        f"{TOP_FRACTION:.0%} of leads by score were won {lift:.1f}x as often as the average "
+        f"lead. Predicted close probabilities are off by {close['ece']:.2%} on average "
+        f"(expected calibration error). If this file holds leads the model was trained on, "
+        f"these numbers are optimistic: judge the model on leads newer than its training."
+    )
+    parts.append(_p(text, "lead"))
+    rows = []
+    for stage, m in ctx.metrics.items():
+        rows.append(
+            {
+                "stage": stage,
+                "n": m["n"],
+                "rate": m["rate"],
+                "roc_auc": m["roc_auc"],
+                "ece": m["ece"],
+                "brier": m["brier"],
+                "lift": m.get(f"lift_top{label}", math.nan),
+            }
+        )
+    parts.append(
+        _table(
+            pd.DataFrame(rows),
+            {
+                "stage": ("stage", str),
+                "n": ("decided leads", _int),
+                "rate": ("actual rate", _pct),
+                "roc_auc": ("ROC-AUC", lambda v: _num(v, 3)),
+                "ece": ("calibration error", _pct),
+                "brier": ("Brier", lambda v: _num(v, 4)),
+                "lift": (f"lift in top {TOP_FRACTION:.0%}", lambda v: f"{_num(v, 2)}x"),
+            },
+        )
+    )
+    y = _labels(ctx.leads, schema.CLOSED)
+    decided = ~np.isnan(y)
+    curves = {"model": (y[decided], ctx.predictions["p_close"].to_numpy()[decided])}
+    reliability = evaluate.plot_reliability(
+        curves, ctx.plots / "close_reliability.png", "Predicted vs actual close rate"
+    )
+    gains = evaluate.plot_gains(
+        curves, ctx.plots / "close_gains.png", "Share of wins found by contacting the top leads"
+    )
+    parts.append(
+        '<div class="figs">'
+        + _img(reliability, "calibration plot", "Points on the diagonal: predictions are right.")
+        + _img(gains, "cumulative gains", "Above the diagonal: better than random order.")
+        + "</div>"
+    )
+    return _section("headline", "Headline: how good is the score?", "".join(parts))
+
+
+def _tiers(ctx: _Context) -> str:
+    table = tier_summary(ctx.model, ctx.predictions, ctx.leads)
+    columns: dict[str, tuple[str, Callable[[Any], str]]] = {
+        "tier": ("tier", str),
+        "min_score": ("score from", lambda v: _num(v, 0)),
+        "leads": ("leads", _int),
+        "share": ("share of leads", _pct),
+    }
+    if ctx.model.has_accept:
+        columns["mean_p_accept"] = ("P(accept)", _pct)
+    columns["mean_p_close"] = ("P(close)", _pct)
+    columns["share_of_expected_wins"] = ("share of expected wins", _pct)
+    if ctx.labelled:
+        columns["decided"] = ("decided", _int)
+        columns["close_rate"] = ("actual close rate", _pct)
+    body = _p(
+        "Tiers cut the 0-100 score at thresholds fixed at training (A: best). The score "
+        "is a rescaling of the predicted chance of winning the lead."
+    ) + _table(table, columns)
+    if ctx.labelled:
+        y = _labels(ctx.leads, schema.CLOSED)
+        decided = ~np.isnan(y)
+        tiers = evaluate.tier_table(
+            y[decided],
+            ctx.predictions["tier"].to_numpy()[decided],
+            order=tuple(ctx.model.tier_thresholds),
+        )
+        path = evaluate.plot_tiers(tiers, ctx.plots / "tiers.png", "Actual close rate per tier")
+        body += _img(path, "close rate per tier")
+    return _section("tiers", "Tiers", body)
+
+
+def _segment_columns(ctx: _Context, by: str) -> dict[str, tuple[str, Callable[[Any], str]]]:
+    columns: dict[str, tuple[str, Callable[[Any], str]]] = {by: (by, str), "n": ("leads", _int)}
+    if ctx.labelled:
+        if schema.ACCEPTED in ctx.leads:
+            columns["accept_rate"] = ("accepted by sales", _pct)
+        columns["close_rate"] = ("won", _pct)
+    if ctx.model.has_accept:
+        columns["mean_p_accept"] = ("P(accept)", _pct)
+    columns["mean_p_close"] = ("P(close)", _pct)
+    columns["mean_score"] = ("mean score", lambda v: _num(v, 1))
+    columns["mean_points"] = (f"points from {by}", _pts)
+    return columns
+
+
+def _best_and_worst(table: pd.DataFrame, by: str, ctx: _Context) -> str:
+    """One sentence naming the best and worst segment (enough leads only)."""
+    if ctx.labelled:
+        enough = table[table["close_decided"] >= MIN_SEGMENT_LEADS]
+        column, what = "close_rate", "were won"
+    else:
+        enough = table[table["n"] >= MIN_SEGMENT_LEADS]
+        column, what = "mean_p_close", "are predicted to be won"
+    enough = enough[enough[column].notna()]
+    if len(enough) < 2:
+        return ""
+    best = enough.loc[enough[column].idxmax()]
+    worst = enough.loc[enough[column].idxmin()]
+    return (
+        f"Leads from {best[by]} {what} most often ({best[column]:.1%}), leads from "
+        f"{worst[by]} least often ({worst[column]:.1%})."
+    )
+
+
+def _sources(ctx: _Context) -> str:
+    if schema.SOURCE not in ctx.leads:
+        return _section("sources", "Channels", _p("The data has no source column."))
+    table = explain.segment_view(
+        ctx.model, ctx.leads, schema.SOURCE, ctx.contribs, ctx.predictions, ctx.rows
+    )
+    path = plot_segments(table, schema.SOURCE, ctx.plots / "sources.png", ctx.labelled)
+    intro = (
+        "Which channels bring leads that sales accepts and that close. 'Points from source' "
+        "is what the channel itself adds to the score once engagement, awareness and "
+        "firmographics are accounted for; the rates include all of those."
+    )
+    body = _p(intro) + _p(_best_and_worst(table, schema.SOURCE, ctx))
+    body += _table(table, _segment_columns(ctx, schema.SOURCE)) + _img(path, "rates by channel")
+    return _section("sources", "Channels: which sources bring good leads", body)
+
+
+def _awareness(ctx: _Context) -> str:
+    by = schema.PRIOR_AWARENESS
+    if by not in ctx.leads:
+        return _section("awareness", "Prior awareness", _p("The data has no prior_awareness."))
+    table = explain.segment_view(ctx.model, ctx.leads, by, ctx.contribs, ctx.predictions, ctx.rows)
+    levels = table.set_index(by)
+    sentences = [
+        "How well the prospect knew the company before first sales contact, and what "
+        "that is worth in score points (the field's own contribution)."
+    ]
+    if {"high", "none"} <= set(levels.index):
+        high, none = levels.loc["high"], levels.loc["none"]
+        worth = high["mean_points"] - none["mean_points"]
+        rate_col = "close_rate" if ctx.labelled else "mean_p_close"
+        what = "were won" if ctx.labelled else "are predicted to be won"
+        sentences.append(
+            f"Leads who knew the company well {what} at {_pct(high[rate_col])}, leads who did "
+            f"not know it at {_pct(none[rate_col])}. On its own, knowing the company well "
+            f"is worth {_pts(worth)} points over not knowing it."
+        )
+    path = plot_segments(table, by, ctx.plots / "awareness.png", ctx.labelled)
+    body = "".join(_p(s) for s in sentences)
+    body += _table(table, _segment_columns(ctx, by)) + _img(path, "rates by prior awareness")
+    return _section("awareness", "Prior awareness: what knowing the company is worth", body)
+
+
+def _handover(
+    ctx: _Context, capacity: float | None, target_accept_rate: float | None
+) -> tuple[str, dict[str, Any] | None]:
+    p_accept = ctx.predictions["p_accept"] if ctx.model.has_accept else None
+    y = _labels(ctx.leads, schema.CLOSED) if ctx.labelled else None
+    curve = explain.handover_curve(
+        ctx.predictions["score"], p_accept, ctx.predictions["p_close"], y
+    )
+    recommendation = None
+    notes = []
+    target = target_accept_rate
+    if capacity is None and target is None and ctx.model.has_accept:
+        target = DEFAULT_TARGET_ACCEPT_RATE
+        notes.append(
+            f"No sales capacity was given (leadmodel report --capacity N), so the threshold "
+            f"below keeps the expected accept rate at {target:.0%} or more."
+        )
+    if capacity is not None or target is not None:
+        recommendation = explain.recommend_threshold(
+            curve,
+            leads_per_week=capacity,
+            weeks=ctx.weeks if capacity is not None else None,
+            target_accept_rate=target,
+        )
+    body = "".join(_p(n, "note") for n in notes)
+    if recommendation is not None:
+        body += _p(recommendation["reasoning"], "rec")
+    else:
+        body += _p("Give the sales capacity (leads per week) to get a recommended threshold.")
+    threshold = recommendation["threshold"] if recommendation else None
+    path = plot_handover(curve, ctx.plots / "handover.png", threshold)
+    shown = curve[curve["threshold"] % HANDOVER_TABLE_STEP == 0].copy()
+    shown["per_week"] = shown["leads_passed"] / ctx.weeks if ctx.weeks > 0 else np.nan
+    columns: dict[str, tuple[str, Callable[[Any], str]]] = {
+        "threshold": ("score at least", _int),
+        "leads_passed": ("leads passed", _int),
+        "share_passed": ("share of leads", _pct),
+    }
+    if not math.isnan(ctx.weeks):
+        columns["per_week"] = ("per week", lambda v: _num(v, 1))
+    if "share_of_wins" in shown:
+        columns["share_of_wins"] = ("share of wins", _pct)
+    if ctx.model.has_accept:
+        columns["expected_accept_rate"] = ("expected accept rate", _pct)
+    body += _img(path, "hand-over curve") + _table(shown, columns)
+    return _section("handover", "Hand-over to sales: where to set the bar", body), recommendation
+
+
+def _drivers(ctx: _Context) -> str:
+    importance = explain.global_importance(ctx.model, ctx.leads.iloc[ctx.rows], ctx.contribs)
+    figures = [_img(plot_importance(importance, ctx.plots / "importance.png"), "importance")]
+    if len(ctx.rows) > BEESWARM_ROWS:
+        rng = np.random.default_rng(SAMPLE_SEED)
+        pick = np.sort(rng.choice(len(ctx.rows), BEESWARM_ROWS, replace=False))
+    else:
+        pick = np.arange(len(ctx.rows))
+    explained = ctx.leads.iloc[ctx.rows]
+    close = _explanation(ctx.model, explained, ctx.contribs[CLOSE])[pick]
+    figures.append(
+        _img(
+            plot_beeswarm(close, ctx.plots / "beeswarm_close.png", "Points per field (close)"),
+            "beeswarm",
+            "Each dot is one lead. Numbers: red = high value, blue = low; categories get "
+            "arbitrary colours.",
+        )
+    )
+    close_importance = importance[importance["stage"] == CLOSE]
+    engagement = [f for f in close_importance["field"] if f in schema.ENGAGEMENT_COLUMNS]
+    dependence = []
+    if schema.PRIOR_AWARENESS in ctx.contribs[CLOSE].fields:
+        path = plot_dependence(
+            close, schema.PRIOR_AWARENESS, ctx.plots / "dependence_prior_awareness.png"
+        )
+        if path is not None:
+            dependence.append(_img(path, "dependence: prior_awareness"))
+    if engagement:
+        name = engagement[0]
+        colour = schema.PRIOR_AWARENESS if schema.PRIOR_AWARENESS in close.feature_names else None
+        path = plot_dependence(close, name, ctx.plots / f"dependence_{name}.png", colour)
+        caption = "Colour: prior awareness." if colour else ""
+        if path is not None:
+            dependence.append(_img(path, f"dependence: {name}", caption))
+    top = close_importance.head(MAX_DRIVERS)
+    body = _p(
+        "Mean size of each field's contribution, in score points (TreeSHAP values of the "
+        "model itself, rescaled to points). Fields with larger points move the score more."
+    )
+    body += _table(
+        top,
+        {
+            "field": ("field", str),
+            "mean_abs_points": ("mean |points|", lambda v: _num(v, 2)),
+            "share": ("share of all points", _pct),
+        },
+    )
+    body += "".join(figures) + '<div class="figs">' + "".join(dependence) + "</div>"
+    return _section("drivers", "What drives the score", body)
+
+
+def _examples(ctx: _Context) -> str:
+    picks = _example_rows(ctx.predictions["score"].to_numpy())
+    leads = ctx.leads.iloc[picks].reset_index(drop=True)
+    explained = explain.explain_leads(ctx.model, leads, k=EXAMPLE_REASONS)
+    blocks = []
+    for lead in explained:
+        head = (
+            f"Lead {lead[schema.LEAD_ID]}: score {lead['score']:.0f}, tier {lead['tier']}, "
+            f"P(close) {lead['p_close']:.1%}"
+            + (f", P(accept) {lead['p_accept']:.1%}" if "p_accept" in lead else "")
+        )
+        items = "".join(
+            f'<li class="{"pos" if r["points"] > 0 else "neg"}">{html.escape(r["text"])}</li>'
+            for r in lead["reasons"]
+        )
+        blocks.append(
+            f'<div class="example"><strong>{html.escape(head)}</strong>'
+            f"<ul>{items or '<li>no single field stands out</li>'}</ul></div>"
+        )
+    intro = _p(
+        f"Five leads from the best to the worst score, each with its {EXAMPLE_REASONS} "
+        f"strongest reasons. Every lead starts from the same base of "
+        f"{explain.to_points(ctx.model, ctx.contribs[CLOSE])[0]:.1f} points; its reasons "
+        "and the smaller contributions add up to its score."
+    )
+    return _section("examples", "Example leads and their reasons", intro + "".join(blocks))
+
+
+def write_report(
+    model: FunnelModel,
+    leads: pd.DataFrame,
+    out: str | Path,
+    *,
+    capacity: float | None = None,
+    weeks: float | None = None,
+    target_accept_rate: float | None = None,
+    title: str = "Lead quality report",
+    info: Mapping[str, Any] | None = None,
+    intake: Mapping[str, Any] | None = None,
+    plots_dir: str | Path | None = None,
+    tables_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReportSummary:
+    """Score ``leads``, explain them and write the self-contained HTML report to ``out``.
+
+    Parameters
+    ----------
+    capacity
+        Sales capacity in leads per week: the recommended threshold passes no more.
+    weeks
+        Weeks the leads cover (default: from ``created_at``); needed with ``capacity``
+        when the data has no dates.
+    target_accept_rate
+        Recommend the lowest threshold keeping the expected accept rate at least this.
+    info
+        Model description shown in the header (``uri``, ``name``, ``version``).
+    intake
+        Ingest summary (``rows_in``, ``rows_rejected``, ``reasons``) shown in the header.
+    plots_dir
+        Also keep the PNGs there (default: a temporary folder).
+    tables_dir
+        Also write the explanation tables there as CSV (see :func:`log_run_report`).
+
+    Raises
+    ------
+    ValueError
+        No leads, or a capacity without dates or ``weeks``.
+    """
+    say = progress or (lambda _msg: None)
+    leads = leads.reset_index(drop=True)
+    if len(leads) == 0:
+        raise ValueError("no valid leads to report on")
+    if weeks is None:
+        weeks = (
+            explain.weeks_spanned(leads[schema.CREATED_AT])
+            if schema.CREATED_AT in leads
+            else math.nan
+        )
+    if capacity is not None and not weeks > 0:
+        raise ValueError(
+            "--capacity: the leads have no created_at dates to turn it into a volume; "
+            "give the number of weeks the file covers with --weeks"
+        )
+    out = Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = Path(plots_dir) if plots_dir is not None else Path(tmp)
+        plots.mkdir(parents=True, exist_ok=True)
+        say("scoring leads")
+        X = model.transform(leads)
+        predictions = model.predict_features(X, leads)
+        rows = _explain_rows(len(leads))
+        say(f"explaining {len(rows):,} leads")
+        contribs = explain.all_contributions(model, leads.iloc[rows], X.iloc[rows])
+        metrics = _stage_metrics(leads, predictions, model)
+        labelled = bool((~np.isnan(_labels(leads, schema.CLOSED))).any())
+        ctx = _Context(
+            model, leads, predictions, rows, contribs, metrics, plots, float(weeks), labelled
+        )
+        say("drawing the report")
+        handover, recommendation = _handover(ctx, capacity, target_accept_rate)
+        sections = [
+            _headline(ctx),
+            _tiers(ctx),
+            _sources(ctx),
+            _awareness(ctx),
+            handover,
+            _drivers(ctx),
+            _examples(ctx),
+            _method_note(),
+        ]
+        page = _page(title, _header(ctx, info, intake), sections)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+        plot_names = sorted(p.name for p in plots.glob("*.png"))
+        if tables_dir is not None:
+            _write_tables(ctx, Path(tables_dir), k=explain.DEFAULT_K)
+    return ReportSummary(
+        path=out,
+        leads=len(leads),
+        explained=len(rows),
+        sections=["headline", "tiers", "sources", "awareness", "handover", "drivers", "examples"],
+        recommendation=recommendation,
+        metrics=metrics,
+        plots=plot_names,
+        intake=dict(intake or {}),
+    )
+
+
+def _header(ctx: _Context, info: Mapping[str, Any] | None, intake: Mapping[str, Any] | None) -> str:
+    lines = []
+    if info:
+        name = info.get("name")
+        version = info.get("version")
+        model = f"{name} version {version}" if name and version else str(info.get("uri", ""))
+        lines.append(f"Model: {model}")
+    trained = ctx.model.metadata.get("trained_at")
+    if trained:
+        lines.append(f"trained {str(trained)[:10]}")
+    if schema.CREATED_AT in ctx.leads:
+        dates = pd.to_datetime(ctx.leads[schema.CREATED_AT], errors="coerce")
+        lines.append(f"leads created {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}")
+    lines.append(f"{len(ctx.leads):,} leads scored")
+    if len(ctx.rows) < len(ctx.leads):
+        lines.append(f"explanations on a random sample of {len(ctx.rows):,}")
+    meta = _p("; ".join(lines) + ".", "meta")
+    if intake and intake.get("rows_rejected"):
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in dict(intake.get("reasons", {})).items())
+        meta += _p(
+            f"{intake['rows_rejected']:,} of {intake['rows_in']:,} rows in the file were "
+            f"rejected and are not in this report ({reasons}). `leadmodel validate --data "
+            "FILE --rejects rejects.csv` lists them row by row with their reasons.",
+            "note",
+        )
+    return meta
+
+
+def _method_note() -> str:
+    return _section(
+        "method",
+        "How to read the points",
+        _p(
+            "Every lead starts from the same base score; each field adds or removes points. "
+            "The points come from the model itself (TreeSHAP contributions of the gradient "
+            "boosted trees) and add up exactly to the lead's score before it is capped at "
+            "0 and 100. One point is the same change in the odds of winning anywhere on the "
+            "scale. Points for acceptance use the same scale."
+        ),
+    )
+
+
+def _page(title: str, header: str, sections: list[str]) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1>{header}</header><main>"
+        + "".join(sections)
+        + "</main></body></html>"
+    )
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def report_from_file(
+    data: str | Path,
+    out: str | Path,
+    *,
+    model_uri: str | None = None,
+    mapping: str | Path | None = None,
+    capacity: float | None = None,
+    weeks: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReportSummary:
+    """Read an export through ingest, load the model and write the report (``leadmodel report``).
+
+    Raises
+    ------
+    leadmodel.ingest.IngestError
+        The file or mapping cannot be read.
+    leadmodel.tracking.ModelNotFound
+        No model at ``model_uri`` (default: the registered champion).
+    ValueError
+        No valid leads, or a capacity the data cannot be turned into a weekly volume.
+    """
+    from leadmodel import ingest
+    from leadmodel.tracking import load_funnel
+
+    say = progress or (lambda _msg: None)
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"--out: the report is an HTML file (name it .html), got {out}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out: folder {str(out.parent)!r} does not exist")
+    if capacity is not None and not capacity > 0:
+        raise ValueError(f"--capacity: must be a positive number of leads per week, got {capacity}")
+    if weeks is not None and not weeks > 0:
+        raise ValueError(f"--weeks: must be a positive number of weeks, got {weeks}")
+    say("loading the model")
+    model, info = load_funnel(model_uri)
+    say("reading and validating leads")
+    result = ingest.read_leads(data, mapping)
+    if result.rows_valid == 0:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in result.reasons.items())
+        raise ValueError(
+            f"{data}: no valid leads to report on (all {result.rows_in:,} rows rejected: "
+            f"{reasons}); see them with `leadmodel validate --data {data} --rejects FILE`"
+        )
+    return write_report(
+        model,
+        result.valid,
+        out,
+        capacity=capacity,
+        weeks=weeks,
+        info=info,
+        intake=result.summary(),
+        title=f"Lead quality report: {Path(data).name}",
+        progress=say,
+    )
+
+
+def log_run_report(model: FunnelModel, leads: pd.DataFrame, out_dir: str | Path) -> ReportSummary:
+    """Write the report, its plots and tables for ``leads`` and log them to the active run.
+
+    Artifacts: ``report.html``, ``explain/*.png`` (the report's plots) and ``explain/*.csv``
+    (global importance, the source and awareness tables, the hand-over curve and the
+    top reasons of every explained lead).
+    """
+    import mlflow
+
+    out_dir = Path(out_dir)
+    explain_dir = out_dir / EXPLAIN_DIR
+    explain_dir.mkdir(parents=True, exist_ok=True)
+    summary = write_report(
+        model,
+        leads,
+        out_dir / REPORT_NAME,
+        title="Lead quality report: test slice (newest leads)",
+        plots_dir=explain_dir,
+        tables_dir=explain_dir,
+    )
+    mlflow.log_artifact(str(summary.path))
+    mlflow.log_artifacts(str(explain_dir), EXPLAIN_DIR)
+    return summary
+
+
+def _write_tables(ctx: _Context, out_dir: Path, k: int) -> list[Path]:
+    """The explanation tables as CSV: importance, segments, hand-over curve, reasons."""
+    sample = ctx.leads.iloc[ctx.rows].reset_index(drop=True)
+    tables = {"importance": explain.global_importance(ctx.model, sample, ctx.contribs)}
+    for by in (schema.SOURCE, schema.PRIOR_AWARENESS):
+        if by in ctx.leads:
+            tables[f"by_{by}"] = explain.segment_view(
+                ctx.model, ctx.leads, by, ctx.contribs, ctx.predictions, ctx.rows
+            )
+    p_accept = ctx.predictions["p_accept"] if ctx.model.has_accept else None
+    y = _labels(ctx.leads, schema.CLOSED) if ctx.labelled else None
+    tables["handover"] = explain.handover_curve(
+        ctx.predictions["score"], p_accept, ctx.predictions["p_close"], y
+    )
+    tables["reasons"] = explain.reasons_frame(ctx.model, sample, k=k, contrib=ctx.contribs[CLOSE])
+    written = []
+    for name, table in tables.items():
+        written.append(out_dir / f"{name}.csv")
+        table.to_csv(written[-1], index=False)
+    return written
