@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-.PHONY: install demo test lint format serve clean
+.PHONY: install demo test lint format serve clean browser-deps java-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,service]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,service,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	bash training/demo.sh $(DEMO_DIR)
 
-test: $(STAMP)
+test: $(STAMP) java-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -32,6 +32,18 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests training service benchmarks
 	$(BIN)/ruff check --fix src tests training service benchmarks
+
+# The scoring API (docs/service.md): make serve [MODEL=models:/lead-scorer/3] [PORT=3000]
+serve: $(STAMP)
+	$(BIN)/leadmodel serve --port $(or $(PORT),3000) $(if $(MODEL),--model $(MODEL))
+
+# Debian's headless Chromium for the report's browser test (CI runs as root).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# Debian's Java for the Spark test (PySpark 4 needs Java 17+; CI runs as root).
+java-deps:
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 
 clean:
 	rm -rf $(VENV) out mlflow.db mlruns mlartifacts .pytest_cache

@@ -1,0 +1,287 @@
+"""Benchmark of the scoring service against a no-op endpoint served the same way.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_service.py            # trains a small model first
+    .venv/bin/python benchmarks/bench_service.py --model models:/lead-scorer@champion
+
+It starts ``bentoml serve`` on this module (the real service plus one ``POST /noop``
+route on the same app, so both pass the same BentoML stack and middleware), drives it
+with ``wrk`` (installed from Debian's packages when missing) at a fixed number of
+connections, and prints throughput, p99 latency and the ratios the targets are set in.
+The method is described in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `python benchmarks/bench_service.py` from anywhere
+    sys.path.insert(0, str(REPO_ROOT))
+
+from service.service import LeadScorerService, app  # noqa: E402
+
+__all__ = ["LeadScorerService"]
+
+SERVICE_TARGET = "benchmarks.bench_service:LeadScorerService"
+CONNECTIONS = 8
+DURATION_S = 20
+WARMUP_S = 3
+REASONS = 3
+BATCH = 1_000
+TRAIN_ROWS = 8_000
+TRAIN_SEED = 3
+START_TIMEOUT_S = 120
+#: Targets, as ratios to the no-op measured in the same run.
+MIN_THROUGHPUT_RATIO = 0.7
+MAX_P99_RATIO = 1.5
+MIN_BATCH_SPEEDUP = 20.0
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("{body}", "rb"))
+wrk.body = f:read("*all")
+f:close()
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+@app.post("/noop", include_in_schema=False)
+def noop() -> dict[str, Any]:
+    """The no-op the service is measured against: same app, same stack, no work."""
+    return {}
+
+
+def ensure_wrk() -> str:
+    """Path of ``wrk``; installs the Debian package when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: installing it with apt-get", file=sys.stderr)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+    return shutil.which("wrk") or "wrk"
+
+
+def train_small_model(workdir: Path) -> str:
+    """Train a small model on synthetic leads into a temporary store; return its URI."""
+    from leadmodel.io import write_table
+    from leadmodel.synthetic import generate
+    from leadmodel.train import train
+
+    data = write_table(generate(TRAIN_ROWS, seed=TRAIN_SEED).export, workdir / "leads.csv")
+    result = train(data, experiment="bench-service", register_name="bench-scorer")
+    return str(result.model_uri)
+
+
+def sample_leads(rows: int) -> list[dict[str, Any]]:
+    """Synthetic leads as the CRM sends them (no labels), JSON-ready."""
+    from leadmodel import schema
+    from leadmodel.synthetic import generate
+
+    export = generate(rows, seed=TRAIN_SEED + 1).export
+    export = export.drop(columns=[c for c in schema.LABEL_COLUMNS if c in export])
+    return json.loads(export.to_json(orient="records", date_format="iso"))
+
+
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``bentoml serve`` this module on 127.0.0.1:port; waits for ``/readyz``."""
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml), "serve", SERVICE_TARGET, "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_server(process)
+    raise RuntimeError(f"server not ready in {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL when it does not stop."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _millis(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50/p99 latency (ms) and error counts from ``wrk --latency`` output."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _millis(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _millis(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "requests_per_s": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": float(sum(int(g) for g in errors.groups())) if errors else 0.0,
+    }
+
+
+def run_wrk(
+    wrk: str, url: str, body: Path, seconds: int, connections: int, workdir: Path
+) -> dict[str, float]:
+    """Drive ``url`` with POSTs of ``body`` for ``seconds`` at ``connections``."""
+    script = workdir / f"{body.stem}.lua"
+    script.write_text(_WRK_SCRIPT.format(body=body))
+    command = [
+        wrk,
+        "--threads",
+        "1",
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        "--script",
+        str(script),
+        url,
+    ]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return parse_wrk(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="Model URI to serve (default: train a small one).")
+    parser.add_argument("--duration", type=int, default=DURATION_S, help="Seconds per run.")
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    parser.add_argument("--port", type=int, default=0, help="Port (default: a free one).")
+    parser.add_argument("--json-out", type=Path, help="Also write the results here.")
+    args = parser.parse_args(argv)
+
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        workdir = Path(tmp)
+        env = dict(os.environ)
+        if args.model:
+            model_uri = args.model
+        else:
+            env["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"] = (
+                f"sqlite:///{workdir / 'mlflow.db'}"
+            )
+            print("training a small model in a temporary MLflow store...", file=sys.stderr)
+            model_uri = train_small_model(workdir)
+        env["LEADMODEL_MODEL_URI"] = model_uri
+        env.pop("LEADMODEL_API_TOKEN", None)
+
+        leads = sample_leads(BATCH)
+        single = workdir / "single.json"
+        single.write_text(json.dumps({"leads": leads[:1], "k": REASONS}))
+        batch = workdir / "batch.json"
+        batch.write_text(json.dumps({"leads": leads, "k": REASONS}))
+
+        port = args.port or _free_port()
+        base = f"http://127.0.0.1:{port}"
+        process = start_server(port, env, workdir / "server.log")
+        try:
+            for path, body in (("/score", single), ("/score", batch), ("/noop", single)):
+                response = httpx.post(
+                    base + path,
+                    content=body.read_bytes(),
+                    headers={"Content-Type": "application/json"},
+                    timeout=60,
+                )
+                response.raise_for_status()
+            runs: dict[str, dict[str, float]] = {}
+            plan = (("noop", "/noop", single), ("score_1", "/score", single))
+            plan += (("score_1000", "/score", batch),)
+            for name, path, body in plan:
+                run_wrk(wrk, base + path, body, WARMUP_S, args.connections, workdir)
+                runs[name] = run_wrk(
+                    wrk, base + path, body, args.duration, args.connections, workdir
+                )
+                print(f"{name}: {runs[name]}", file=sys.stderr)
+        finally:
+            stop_server(process)
+
+    results = summarise(runs, args.connections, args.duration, model_uri)
+    print(json.dumps(results, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def summarise(
+    runs: dict[str, dict[str, float]], connections: int, seconds: int, model_uri: str
+) -> dict[str, Any]:
+    """Ratios to the no-op and to single-lead requests, next to the targets."""
+    noop, one, many = runs["noop"], runs["score_1"], runs["score_1000"]
+    throughput = one["requests_per_s"] / noop["requests_per_s"]
+    p99 = one["p99_ms"] / noop["p99_ms"]
+    speedup = many["requests_per_s"] * BATCH / one["requests_per_s"]
+    return {
+        "machine": {"cpus": os.cpu_count()},
+        "setup": {
+            "connections": connections,
+            "seconds": seconds,
+            "reasons": REASONS,
+            "batch": BATCH,
+            "model": model_uri,
+        },
+        "runs": runs,
+        "leads_per_s": {
+            "single": one["requests_per_s"],
+            "batch_1000": many["requests_per_s"] * BATCH,
+        },
+        "ratios": {
+            "throughput_vs_noop": {"value": throughput, "target_min": MIN_THROUGHPUT_RATIO},
+            "p99_vs_noop": {"value": p99, "target_max": MAX_P99_RATIO},
+            "batch_leads_per_s_vs_single": {"value": speedup, "target_min": MIN_BATCH_SPEEDUP},
+        },
+        "targets_met": {
+            "throughput": throughput >= MIN_THROUGHPUT_RATIO,
+            "p99": p99 <= MAX_P99_RATIO,
+            "batch": speedup >= MIN_BATCH_SPEEDUP,
+        },
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Refused requests as one clear line: ``leads[3].website_visits: must be >= 0``.
+
+pydantic reports where a request is wrong as a location tuple
+(``("body", "leads", 3, "website_visits")``); this module turns it into the path a CRM
+developer reads, the field, the lead's index and a short message. Error text never
+contains the value that was sent (it may be personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Problems listed in one error response (the first one is also the one-line ``error``).
+MAX_REPORTED_ERRORS = 50
+#: Location parts that name the lead list, the single lead, and the changes of a what-if.
+_LEAD_LISTS = frozenset({"leads"})
+_LEAD_OBJECTS = frozenset({"lead", "changes"})
+#: Tags pydantic appends to the location of a union member (``("x", "str")``).
+_UNION_TAGS = frozenset({"str", "float", "bool", "int", "none", "datetime", "date"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with a request, located."""
+
+    loc: str
+    field: str | None
+    index: int | None
+    message: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.loc}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loc": self.loc, "field": self.field, "index": self.index, "message": self.message}
+
+
+class RequestProblem(Exception):
+    """A request the service refuses after parsing (e.g. duplicate ids); HTTP 422."""
+
+    def __init__(self, problems: Sequence[Problem], status: int = 422) -> None:
+        super().__init__(problems[0].line)
+        self.problems = list(problems)
+        self.status = status
+
+
+def locate(parts: Sequence[str | int]) -> tuple[str, str | None, int | None]:
+    """``("leads", 3, "x")`` -> ``("leads[3].x", "x", 3)``; ``()`` -> ``("body", None, None)``."""
+    parts = list(parts)
+    if len(parts) >= 2 and parts[-1] in _UNION_TAGS and isinstance(parts[-2], str):
+        if parts[-2] not in _LEAD_LISTS | _LEAD_OBJECTS:
+            parts.pop()  # ("leads", 3, "x", "str"): the member type of a union, not a place
+    if not parts:
+        return "body", None, None
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    index = next(
+        (
+            p
+            for prev, p in zip(parts, parts[1:], strict=False)
+            if prev in _LEAD_LISTS and isinstance(p, int)
+        ),
+        None,
+    )
+    names = [p for p in parts if isinstance(p, str)]
+    field = str(parts[1]) if parts[0] in _LEAD_OBJECTS and len(parts) > 1 else names[-1]
+    return text, field, index
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def message(error: dict[str, Any]) -> str:
+    """A short message for one pydantic error (never echoing the value sent)."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    simple = {
+        "missing": "is required",
+        "finite_number": "must be a finite number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "int_from_float": "must be an integer",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a JSON array",
+        "dict_type": "must be a JSON object",
+        "model_type": "must be a JSON object",
+        "model_attributes_type": "must be a JSON object",
+        "extra_forbidden": "is not a field of this request",
+        "string_too_short": "must not be empty",
+        "json_invalid": "malformed JSON",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "greater_than_equal":
+        return f"must be >= {_number(ctx.get('ge'))}"
+    if kind == "less_than_equal":
+        return f"must be <= {_number(ctx.get('le'))}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (or null)"
+    if kind == "too_long":
+        return f"at most {ctx.get('max_length')} items (got {ctx.get('actual_length')})"
+    if kind == "too_short":
+        return f"at least {ctx.get('min_length')} item(s)"
+    if kind.startswith(("datetime", "date")):
+        return "must be an ISO 8601 date or date-time"
+    text = str(error.get("msg", "is not valid"))
+    return text[:1].lower() + text[1:]
+
+
+def _union_message(errors: list[dict[str, Any]]) -> str:
+    kinds = {e.get("type") for e in errors}
+    if "finite_number" in kinds:
+        return "must be a finite number"
+    if kinds & {"string_type", "float_type", "bool_type"} and len(errors) > 1:
+        return "must be a string, a number, true/false or null"
+    return message(errors[0])
+
+
+def problems_from_pydantic(errors: Iterable[dict[str, Any]], strip: int = 0) -> list[Problem]:
+    """Located problems for pydantic errors (``strip`` leading location parts, e.g. ``body``).
+
+    Errors of one union (one location, several member types) become one problem.
+    """
+    grouped: dict[tuple[str, str | None, int | None], list[dict[str, Any]]] = {}
+    for error in errors:
+        key = locate(tuple(error.get("loc", ()))[strip:])
+        grouped.setdefault(key, []).append(error)
+        if len(grouped) > MAX_REPORTED_ERRORS:
+            grouped.pop(key)
+            break
+    return [
+        Problem(loc, field, index, _union_message(errs))
+        for (loc, field, index), errs in grouped.items()
+    ]
+
+
+def error_body(problems: Sequence[Problem]) -> dict[str, Any]:
+    """The JSON body of a refused request (see ``service.api.ErrorResponse``)."""
+    shown = problems[:MAX_REPORTED_ERRORS]
+    return {"error": shown[0].line, "errors": [p.as_dict() for p in shown]}

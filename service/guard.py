@@ -1,0 +1,99 @@
+"""The gate in front of the API: bearer token, JSON content type and body size.
+
+A pure ASGI middleware, so it runs before any parsing and costs one header look-up on
+the happy path. It wraps only the API app: BentoML's health endpoints, ``/metrics`` and
+the OpenAPI page stay open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import Problem, error_body
+
+TOKEN_ENV = "LEADMODEL_API_TOKEN"
+#: Largest request body accepted (1,000 leads with extra fields fit with room to spare).
+MAX_BODY_BYTES = 2 * 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def refusal(loc: str, message: str, status: int) -> JSONResponse:
+    """A one-problem error response (``service.api.ErrorResponse``)."""
+    return JSONResponse(error_body([Problem(loc, None, None, message)]), status_code=status)
+
+
+class RequestGuard:
+    """Refuse a request before parsing: 401 without the token, 415 if not JSON, 413 if large.
+
+    The token (``LEADMODEL_API_TOKEN``, read when the app starts) is compared in constant
+    time; without it the API is open. Bodies are read here, at most
+    :data:`MAX_BODY_BYTES`, and replayed to the app, so an oversized body gets 413 however
+    it is sent (with or without ``Content-Length``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        token = os.environ.get(TOKEN_ENV, "")
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        if self.expected is not None and not hmac.compare_digest(
+            headers.get(b"authorization", b""), self.expected
+        ):
+            response = refusal("authorization", "missing or wrong bearer token", 401)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type != JSON_MEDIA_TYPE.encode():
+            message = f"must be JSON (Content-Type: {JSON_MEDIA_TYPE})"
+            await refusal("body", message, 415)(scope, receive, send)
+            return
+        body = await self._read_body(headers, receive)
+        if body is None:
+            limit = f"{MAX_BODY_BYTES // 1024 // 1024} MiB"
+            await refusal("body", f"larger than the {limit} limit", 413)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it is known to exceed the limit."""
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)

@@ -1,0 +1,117 @@
+"""A real scoring server for the session: `leadmodel serve` on 127.0.0.1, stopped after."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Trained, free_port
+
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 20
+LOG_TAIL_CHARS = 3_000
+
+
+@dataclass
+class Server:
+    """A running service and what it was started with."""
+
+    url: str
+    token: str
+    model_uri: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def client(self) -> httpx.Client:
+        """An HTTP client that sends the bearer token."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def leadmodel_bin() -> str:
+    return str(Path(sys.executable).with_name("leadmodel"))
+
+
+def service_env(mlflow_store: str, tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a server process: the session's store, a private BentoML home."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": mlflow_store,
+            "BENTOML_HOME": str(tmp / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "True",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("LEADMODEL_API_TOKEN", None)
+    env.update(extra)
+    return env
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, wait, kill."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(
+    trained: Trained, mlflow_store: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The service on a free port, serving the session model's champion, token required."""
+    tmp = tmp_path_factory.mktemp("service")
+    port, token = free_port(), secrets.token_urlsafe(24)
+    model_uri = f"models:/{trained.model_name}@champion"
+    log = tmp / "server.log"
+    command = [leadmodel_bin(), "serve", "--model", model_uri, "--port", str(port)]
+    env = service_env(mlflow_store, tmp, LEADMODEL_API_TOKEN=token)
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the service exited with {process.returncode} at start-up:\n"
+                    + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+                )
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the service was not ready after {START_TIMEOUT_S} s:\n"
+                    + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+                )
+            time.sleep(0.5)
+        yield Server(url=url, token=token, model_uri=model_uri, log=log, process=process)
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def api(server: Server) -> Iterator[httpx.Client]:
+    """A client that sends the token."""
+    with server.client() as client:
+        yield client
