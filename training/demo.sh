@@ -10,7 +10,10 @@ echo "== 2. validate it"
 "$bin/leadmodel" validate --data "$out/leads.csv" --rejects "$out/rejects.csv"
 echo "== 3. train, evaluate, track in MLflow ($MLFLOW_TRACKING_URI) and register"
 "$bin/leadmodel" train --data "$out/leads.csv" --experiment demo
-echo "== 4. score a fresh batch of 5,000 leads with the champion, as the nightly CRM sync does"
+echo "== 4. write the marketing report (reasons, sources, awareness, hand-over threshold)"
+"$bin/leadmodel" report --data "$out/leads.csv" --out "$out/report.html" --capacity 150
+echo "report: $(cd "$out" && pwd)/report.html"
+echo "== 5. score a fresh batch of 5,000 leads with the champion, as the nightly CRM sync does"
 "$bin/leadmodel" synth --rows 5000 --seed 99 --out "$out/new_leads.csv" >/dev/null
 "$bin/leadmodel" score --data "$out/new_leads.csv" --out "$out/scores.csv" --reasons 3 \
     --rejects "$out/score_rejects.csv"
