@@ -35,7 +35,9 @@ def bare_fits(path: Path, seed: int) -> float:
 
     config = load_config()
     result = ingest.read_leads(path)
-    split = time_split(result.valid, result.order_by, config.split.test_share, config.split.valid_share)
+    split = time_split(
+        result.valid, result.order_by, config.split.test_share, config.split.valid_share
+    )
     features = LeadFeatures().fit(split.train)
     X_train, X_valid = features.transform(split.train), features.transform(split.valid)
     params = _lgbm_params(config)
@@ -73,10 +75,14 @@ def main() -> None:
     print(f"rows: {args.rows:,}")
     print(f"bare LightGBM fits (accept + close): {bare:8.2f} s")
     print(f"leadmodel train end to end:          {full:8.2f} s")
-    print(f"overhead ratio: {ratio:.2f}x (target <= {TARGET_RATIO:.0f}x) "
-          f"{'OK' if ratio <= TARGET_RATIO else 'ABOVE TARGET'}")
-    print(f"close test ROC-AUC {result.metrics['close']['roc_auc']:.4f}, "
-          f"accept {result.metrics['accept']['roc_auc']:.4f}")
+    print(
+        f"overhead ratio: {ratio:.2f}x (target <= {TARGET_RATIO:.0f}x) "
+        f"{'OK' if ratio <= TARGET_RATIO else 'ABOVE TARGET'}"
+    )
+    print(
+        f"close test ROC-AUC {result.metrics['close']['roc_auc']:.4f}, "
+        f"accept {result.metrics['accept']['roc_auc']:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """leadmodel: calibrated, explained lead scoring."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -98,8 +98,15 @@ def test_run_is_tracked_with_params_metrics_plots_and_data_summary(trained) -> N
     client = mlflow.tracking.MlflowClient()
     run = client.get_run(trained.result.run_id)
     assert run.data.params["lightgbm.learning_rate"] == "0.01"
-    for key in ("close_roc_auc", "close_ece", "accept_brier", "close_rule_points_roc_auc",
-                "close_logistic_roc_auc", "rows_rejected", "close_lift_top10"):
+    for key in (
+        "close_roc_auc",
+        "close_ece",
+        "accept_brier",
+        "close_rule_points_roc_auc",
+        "close_logistic_roc_auc",
+        "rows_rejected",
+        "close_lift_top10",
+    ):
         assert key in run.data.metrics, key
     files = {f.path for f in client.list_artifacts(run.info.run_id, "plots")}
     for stage in ("accept", "close"):
@@ -136,13 +143,17 @@ def test_logged_model_loads_in_a_fresh_process(trained, tmp_path: Path) -> None:
 def test_unseen_categories_and_missing_columns_score_without_error(trained) -> None:
     model = trained.result.model
     leads = pd.DataFrame(
-        {"lead_id": ["a", "b"], "source": ["carrier_pigeon", "organic_search"],
-         "industry": ["Space Mining", None]}
+        {
+            "lead_id": ["a", "b"],
+            "source": ["carrier_pigeon", "organic_search"],
+            "industry": ["Space Mining", None],
+        }
     )
     out = model.predict(leads)
     assert out["p_close"].between(0, 1).all()
     assert model.features.unknown_values(leads) == {
-        "source": ["carrier_pigeon"], "industry": ["Space Mining"]
+        "source": ["carrier_pigeon"],
+        "industry": ["Space Mining"],
     }
 
 
@@ -158,10 +169,23 @@ def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path:
     same = train(trained.data_path, experiment="gate", register_name=name)
     assert same.promoted, same.promotion_reason
     weak = tmp_path / "weak.yaml"
-    weak.write_text(yaml.safe_dump({"lightgbm": {"n_estimators": 1, "num_leaves": 2},
-                                    "features": {"exclude": ["prior_awareness", "website_visits",
-                                                              "time_on_site_s", "pages_viewed",
-                                                              "email_clicks", "email_opens"]}}))
+    weak.write_text(
+        yaml.safe_dump(
+            {
+                "lightgbm": {"n_estimators": 1, "num_leaves": 2},
+                "features": {
+                    "exclude": [
+                        "prior_awareness",
+                        "website_visits",
+                        "time_on_site_s",
+                        "pages_viewed",
+                        "email_clicks",
+                        "email_opens",
+                    ]
+                },
+            }
+        )
+    )
     worse = train(trained.data_path, config=weak, experiment="gate", register_name=name)
     assert not worse.promoted and "kept champion" in worse.promotion_reason
     runner = CliRunner()
@@ -218,12 +242,17 @@ def test_bad_data_gives_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_leakage_guard_catches_truth_column(small_export, tmp_path: Path) -> None:
+@pytest.fixture
+def leaky_path(small_export, tmp_path: Path) -> Path:
+    """The small export with the generator's true P(close) merged in as a column."""
     path, truth = small_export
     leaky = pd.read_csv(path).merge(truth[["lead_id", "p_close"]], on="lead_id")
-    leaky = leaky.rename(columns={"p_close": "deal_probability"})
-    leaky_path = tmp_path / "leaky.csv"
-    leaky.to_csv(leaky_path, index=False)
+    out = tmp_path / "leaky.csv"
+    leaky.rename(columns={"p_close": "deal_probability"}).to_csv(out, index=False)
+    return out
+
+
+def test_leakage_guard_catches_truth_column(leaky_path: Path) -> None:
     with pytest.raises(LeakageError) as err:
         train(leaky_path, register_name="leaky")
     assert err.value.report.stopped_columns == ["deal_probability"]
@@ -232,11 +261,7 @@ def test_leakage_guard_catches_truth_column(small_export, tmp_path: Path) -> Non
     assert "Traceback" not in result.output
 
 
-def test_leakage_guard_allows_a_column_explicitly(small_export, tmp_path: Path) -> None:
-    path, truth = small_export
-    leaky = pd.read_csv(path).merge(truth[["lead_id", "p_close"]], on="lead_id")
-    leaky_path = tmp_path / "leaky.csv"
-    leaky.rename(columns={"p_close": "deal_probability"}).to_csv(leaky_path, index=False)
+def test_leakage_guard_allows_a_column_explicitly(leaky_path: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "allow.yaml"
     cfg.write_text("leakage: {allow: [deal_probability]}")
     result = train(leaky_path, config=cfg, register_name="allowed")
