@@ -1,0 +1,639 @@
+"""Batch scoring for the nightly CRM sync: a lead file in, a scores file out, in chunks.
+
+The flow, top to bottom:
+
+1. :class:`TextChunks` reads a CSV or Parquet file in chunks of ``chunk_rows`` rows, as
+   text, exactly as :func:`leadmodel.ingest.read_table` reads the whole file (same parser,
+   same delimiter sniffing, same error lines). Memory stays flat as the file grows.
+2. :func:`validate_chunk` runs :func:`leadmodel.ingest.validate` on each chunk and makes
+   its row numbers and duplicate checks file-wide: a ``lead_id`` seen in an earlier chunk
+   is a duplicate too. As in ingest, the **first** row with an id is scored and every
+   later row with the same id is rejected as ``duplicate of row N``.
+3. :func:`score_frame` turns the valid rows of a chunk into output rows. Spark's
+   ``mapInPandas`` (:mod:`leadmodel.spark`) calls the same two functions, so the single
+   machine and Spark cannot drift apart.
+4. :class:`AtomicTableWriter` appends chunks to a hidden temporary file in the target
+   folder and renames it at the end; an interrupted run leaves no file under the final
+   name (and no temporary file).
+
+``rows_scored + rows_rejected == rows_in`` always. Seen ids are kept as 64-bit hashes
+with the row of their first occurrence (16 bytes a lead), not as strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from leadmodel import ingest, schema
+from leadmodel.io import check_writable, table_format
+from leadmodel.model import FunnelModel
+
+#: Rows validated, scored and written at a time (memory grows with this, not the file).
+DEFAULT_CHUNK_ROWS: Final = 100_000
+#: Bytes the CSV reader parses at a time (its batches are regrouped into chunks).
+CSV_BLOCK_BYTES: Final = 1024 * 1024
+MODEL_VERSION: Final = "model_version"
+REASONS_TEXT: Final = "reasons"
+#: Key of the reject-reason counts for duplicates found across chunks (as ingest names it).
+DUPLICATE_REASON: Final = f"{schema.LEAD_ID}: {schema.CHECK_DUPLICATE}"
+#: Placeholder for one duplicate message while its row number is rewritten.
+_MARK: Final = "\x00"
+_DUPLICATE_PREFIX: Final = f"{schema.LEAD_ID}: duplicate of row "
+
+#: ``progress(rows_read, done, total)`` after every chunk; ``done``/``total`` are bytes for
+#: CSV and rows for Parquet.
+ProgressFn = Callable[[int, int, int], None]
+
+
+# --- the output table -----------------------------------------------------------------
+
+
+def reason_columns(k: int) -> list[str]:
+    """``reason_1_field``, ``reason_1_points``, ..., ``reasons`` for ``k`` reasons (none for 0)."""
+    if k <= 0:
+        return []
+    pairs = [(f"reason_{j}_field", f"reason_{j}_points") for j in range(1, k + 1)]
+    return [c for pair in pairs for c in pair] + [REASONS_TEXT]
+
+
+def output_schema(model: FunnelModel, reasons: int = 0) -> pa.Schema:
+    """The Arrow schema of the scores table, in column order.
+
+    ``lead_id``, ``p_accept`` (when the model has that stage), ``p_close``, ``score``,
+    ``tier``, ``model_version`` and, for ``reasons`` > 0, the reason columns.
+    """
+    fields = [pa.field(schema.LEAD_ID, pa.string())]
+    for column in model.output_columns:
+        fields.append(pa.field(column, pa.string() if column == "tier" else pa.float64()))
+    fields.append(pa.field(MODEL_VERSION, pa.string()))
+    for column in reason_columns(reasons):
+        fields.append(pa.field(column, pa.float64() if column.endswith("_points") else pa.string()))
+    return pa.schema(fields)
+
+
+def score_frame(
+    model: FunnelModel, leads: pd.DataFrame, reasons: int = 0, model_version: str = ""
+) -> pd.DataFrame:
+    """Output rows for validated canonical ``leads`` (same order), one chunk at a time.
+
+    The numbers are those of :meth:`FunnelModel.predict`; the reasons those of
+    :func:`leadmodel.explain.reasons_frame` (top ``reasons`` by |points|).
+    """
+    columns = output_schema(model, reasons).names
+    if len(leads) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    leads = leads.reset_index(drop=True)
+    out = model.predict(leads)
+    out[MODEL_VERSION] = model_version
+    if reasons > 0:
+        from leadmodel.explain import reasons_frame
+
+        why = reasons_frame(model, leads, k=reasons).drop(columns=schema.LEAD_ID)
+        out = pd.concat([out, why], axis=1)
+    return out.reindex(columns=columns)
+
+
+def model_version_of(info: dict[str, Any]) -> str:
+    """The ``model_version`` value: the registered version, or the URI when not registered."""
+    version = info.get("version")
+    return str(version) if version is not None else str(info.get("uri", ""))
+
+
+# --- reading in chunks ------------------------------------------------------------------
+
+
+class TextChunks:
+    """A CSV or Parquet lead file as text chunks of ``chunk_rows`` rows.
+
+    Iterate to get pandas frames of strings (empty cells ``""``, column names stripped),
+    the same text :func:`leadmodel.ingest.read_table` gives for the whole file. ``unit``,
+    ``done`` and ``total`` report progress in bytes (CSV) or rows (Parquet).
+
+    Raises
+    ------
+    IngestError
+        With one clear line, for the same files ingest refuses.
+    """
+
+    def __init__(self, path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+        if chunk_rows <= 0:
+            raise ValueError(f"chunk_rows: must be a positive number of rows, got {chunk_rows}")
+        self.path = ingest._check_file(path)
+        self.chunk_rows = chunk_rows
+        self.is_csv = self.path.suffix.lower() in ingest.CSV_SUFFIXES
+        self.unit = "bytes" if self.is_csv else "rows"
+        self.total = 0
+        self.columns: list[str] = []  # known after the first chunk
+        self._keep: list[int] = []  # column positions kept (fixed by the first chunk)
+        self._rows_read = 0
+        self._file: Any = None
+        self._batches: Iterator[pa.RecordBatch] = iter(())
+        if self.is_csv:
+            self._open_csv()
+        else:
+            self._open_parquet()
+
+    def _open_csv(self) -> None:
+        head = ingest._head_text(self.path)
+        delimiter = ingest._sniff_delimiter(head, self.path)
+        header = ingest._header(head, delimiter)
+        self.total = self.path.stat().st_size
+        self._file = self.path.open("rb")
+        try:
+            reader = pacsv.open_csv(
+                self._file,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(header, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            self.close()
+            raise self._csv_error(exc) from exc
+        self._batches = iter(reader)
+
+    def _open_parquet(self) -> None:
+        try:
+            self._file = pq.ParquetFile(self.path)
+        except (pa.ArrowException, OSError) as exc:
+            raise ingest.IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+        self.total = self._file.metadata.num_rows
+        self._batches = self._file.iter_batches(batch_size=self.chunk_rows)
+
+    def _csv_error(self, exc: Exception) -> ingest.IngestError:
+        """The line ingest gives for the same problem."""
+        message = str(exc)
+        if isinstance(exc, OSError):
+            return ingest.IngestError(f"{self.path}: cannot read the file ({exc})")
+        if "UTF8" in message or "UTF-8" in message:
+            return ingest.IngestError(ingest._first_bad_utf8(self.path))
+        if "Expected" in message and "columns" in message:
+            detail = message.split(":", 1)[-1].strip()
+            return ingest.IngestError(
+                f"{self.path}: malformed CSV, a row does not match the header "
+                f"({detail[: ingest.SNIPPET_CHARS]}); check quoting and the delimiter"
+            )
+        snippet = message[: ingest.SNIPPET_CHARS]
+        return ingest.IngestError(f"{self.path}: cannot read the CSV ({snippet})")
+
+    @property
+    def done(self) -> int:
+        """Bytes (CSV) or rows (Parquet) read so far."""
+        if self.is_csv:
+            return self._file.tell() if self._file and not self._file.closed else self.total
+        return self._rows_read
+
+    def _next_batch(self) -> pa.RecordBatch | None:
+        try:
+            return next(self._batches)
+        except StopIteration:
+            return None
+        except (pa.ArrowInvalid, OSError) as exc:
+            if self.is_csv:
+                raise self._csv_error(exc) from exc
+            raise ingest.IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+
+    def _tables(self) -> Iterator[pa.Table]:
+        """Tables of exactly ``chunk_rows`` rows (the last one may be shorter)."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        while (batch := self._next_batch()) is not None:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= self.chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, self.chunk_rows)
+                rest = table.slice(self.chunk_rows)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield pa.Table.from_batches(pending)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        first = True
+        for table in self._tables():
+            self._rows_read += table.num_rows
+            text = self._as_text(table, first)
+            first = False
+            yield text.to_pandas()
+        if first:
+            raise ingest.IngestError(f"{self.path}: no data rows (only a header)")
+
+    def _as_text(self, table: pa.Table, first: bool) -> pa.Table:
+        """Text columns with tidy names; the columns kept are fixed by the first chunk."""
+        columns = [ingest._as_text(c) for c in table.columns]
+        table = pa.table(columns, names=table.column_names)
+        if first:
+            tidy = ingest._tidy_columns(table, self.path)
+            self.columns = tidy.column_names
+            stripped = [str(n).strip() for n in table.column_names]
+            self._keep = [
+                i for i, name in enumerate(stripped) if (name or f"unnamed_{i + 1}") in self.columns
+            ]
+            return tidy
+        return pa.table([table.column(i) for i in self._keep], names=self.columns)
+
+    def close(self) -> None:
+        """Release the file."""
+        if self._file is not None and hasattr(self._file, "close"):
+            self._file.close()
+
+    def __enter__(self) -> TextChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- file-wide duplicate lead ids --------------------------------------------------------
+
+
+def lead_id_keys(raw: pd.DataFrame, mapping: ingest.Mapping) -> np.ndarray:
+    """The ``lead_id`` of every raw row as ingest types it (trimmed, mapped; None = missing)."""
+    column = _id_column(raw, mapping)
+    if column is None:
+        return np.full(len(raw), None, dtype=object)
+    text = pc.utf8_trim_whitespace(pa.array(raw[column].astype(object), type=pa.string()))
+    lookup = mapping.values.get(schema.LEAD_ID)
+    if lookup:
+        keys = pa.array([k.strip().lower() for k in lookup], type=pa.string())
+        position = pc.index_in(pc.utf8_lower(text), value_set=keys)
+        mapped = pc.take(pa.array(list(lookup.values()), type=pa.string()), position)
+        text = pc.if_else(pc.is_valid(position), mapped, text)
+    missing = pc.equal(text, "")
+    if mapping.na_values:
+        na = pa.array([v.strip() for v in mapping.na_values], type=pa.string())
+        missing = pc.or_(missing, pc.is_in(text, value_set=na))
+    return pc.if_else(pc.fill_null(missing, True), None, text).to_numpy(zero_copy_only=False)
+
+
+@dataclass
+class SeenIds:
+    """Hashes of the lead ids seen so far, with the file row of each first occurrence.
+
+    Kept as sorted runs that merge like a binary counter, so lookups and inserts stay
+    O(log n) per id however long the file.
+    """
+
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The first row of each key seen before, or -1."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        for hashes, rows in self.runs:
+            at = np.searchsorted(hashes, keys).clip(max=len(hashes) - 1)
+            hit = hashes[at] == keys
+            found[hit] = rows[at[hit]]
+        return found
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Remember new (not yet seen, distinct) keys and their first rows."""
+        if not len(keys):
+            return
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], rows[order]))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
+            (newer, newer_rows), (older, older_rows) = self.runs.pop(), self.runs.pop()
+            at = np.searchsorted(older, newer)  # merge two sorted runs without a full sort
+            self.runs.append((np.insert(older, at, newer), np.insert(older_rows, at, newer_rows)))
+
+    def first_rows(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """File row of the first row with each id (``rows`` itself for a first or missing id).
+
+        ``ids`` are this chunk's lead ids in file order (None = missing), ``rows`` their
+        1-based file rows; the chunk's new ids are remembered.
+        """
+        first = rows.astype(np.int64, copy=True)
+        present = np.flatnonzero(pd.notna(ids))
+        if not len(present):
+            return first
+        keys = pd.util.hash_array(ids[present].astype(object))
+        codes, distinct = pd.factorize(keys)  # codes in order of first appearance
+        first_pos = present[np.unique(codes, return_index=True)[1]]
+        earlier = self.lookup(np.asarray(distinct, dtype=np.uint64))
+        per_code = np.where(earlier >= 0, earlier, rows[first_pos])
+        first[present] = per_code[codes]
+        new = earlier < 0
+        self.add(np.asarray(distinct, dtype=np.uint64)[new], rows[first_pos[new]])
+        return first
+
+
+def validate_chunk(
+    raw: pd.DataFrame,
+    mapping: ingest.Mapping,
+    *,
+    rows: np.ndarray,
+    first_rows: np.ndarray,
+    now: pd.Timestamp,
+) -> ingest.IngestResult:
+    """:func:`leadmodel.ingest.validate` on one chunk of a bigger file, made file-wide.
+
+    Parameters
+    ----------
+    raw
+        The chunk as read (text).
+    rows
+        The 1-based file row of every raw row; ``reject_row`` uses these.
+    first_rows
+        The file row of the first row with the same ``lead_id`` (equal to ``rows`` for a
+        first occurrence or a missing id). A row with ``first_rows < rows`` is rejected as
+        ``lead_id: duplicate of row N``, as ingest rejects it in a whole file.
+    now
+        The time after which ``created_at`` is in the future (one value for all chunks).
+    """
+    result = ingest.validate(raw, mapping, now=now)
+    rejects = result.rejects
+    local = rejects[ingest.REJECT_ROW].to_numpy(dtype=np.int64) - 1
+    duplicate = np.asarray(first_rows) < np.asarray(rows)
+    reasons = dict(result.reasons)
+    text = rejects[ingest.REJECT_REASON].to_numpy(dtype=object, copy=True)
+
+    # ingest named the first row of a duplicate within the chunk: name it in the file
+    named = pd.Series(text, dtype=object).str.contains(_DUPLICATE_PREFIX, regex=False).to_numpy()
+    if named.any():
+        parts = pd.Series(text[named], dtype=object).str.replace(
+            _DUPLICATE_PREFIX + r"\d+", _MARK, n=1, regex=True
+        )
+        head_tail = parts.str.partition(_MARK)
+        first = pd.Series(first_rows[local[named]]).astype(str).to_numpy(dtype=object)
+        text[named] = (
+            head_tail[0].to_numpy(dtype=object)
+            + _DUPLICATE_PREFIX
+            + first
+            + head_tail[2].to_numpy(dtype=object)
+        )
+    # rejected for another reason and a duplicate of an earlier chunk: say both
+    id_column = _id_column(raw, mapping)
+    also = duplicate[local] & ~named
+    if also.any():
+        text[also] = _duplicate_reasons(raw, id_column, local[also], first_rows) + "; " + text[also]
+        reasons[DUPLICATE_REASON] = reasons.get(DUPLICATE_REASON, 0) + int(also.sum())
+
+    # valid rows whose id came in an earlier chunk
+    keep = np.ones(len(raw), dtype=bool)
+    keep[local] = False
+    valid_pos = np.flatnonzero(keep)
+    late = duplicate[valid_pos]
+    valid = result.valid
+    new_rejects = rejects.iloc[0:0]
+    if late.any():
+        positions = valid_pos[late]
+        new_rejects = raw.iloc[positions].reset_index(drop=True)
+        new_rejects[ingest.REJECT_ROW] = positions + 1
+        new_rejects[ingest.REJECT_REASON] = _duplicate_reasons(
+            raw, id_column, positions, first_rows
+        )
+        valid = valid[~late].reset_index(drop=True)
+        reasons[DUPLICATE_REASON] = reasons.get(DUPLICATE_REASON, 0) + int(late.sum())
+
+    rejects = rejects.assign(**{ingest.REJECT_REASON: pd.Series(text, dtype=object)})
+    if len(new_rejects):
+        rejects = pd.concat([rejects, new_rejects], ignore_index=True)
+        rejects = rejects.sort_values(ingest.REJECT_ROW, kind="stable", ignore_index=True)
+    local_rows = rejects[ingest.REJECT_ROW].to_numpy(dtype=np.int64) - 1
+    rejects[ingest.REJECT_ROW] = np.asarray(rows, dtype=np.int64)[local_rows]
+    return dataclasses.replace(result, valid=valid, rejects=rejects, reasons=reasons)
+
+
+def _id_column(raw: pd.DataFrame, mapping: ingest.Mapping) -> str | None:
+    """The raw column that becomes ``lead_id`` (renamed by the mapping, or as it is)."""
+    exports = [c for c, name in mapping.column_names().items() if name == schema.LEAD_ID]
+    return next((c for c in [*exports, schema.LEAD_ID] if c in raw.columns), None)
+
+
+def _duplicate_reasons(
+    raw: pd.DataFrame, id_column: str | None, positions: np.ndarray, first_rows: np.ndarray
+) -> np.ndarray:
+    """``lead_id: duplicate of row N (got 'X')`` for the raw rows at ``positions``."""
+    got = raw[id_column].iloc[positions].astype(object).to_numpy() if id_column else ""
+    first = pd.Series(first_rows[positions]).astype(str).to_numpy(dtype=object)
+    return _DUPLICATE_PREFIX + first + " (got '" + got + "')"
+
+
+def validation_time(now: pd.Timestamp | str | None = None) -> pd.Timestamp:
+    """The ``now`` every chunk is validated against, fixed once per run.
+
+    Default: ingest's (the current UTC time plus :data:`leadmodel.ingest.FUTURE_TOLERANCE`).
+    """
+    if now is None:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None) + ingest.FUTURE_TOLERANCE
+    stamp = pd.Timestamp(now)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+# --- writing without half files -----------------------------------------------------------
+
+
+class AtomicTableWriter:
+    """Append tables to a hidden temporary file; rename it to ``path`` on :meth:`commit`.
+
+    Use as a context manager: leaving the block without :meth:`commit` (an exception, a
+    KeyboardInterrupt) removes the temporary file and leaves ``path`` untouched.
+    """
+
+    def __init__(self, path: str | Path, arrow_schema: pa.Schema) -> None:
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        self.schema = arrow_schema
+        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        self.rows = 0
+        self._writer: Any = None
+
+    def __enter__(self) -> AtomicTableWriter:
+        if self.format == "csv":
+            self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
+        else:
+            self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append rows (columns in schema order; types converted to the schema's)."""
+        if len(frame) == 0:
+            return
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def commit(self) -> Path:
+        """Close the file and move it under its final name."""
+        self._writer.close()
+        self._writer = None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def rejects_schema(columns: list[str]) -> pa.Schema:
+    """Rejects table: the original columns as text, then ``reject_row`` and ``reject_reason``."""
+    fields = [pa.field(c, pa.string()) for c in columns]
+    fields += [pa.field(ingest.REJECT_ROW, pa.int64()), pa.field(ingest.REJECT_REASON, pa.string())]
+    return pa.schema(fields)
+
+
+# --- the whole job ------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did; ``rows_scored + rows_rejected == rows_in``."""
+
+    rows_in: int
+    rows_scored: int
+    rows_rejected: int
+    reasons: dict[str, int]
+    out: Path
+    model_version: str
+    seconds: float
+    rejects: Path | None = None
+    reasons_per_lead: int = 0
+    engine: str = "pandas"
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (paths as text)."""
+        out = dataclasses.asdict(self)
+        out["out"] = str(self.out)
+        out["rejects"] = str(self.rejects) if self.rejects else None
+        out["rows_per_second"] = self.rows_per_second
+        return out
+
+
+def check_paths(data: str | Path, out: str | Path, rejects: str | Path | None = None) -> None:
+    """Refuse output paths that cannot be written or would overwrite the input (ValueError)."""
+    check_writable(out)
+    if rejects is not None:
+        check_writable(rejects)
+        if Path(rejects).resolve() == Path(out).resolve():
+            raise ValueError(f"{rejects}: the rejects file must differ from --out")
+    for path in (out, rejects):
+        if path is not None and Path(path).resolve() == Path(data).resolve():
+            raise ValueError(f"{path}: would overwrite the input file")
+
+
+def score_file(
+    data: str | Path,
+    out: str | Path,
+    model_uri: str | None = None,
+    mapping: ingest.Mapping | str | Path | None = None,
+    reasons: int = 0,
+    rejects: str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: ProgressFn | None = None,
+    model: tuple[FunnelModel, dict[str, Any]] | None = None,
+    now: pd.Timestamp | str | None = None,
+) -> BatchSummary:
+    """Score every valid lead of ``data`` into ``out`` (CSV or Parquet, by extension).
+
+    Parameters
+    ----------
+    data, out
+        Lead file to read and scores file to write.
+    model_uri
+        MLflow model URI (default: :func:`leadmodel.tracking.default_model_uri`).
+    mapping
+        Column mapping (object or YAML path) for the export.
+    reasons
+        Top reasons per lead to add as columns (0 = none).
+    rejects
+        Where to write rejected rows (original text, ``reject_row``, ``reject_reason``).
+    chunk_rows
+        Rows read, validated, scored and written at a time.
+    progress
+        Called after every chunk as ``progress(rows_read, done, total)``.
+    model
+        An already loaded ``(FunnelModel, info)`` (skips loading ``model_uri``).
+    now
+        Time of the export: a ``created_at`` after it is rejected (default: ingest's).
+
+    Raises
+    ------
+    IngestError, ModelNotFound, ValueError
+        With one clear line, before anything is written.
+    """
+    started = time.perf_counter()
+    if reasons < 0:
+        raise ValueError(f"reasons: must be 0 or more, got {reasons}")
+    check_paths(data, out, rejects)
+    if not isinstance(mapping, ingest.Mapping):
+        mapping = ingest.load_mapping(mapping)
+    now = validation_time(now)
+    seen = SeenIds()
+    counts: dict[str, int] = {}
+    rows_in = rows_rejected = 0
+    with ExitStack() as stack:
+        chunks = stack.enter_context(TextChunks(data, chunk_rows))
+        pieces = iter(chunks)
+        first = next(pieces)  # unreadable files and missing columns fail before the model loads
+        ingest.validate(first.iloc[0:0], mapping)
+        if model is None:
+            from leadmodel.tracking import load_funnel
+
+            model = load_funnel(model_uri)
+        funnel, info = model
+        version = model_version_of(info)
+        writer = stack.enter_context(AtomicTableWriter(out, output_schema(funnel, reasons)))
+        reject_writer: AtomicTableWriter | None = None
+        for raw in chain([first], pieces):
+            rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
+            first_rows = seen.first_rows(lead_id_keys(raw, mapping), rows)
+            result = validate_chunk(raw, mapping, rows=rows, first_rows=first_rows, now=now)
+            writer.write(score_frame(funnel, result.valid, reasons, version))
+            if rejects is not None:
+                if reject_writer is None:
+                    reject_schema = rejects_schema(chunks.columns)
+                    reject_writer = stack.enter_context(AtomicTableWriter(rejects, reject_schema))
+                reject_writer.write(result.rejects)
+            rows_in += len(raw)
+            rows_rejected += result.rows_rejected
+            for reason, n in result.reasons.items():
+                counts[reason] = counts.get(reason, 0) + n
+            if progress is not None:
+                progress(rows_in, chunks.done, chunks.total)
+        if writer.rows + rows_rejected != rows_in:  # a bug, never bad input: write nothing
+            raise RuntimeError(f"{rows_in:,} rows read, {writer.rows + rows_rejected:,} accounted")
+        writer.commit()
+        if reject_writer is not None:
+            reject_writer.commit()
+    return BatchSummary(
+        rows_in=rows_in,
+        rows_scored=writer.rows,
+        rows_rejected=rows_rejected,
+        reasons=dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+        out=Path(out),
+        model_version=version,
+        seconds=time.perf_counter() - started,
+        rejects=Path(rejects) if rejects is not None else None,
+        reasons_per_lead=reasons,
+    )

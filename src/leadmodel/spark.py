@@ -1,0 +1,461 @@
+"""The batch scoring of :mod:`leadmodel.batch` on Apache Spark (optional extra ``spark``).
+
+Spark reads the leads; ``mapInPandas`` runs the same library functions the single-machine
+job runs on each chunk (:func:`leadmodel.batch.validate_chunk`, then
+:func:`leadmodel.batch.score_frame`), so both give the same scores, reasons and rejects.
+The fitted :class:`~leadmodel.model.FunnelModel` is loaded once on the driver and
+shipped to the executors as a broadcast variable; executors need the ``leadmodel``
+package installed (see ``docs/batch.md``).
+
+File-wide row numbers and duplicate ids need a view across partitions: rows are numbered
+in the order Spark reads the input (one small counting job), and the first row of every
+``lead_id`` is found with a window over the id. As in the single-machine job, the first
+row with an id is scored and later rows with the same id are rejected.
+
+Nothing here imports pyspark at module import time except for type checking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from leadmodel import batch, ingest
+from leadmodel.io import table_format
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Master of the session :func:`spark_session` starts when none is configured.
+DEFAULT_MASTER: Final = "local[2]"
+#: Settings of a local session: loopback only, no UI, small shuffles, a small driver.
+LOCAL_CONF: Final[dict[str, str]] = {
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.memory": "1g",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+}
+APP_NAME: Final = "leadmodel-score"
+#: Rows per Arrow batch handed to ``mapInPandas`` (one chunk of the single-machine job).
+ARROW_BATCH_ROWS: Final = 10_000
+#: Bits of ``monotonically_increasing_id`` that count rows within a partition.
+_ROW_BITS: Final = 33
+
+_ROW, _FIRST, _KEY, _PART, _MONO = "__row", "__first_row", "__lead_key", "__part", "__mono"
+_KIND, _COUNTS, _RAW = "__kind", "__counts", "__raw__"
+_SCORE, _REJECT, _TALLY = "score", "reject", "counts"
+
+
+class SparkUnavailable(RuntimeError):
+    """pyspark (or Java) is missing (one clear line that says how to install it)."""
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SparkUnavailable(
+            "pyspark is not installed: pip install 'leadmodel[spark]' (Spark needs Java 17+)"
+        ) from None
+
+
+# --- the session -------------------------------------------------------------------------
+
+
+def spark_session(master: str | None = None, app_name: str = APP_NAME) -> SparkSession:
+    """The Spark session to score with.
+
+    Under ``spark-submit`` (or when a session is already running) its configuration is
+    used as it is. Otherwise ``master`` (default: ``$MASTER``, else ``local[2]``) with,
+    for a local master, :data:`LOCAL_CONF`; workers run this Python interpreter.
+    """
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
+        return builder.getOrCreate()  # started by spark-submit: its --master and --conf
+    master = master or os.environ.get("MASTER") or DEFAULT_MASTER
+    builder = builder.master(master)
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_CONF["spark.driver.host"])
+        for key, value in LOCAL_CONF.items():
+            builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start (no Java, bad master)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkUnavailable(
+            f"cannot start Spark (master {master}): {first[:200]}; "
+            "is Java 17+ installed (`make java-deps`)?"
+        ) from None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_leads(spark: SparkSession, path: str) -> DataFrame:
+    """A CSV or Parquet lead file as a Spark DataFrame of text, read like ingest reads it.
+
+    CSV: header row, every column a string, ``"`` quotes and escapes, newlines allowed in
+    quoted values, the delimiter sniffed from a local file (``,`` for remote paths), and
+    a malformed row stops the read (as in ingest) instead of becoming nulls.
+    """
+    from pyspark.sql import functions as F
+
+    fmt = table_format(path)
+    local = Path(path)
+    if fmt == "csv":
+        delimiter = ingest.DELIMITERS[0]
+        if local.is_file():
+            delimiter = ingest._sniff_delimiter(ingest._head_text(local), local)
+        df = spark.read.csv(
+            path,
+            header=True,
+            sep=delimiter,
+            inferSchema=False,
+            multiLine=True,
+            quote='"',
+            escape='"',
+            mode="FAILFAST",
+            encoding="UTF-8",
+        )
+    else:
+        df = spark.read.parquet(path)
+    names = [c.lstrip("\ufeff").strip() for c in df.columns]
+    pairs = zip(df.columns, names, strict=True)
+    return df.select([F.col(f"`{old}`").cast("string").alias(new) for old, new in pairs])
+
+
+# --- row numbers and first rows ------------------------------------------------------------
+
+
+def _with_row_numbers(df: DataFrame) -> DataFrame:
+    """``__row``: 1-based position of every row in the order Spark reads the input."""
+    from pyspark.sql import functions as F
+
+    spark = df.sparkSession
+    tagged = df.withColumn(_PART, F.spark_partition_id()).withColumn(
+        _MONO, F.monotonically_increasing_id()
+    )
+    sizes = {r[_PART]: r["count"] for r in tagged.groupBy(_PART).count().collect()}
+    offsets, total = [], 0
+    for part in sorted(sizes):
+        offsets.append((part, total))
+        total += sizes[part]
+    offset_df = spark.createDataFrame(offsets or [(0, 0)], f"{_PART} int, __offset long")
+    in_part = F.col(_MONO) - F.shiftleft(F.col(_PART).cast("long"), _ROW_BITS)
+    return (
+        tagged.join(F.broadcast(offset_df), on=_PART, how="left")
+        .withColumn(_ROW, F.col("__offset") + in_part + F.lit(1))
+        .drop(_PART, _MONO, "__offset")
+    )
+
+
+def _with_first_rows(df: DataFrame, mapping: ingest.Mapping) -> DataFrame:
+    """``__first_row``: the row of the first row with the same ``lead_id`` (typed as ingest)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    raw_columns = [c for c in df.columns if c != _ROW]
+
+    def keys(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            ids = batch.lead_id_keys(frame[raw_columns].fillna(""), mapping)
+            yield _for_spark(frame.assign(**{_KEY: pd.Series(ids, dtype=object)}))
+
+    keyed_schema = StructType([*df.schema.fields, StructField(_KEY, StringType(), True)])
+    keyed = df.mapInPandas(keys, keyed_schema)
+    by_id = Window.partitionBy(_KEY)
+    first = F.when(F.col(_KEY).isNull(), F.col(_ROW)).otherwise(F.min(_ROW).over(by_id))
+    return keyed.withColumn(_FIRST, first).drop(_KEY)
+
+
+def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain object arrays (pyspark cannot take pandas 3's Arrow strings)."""
+    text = [c for c, dtype in frame.dtypes.items() if pd.api.types.is_string_dtype(dtype)]
+    if not text:
+        return frame
+    plain = {c: frame[c].astype(object).where(frame[c].notna(), None) for c in text}
+    return frame.assign(**plain)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def _spark_type(arrow_type: pa.DataType) -> Any:
+    from pyspark.sql import types as T
+
+    if pa.types.is_floating(arrow_type):
+        return T.DoubleType()
+    if pa.types.is_integer(arrow_type):
+        return T.LongType()
+    return T.StringType()
+
+
+def spark_schema(arrow_schema: pa.Schema) -> Any:
+    """The Spark ``StructType`` of an Arrow schema of strings, floats and integers."""
+    from pyspark.sql.types import StructField, StructType
+
+    return StructType([StructField(f.name, _spark_type(f.type), True) for f in arrow_schema])
+
+
+@dataclass
+class SparkScoring:
+    """Scores and rejects of one Spark scoring job, from one combined DataFrame.
+
+    ``scores`` has the columns of :func:`leadmodel.batch.output_schema`; ``rejects`` the
+    original columns (text), ``reject_row`` and ``reject_reason``. Both are lazy; persist
+    ``combined`` (``persist=True``) to compute the job once for both and the counts.
+    """
+
+    combined: DataFrame
+    output_columns: list[str]
+    raw_columns: list[str]
+    model_version: str
+
+    @property
+    def scores(self) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        picked = self.combined.filter(F.col(_KIND) == _SCORE)
+        return picked.select([F.col(f"`{c}`") for c in self.output_columns])
+
+    @property
+    def rejects(self) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        picked = self.combined.filter(F.col(_KIND) == _REJECT)
+        raw = [F.col(f"`{_RAW}{c}`").alias(c) for c in self.raw_columns]
+        reject = [F.col(ingest.REJECT_ROW), F.col(ingest.REJECT_REASON)]
+        return picked.select(raw + reject).orderBy(ingest.REJECT_ROW)
+
+    def counts(self) -> dict[str, Any]:
+        """``rows_in``, ``rows_scored``, ``rows_rejected`` and the reject reason counts."""
+        from pyspark.sql import functions as F
+
+        tallies = self.combined.filter(F.col(_KIND) == _TALLY).select(_COUNTS).collect()
+        out: dict[str, Any] = {"rows_in": 0, "rows_scored": 0, "rows_rejected": 0}
+        reasons: dict[str, int] = {}
+        for row in tallies:
+            tally = json.loads(row[_COUNTS])
+            for key in ("rows_in", "rows_scored", "rows_rejected"):
+                out[key] += tally[key]
+            for reason, n in tally["reasons"].items():
+                reasons[reason] = reasons.get(reason, 0) + n
+        out["reasons"] = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+        return out
+
+
+def spark_scoring(
+    df: DataFrame,
+    model_uri: str | None = None,
+    reasons: int = 0,
+    mapping: ingest.Mapping | str | Path | None = None,
+    persist: bool = False,
+) -> SparkScoring:
+    """Validate and score a Spark DataFrame of raw leads; scores and rejects together.
+
+    Parameters
+    ----------
+    df
+        The export as read (see :func:`read_leads`); other column types are cast to text.
+    model_uri
+        MLflow model URI (default: the champion, see :mod:`leadmodel.tracking`).
+    reasons
+        Top reasons per lead to add as columns (0 = none).
+    mapping
+        Column mapping (object or YAML path).
+    persist
+        Persist the combined result so scores, rejects and counts compute it once.
+
+    Sets ``spark.sql.execution.arrow.maxRecordsPerBatch`` of the session to
+    :data:`ARROW_BATCH_ROWS` (the rows each ``mapInPandas`` call validates and scores).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from leadmodel.tracking import load_funnel
+
+    if reasons < 0:
+        raise ValueError(f"reasons: must be 0 or more, got {reasons}")
+    if not isinstance(mapping, ingest.Mapping):
+        mapping = ingest.load_mapping(mapping)
+    names = [str(c).strip() for c in df.columns]
+    ingest.validate(pd.DataFrame({n: pd.Series(dtype=str) for n in names}), mapping)  # columns
+    model, info = load_funnel(model_uri)
+    version = batch.model_version_of(info)
+    out_schema = batch.output_schema(model, reasons)
+    now = batch.validation_time()
+
+    spark = df.sparkSession
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
+    pairs = zip(df.columns, names, strict=True)
+    text = df.select([F.col(f"`{c}`").cast("string").alias(n) for c, n in pairs])
+    prepared = _with_first_rows(_with_row_numbers(text), mapping)
+    shipped = spark.sparkContext.broadcast(model)
+    raw_columns = list(names)
+
+    combined_fields = [
+        StructField(_KIND, StringType(), False),
+        *spark_schema(out_schema).fields,
+        *spark_schema(batch.rejects_schema([])).fields,
+        *[StructField(f"{_RAW}{c}", StringType(), True) for c in raw_columns],
+        StructField(_COUNTS, StringType(), True),
+    ]
+    combined_names = [f.name for f in combined_fields]
+
+    def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        funnel = shipped.value
+        for frame in frames:
+            raw = frame[raw_columns].fillna("")
+            result = batch.validate_chunk(
+                raw,
+                mapping,
+                rows=frame[_ROW].to_numpy(dtype=np.int64),
+                first_rows=frame[_FIRST].to_numpy(dtype=np.int64),
+                now=now,
+            )
+            scores = batch.score_frame(funnel, result.valid, reasons, version)
+            rejects = result.rejects.rename(columns={c: f"{_RAW}{c}" for c in raw_columns})
+            tally = {
+                "rows_in": len(raw),
+                "rows_scored": len(scores),
+                "rows_rejected": result.rows_rejected,
+                "reasons": result.reasons,
+            }
+            parts = [
+                scores.assign(**{_KIND: _SCORE}),
+                rejects.assign(**{_KIND: _REJECT}),
+                pd.DataFrame({_KIND: [_TALLY], _COUNTS: [json.dumps(tally)]}),
+            ]
+            yield _for_spark(pd.concat(parts, ignore_index=True).reindex(columns=combined_names))
+
+    combined = prepared.mapInPandas(score_partition, StructType(combined_fields))
+    if persist:
+        combined = combined.persist()
+    return SparkScoring(combined, out_schema.names, raw_columns, version)
+
+
+def score_spark(
+    df: DataFrame,
+    model_uri: str | None = None,
+    reasons: int = 0,
+    mapping: ingest.Mapping | str | Path | None = None,
+) -> DataFrame:
+    """Scores of the valid leads of ``df``: the columns of the single-machine job.
+
+    Rows that fail validation are not in the result; use :func:`spark_scoring` to get
+    them (``.rejects``) as well.
+    """
+    return spark_scoring(df, model_uri, reasons=reasons, mapping=mapping).scores
+
+
+# --- the whole job -----------------------------------------------------------------------------
+
+
+def _write_atomic(df: DataFrame, path: str) -> None:
+    """Write ``df`` as a folder of CSV/Parquet part files at ``path``, or not at all.
+
+    Spark writes into a hidden sibling folder, renamed to ``path`` (replacing an older
+    output) through the Hadoop file system, so the same works on HDFS and object stores.
+    """
+    spark = df.sparkSession
+    fmt = table_format(path)
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
+    target = hadoop_path(path)
+    fs = target.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    name = target.getName()
+    tmp = hadoop_path(target.getParent(), f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        writer = df.write.mode("error").format(fmt)
+        if fmt == "csv":  # keep values as they are (Spark trims them by default)
+            writer = writer.options(
+                header=True, ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False
+            )
+        writer.save(tmp.toString())
+        if fs.exists(target):
+            fs.delete(target, True)
+        if not fs.rename(tmp, target):
+            raise OSError(f"{path}: cannot move the written output into place")
+    finally:
+        if fs.exists(tmp):
+            fs.delete(tmp, True)
+
+
+def score_file_spark(
+    data: str,
+    out: str,
+    model_uri: str | None = None,
+    mapping: ingest.Mapping | str | Path | None = None,
+    reasons: int = 0,
+    rejects: str | None = None,
+    master: str | None = None,
+) -> batch.BatchSummary:
+    """:func:`leadmodel.batch.score_file` on Spark: ``out`` (and ``rejects``) become folders.
+
+    Each output is a folder of part files in the format of its extension (read it with
+    ``pandas.read_parquet(out)`` or ``spark.read``); it appears only when complete.
+    """
+    import time
+
+    started = time.perf_counter()
+    table_format(out)
+    if rejects is not None:
+        table_format(rejects)
+        if rejects == out:
+            raise ValueError(f"{rejects}: the rejects file must differ from --out")
+    if "://" not in data:
+        ingest._check_file(data)  # the same lines as the single-machine job for local files
+    spark = spark_session(master)
+    job = spark_scoring(read_leads(spark, data), model_uri, reasons, mapping, persist=True)
+    try:
+        _write_atomic(job.scores, out)
+        if rejects is not None:
+            _write_atomic(job.rejects, rejects)
+        counts = job.counts()
+    finally:
+        job.combined.unpersist()
+    return batch.BatchSummary(
+        rows_in=counts["rows_in"],
+        rows_scored=counts["rows_scored"],
+        rows_rejected=counts["rows_rejected"],
+        reasons=counts["reasons"],
+        out=Path(out),
+        model_version=job.model_version,
+        seconds=time.perf_counter() - started,
+        rejects=Path(rejects) if rejects is not None else None,
+        reasons_per_lead=reasons,
+        engine="spark",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``spark-submit -m leadmodel.spark`` style entry point: the ``leadmodel score`` options."""
+    from leadmodel.cli import app
+
+    app(["score", "--engine", "spark", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    main()
