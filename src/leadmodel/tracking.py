@@ -8,8 +8,11 @@ elsewhere, e.g. at an ``mlflow server``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -51,6 +54,14 @@ def use_tracking(uri: str | None = None) -> str:
 def default_model_uri() -> str:
     """The model commands use when none is given: ``LEADMODEL_MODEL_URI`` or the champion."""
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL_URI
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Silence MLflow's advice about type hints on ``predict`` (deliberately absent)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Tt]ype hint", category=UserWarning)
+        yield
 
 
 class LeadScorer(mlflow.pyfunc.PythonModel):
@@ -106,7 +117,7 @@ def log_model(model: FunnelModel, example: pd.DataFrame, name: str = "model") ->
     """Log the funnel model as one pyfunc artifact in the active run; returns ModelInfo."""
     output = model.predict(example)
     signature = model_signature(example, output)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         path = Path(tmp) / "funnel.joblib"
         joblib.dump(model, path)
         return mlflow.pyfunc.log_model(
@@ -129,7 +140,8 @@ def load_funnel(uri: str | None = None) -> tuple[FunnelModel, dict[str, Any]]:
     use_tracking()
     uri = uri or default_model_uri()
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
+        with _quiet_mlflow():
+            pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
         raise ModelNotFound(
             f"no model at '{uri}' ({str(exc).splitlines()[0][:160]}); train one first with "
