@@ -177,8 +177,8 @@ def field_warnings(frame: pd.DataFrame, model: FunnelModel) -> list[FieldWarning
         message = f"{field}: not seen in training, scored as unknown: {quoted}{more}"
         warnings.append(FieldWarning(field=field, values=values, message=message))
     used = set(model.features.feature_names_) | schema.NON_FEATURE_COLUMNS
-    given = frame.columns[frame.notna().any().to_numpy()]
-    for field in (c for c in given if c not in used):
+    unused = (c for c in frame.columns if c not in used)  # look only at these for values
+    for field in (c for c in unused if frame[c].notna().any()):
         message = f"{field}: not a field this model reads; ignored"
         warnings.append(FieldWarning(field=field, values=[], message=message))
     return warnings

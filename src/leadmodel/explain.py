@@ -19,9 +19,10 @@ i.e. 0 at even odds of acceptance.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from leadmodel import schema
-from leadmodel.features import to_numeric
-from leadmodel.model import ACCEPT, CLOSE, SCORE_MAX, SCORE_MIN, FunnelModel, sigmoid
+from leadmodel.features import SMALL_BATCH_ROWS, to_numeric, to_numeric_array
+from leadmodel.model import ACCEPT, CLOSE, SCORE_MAX, SCORE_MIN, Features, FunnelModel, sigmoid
 
 #: Reasons shown per lead by default.
 DEFAULT_K: Final = 3
@@ -104,15 +105,17 @@ def _check_stage(model: FunnelModel, stage: str) -> None:
 
 
 def contributions(
-    model: FunnelModel, leads: pd.DataFrame, stage: str = CLOSE, X: pd.DataFrame | None = None
+    model: FunnelModel, leads: pd.DataFrame, stage: str = CLOSE, X: Features | None = None
 ) -> StageContributions:
     """Per-field TreeSHAP contributions of ``stage`` for raw canonical ``leads``.
 
-    ``X`` (the already transformed features of ``leads``) skips the transform.
+    ``X`` (the already transformed features of ``leads``: the frame of
+    :meth:`FunnelModel.transform` or the matrix of :meth:`FunnelModel.booster_input`)
+    skips the transform.
     """
     _check_stage(model, stage)
     if X is None:
-        X = model.transform(leads)
+        X = model.booster_input(leads)
     booster_stage = model.stages[stage]
     if len(X) == 0:  # the base value still comes from the booster
         empty_row = model.transform(pd.DataFrame(index=range(1)))
@@ -120,7 +123,7 @@ def contributions(
         fields = model_fields(model)
         return StageContributions(stage, fields, np.zeros((0, len(fields))), base, np.zeros(0))
     contrib = booster_stage.contributions(X)
-    features = list(X.columns)
+    features = list(X.columns) if isinstance(X, pd.DataFrame) else model.features.feature_names_
     fields = model_fields(model)
     per_feature = contrib[:, :-1]
     if fields == features:
@@ -231,13 +234,19 @@ def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Seri
     numeric = field in model.features.numeric_
     if field not in leads:
         return pd.Series(np.nan, index=range(len(leads)), dtype=float if numeric else object)
-    column = leads[field].reset_index(drop=True)
-    return to_numeric(column) if numeric else _text_values(field, column)
+    column = leads[field]
+    if numeric:
+        return pd.Series(to_numeric_array(column), name=field)
+    if field in model.features.categories_:  # the text the features coded, remembered
+        return model.features.category_text(field, column)
+    return _text_values(field, column.reset_index(drop=True))
 
 
 def _format_numbers(values: np.ndarray) -> np.ndarray:
     """Compact text of numbers: ``12``, ``3.1`` (rounded to :data:`TEXT_DECIMALS`)."""
     rounded = np.round(np.asarray(values, dtype=float), TEXT_DECIMALS) + 0.0  # no "-0"
+    if len(rounded) <= SMALL_BATCH_ROWS:  # str() of each value is what astype(str) does
+        return np.array([str(x).removesuffix(".0") for x in rounded.tolist()], dtype=object)
     text = pd.Series(rounded, dtype=float).astype(str).str.removesuffix(".0")
     return text.fillna("nan").to_numpy(dtype=object)  # pandas 3 keeps NaN missing in str
 
@@ -286,10 +295,37 @@ def _value_phrases(field: str, values: pd.Series, numeric: bool) -> np.ndarray:
     return out
 
 
+def _value_phrase(field: str, value: Any, numeric: bool) -> str:
+    """:func:`_value_phrases` of one value, in plain Python (for a few leads)."""
+    missing = bool(pd.isna(value))
+    if field == schema.PRIOR_AWARENESS:
+        if missing:
+            return _AWARENESS_MISSING
+        return _AWARENESS_PHRASES.get(value, f"Prior awareness '{value}'")
+    if numeric:
+        count = _COUNT_PHRASES.get(field)
+        if count is None:
+            shown = _format_numbers([value])[0]
+            return f"{field}{_GENERIC_MISSING}" if missing else f"{field} = {shown}"
+        if missing:
+            return count.missing
+        shown = _format_numbers([float(value) / count.scale])[0]
+        return count.singular if shown == "1" else f"{count.prefix}{shown}{count.suffix}"
+    phrase = _TEXT_PHRASES.get(field)
+    if phrase is None:
+        return f"{field}{_GENERIC_MISSING}" if missing else f"{field} = {value}"
+    return phrase.missing if missing else phrase.prefix + str(value).replace("_", " ")
+
+
 def _reason_texts(field: str, values: pd.Series, points: np.ndarray, numeric: bool) -> np.ndarray:
-    """Vectorised :func:`reason_text` for one field."""
-    values = values.reset_index(drop=True)
-    return _value_phrases(field, values, numeric) + ": " + _format_points(points)
+    """Vectorised :func:`reason_text` for one field (value by value for a few leads)."""
+    if len(values) <= SMALL_BATCH_ROWS:
+        phrases = np.array(
+            [_value_phrase(field, v, numeric) for v in values.tolist()], dtype=object
+        )
+    else:
+        phrases = _value_phrases(field, values.reset_index(drop=True), numeric)
+    return phrases + ": " + _format_points(points)
 
 
 def reason_text(field: str, value: object, points: float) -> str:
@@ -335,25 +371,32 @@ def _top_k(points: np.ndarray, k: int, sign: int = 0) -> tuple[np.ndarray, np.nd
     return index, np.take_along_axis(eligible, index, axis=1)
 
 
+def _field_reader(model: FunnelModel, leads: pd.DataFrame) -> Callable[[str], pd.Series]:
+    """:func:`field_values` of ``leads``, each field read at most once."""
+    return functools.cache(lambda field: field_values(model, leads, field))
+
+
 def _texts_at(
     model: FunnelModel,
-    leads: pd.DataFrame,
     fields: list[str],
     points: np.ndarray,
-    index: np.ndarray,
-    valid: np.ndarray,
-) -> np.ndarray:
-    """Reason texts for the chosen (row, field) pairs; ``None`` where not valid."""
-    n, k = index.shape
-    out = np.full((n, k), None, dtype=object)
-    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
-    for pos in np.unique(index[valid]):
+    ranked: Sequence[tuple[np.ndarray, np.ndarray]],
+    read: Callable[[str], pd.Series],
+) -> list[np.ndarray]:
+    """Reason texts for the chosen (row, field) pairs of each ``(index, valid)`` ranking.
+
+    ``None`` where not valid. A pair chosen by several rankings is written once.
+    """
+    out = [np.full(index.shape, None, dtype=object) for index, _ in ranked]
+    for pos in np.unique(np.concatenate([index[valid] for index, valid in ranked])):
         field = fields[pos]
-        chosen = valid & (index == pos)
-        at = rows[chosen]
-        values = field_values(model, leads, field).iloc[at]
+        chosen = [valid & (index == pos) for index, valid in ranked]
+        at = np.flatnonzero(np.logical_or.reduce([c.any(axis=1) for c in chosen]))
         numeric = field in model.features.numeric_
-        out[chosen] = _reason_texts(field, values, points[at, pos], numeric)
+        texts = np.empty(len(points), dtype=object)
+        texts[at] = _reason_texts(field, read(field).iloc[at], points[at, pos], numeric)
+        for texts_of_ranking, pick in zip(out, chosen, strict=True):
+            texts_of_ranking[pick] = np.broadcast_to(texts[:, None], pick.shape)[pick]
     return out
 
 
@@ -392,7 +435,8 @@ def reasons_frame(
         contrib = contributions(model, leads, stage)
     _, points = to_points(model, contrib)
     index, valid = _top_k(points, k)
-    texts = _texts_at(model, leads, contrib.fields, points, index, valid)
+    read = _field_reader(model, leads)
+    (texts,) = _texts_at(model, contrib.fields, points, [(index, valid)], read)
     names = np.asarray(contrib.fields, dtype=object)
     out: dict[str, Any] = {schema.LEAD_ID: _lead_ids(leads)}
     text = np.full(len(leads), "", dtype=object)
@@ -417,29 +461,31 @@ def explain_leads(
     (top ``k`` each); a reason is ``{"field", "value", "direction", "points", "text"}``.
     Points are those of ``stage`` (see :func:`to_points`).
     """
-    X = model.transform(leads)
-    predictions = model.predict_features(X, leads)
+    X = model.booster_input(leads)
+    predictions = model.predict_columns(X)
     contrib = contributions(model, leads, stage, X=X)
     base_points, points = to_points(model, contrib)
     fields = contrib.fields
-    values = {f: field_values(model, leads, f).to_numpy(dtype=object) for f in fields}
-    ranked = {name: _top_k(points, k, sign) for name, sign in (("reasons", 0), ("positive", 1))}
-    ranked["negative"] = _top_k(points, k, -1)
-    texts = {
-        name: _texts_at(model, leads, fields, points, index, valid)
-        for name, (index, valid) in ranked.items()
+    ranked = {
+        name: _top_k(points, k, sign)
+        for name, sign in (("reasons", 0), ("positive", 1), ("negative", -1))
     }
+    read = _field_reader(model, leads)
+    texts = dict(
+        zip(ranked, _texts_at(model, fields, points, list(ranked.values()), read), strict=True)
+    )
+    values = functools.cache(lambda field: read(field).to_numpy(dtype=object))
     ids = _lead_ids(leads)
-    columns = [c for c in model.output_columns if c in predictions]
-    records = predictions[columns].to_dict(orient="records")
+    columns = {c: predictions[c].tolist() for c in model.output_columns if c in predictions}
     out: list[dict[str, Any]] = []
-    for i, record in enumerate(records):
+    for i in range(len(ids)):
+        record = {c: column[i] for c, column in columns.items()}
         lead: dict[str, Any] = {schema.LEAD_ID: ids[i], **record, "base_points": base_points}
         for name, (index, valid) in ranked.items():
             lead[name] = [
                 {
                     "field": fields[pos],
-                    "value": _json_value(values[fields[pos]][i]),
+                    "value": _json_value(values(fields[pos])[i]),
                     "direction": "+" if points[i, pos] > 0 else "-",
                     "points": float(points[i, pos]),
                     "text": texts[name][i, j],
@@ -457,7 +503,7 @@ def full_contributions(model: FunnelModel, leads: pd.DataFrame) -> list[dict[str
     Each dict: ``lead_id`` and per stage ``{"base_points", "points": {field: points},
     "total_points"}``; for ``close`` the total is the unclipped score.
     """
-    X = model.transform(leads)
+    X = model.booster_input(leads)
     ids = _lead_ids(leads)
     per_stage: dict[str, tuple[float, list[str], np.ndarray]] = {}
     for stage in model.stages:
@@ -560,12 +606,12 @@ def what_if(
     for field, value in changes.items():
         new[field] = _coerce(field, value, field in model.features.numeric_)
     both = pd.DataFrame([old, new], dtype=object)
-    X = model.transform(both)
-    predictions = model.predict_features(X, both)
+    X = model.booster_input(both)
+    predictions = model.predict_columns(X)
     contrib = contributions(model, both, CLOSE, X=X)
     _, points = to_points(model, contrib)
     delta = points[1] - points[0]
-    state = [_outputs(model, predictions.iloc[i]) for i in (0, 1)]
+    state = [_outputs(model, {c: v[i] for c, v in predictions.items()}) for i in (0, 1)]
     return {
         schema.LEAD_ID: _json_value(old.get(schema.LEAD_ID)),
         "old": state[0],
@@ -579,7 +625,7 @@ def what_if(
     }
 
 
-def _outputs(model: FunnelModel, prediction: pd.Series) -> dict[str, Any]:
+def _outputs(model: FunnelModel, prediction: Mapping[str, Any]) -> dict[str, Any]:
     """``p_accept``, ``p_close``, ``score`` (floats) and ``tier`` of one scored lead."""
     return {
         c: str(prediction[c]) if c == "tier" else float(prediction[c]) for c in model.output_columns
@@ -590,10 +636,10 @@ def _outputs(model: FunnelModel, prediction: pd.Series) -> dict[str, Any]:
 
 
 def all_contributions(
-    model: FunnelModel, leads: pd.DataFrame, X: pd.DataFrame | None = None
+    model: FunnelModel, leads: pd.DataFrame, X: Features | None = None
 ) -> dict[str, StageContributions]:
     """Contributions of every stage of the model (the transform done once)."""
-    X = model.transform(leads) if X is None else X
+    X = model.booster_input(leads) if X is None else X
     return {stage: contributions(model, leads, stage, X=X) for stage in model.stages}
 
 

@@ -1,0 +1,310 @@
+"""The fast scoring path gives exactly the numbers and texts of the pandas path.
+
+Three shortcuts are checked against what they replaced, on messy synthetic leads with
+unseen categories, absent columns, numbers as text, None/NaN/empty strings and mixed
+types: LightGBM fed a float matrix of category codes instead of a pandas frame, the
+transform coding distinct values once (value by value for a few rows), and reason texts
+written value by value for a few leads.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadmodel import explain, schema
+from leadmodel.config import TrainConfig
+from leadmodel.features import (
+    CODE_CACHE_SIZE,
+    MISSING_CATEGORY,
+    SMALL_BATCH_ROWS,
+    UNKNOWN_CATEGORY,
+    LeadFeatures,
+    feature_matrix,
+    to_numeric,
+)
+from leadmodel.model import ACCEPT, CLOSE, LGBM_THREADS, FunnelModel, fit_funnel, sigmoid
+from leadmodel.synthetic import generate
+
+TRAIN_ROWS, TRAIN_SEED = 3_000, 11
+SCORE_ROWS, SCORE_SEED = 300, 12
+#: Leads explained one at a time (the edge values are all in the first rows).
+SINGLE_ROWS = 120
+TRAIN_SHARE = 0.7
+#: Largest difference allowed between the numpy and the pandas booster path.
+ATOL = 1e-12
+#: An extra numeric feature, so generic number reasons (``partner_score = 12``) exist.
+EXTRA_NUMBER = "partner_score"
+EXTRA_NUMBER_SCALE = 100.0
+
+
+def _with_extra_number(leads: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return leads.assign(**{EXTRA_NUMBER: rng.gamma(2.0, EXTRA_NUMBER_SCALE / 2, len(leads))})
+
+
+@pytest.fixture(scope="module")
+def model() -> FunnelModel:
+    leads = generate(TRAIN_ROWS, seed=TRAIN_SEED).export.sort_values(schema.CREATED_AT)
+    leads = _with_extra_number(leads.reset_index(drop=True), TRAIN_SEED)
+    n_train = int(TRAIN_ROWS * TRAIN_SHARE)
+    train = leads.iloc[:n_train].reset_index(drop=True)
+    valid = leads.iloc[n_train:].reset_index(drop=True)
+    return fit_funnel(train, valid, TrainConfig())
+
+
+#: Values written over the first rows of the messy export: (column, values).
+_EDGE_VALUES: tuple[tuple[str, list[object]], ...] = (
+    (schema.SOURCE, ["", "  ", None, np.nan, " Organic Search ", "organic-search", "Brand New"]),
+    (schema.SOURCE, ["unknown", "UNKNOWN", "paid__search", "-", "Referral!", "referral"]),
+    (schema.PRIOR_AWARENESS, ["HIGH", " low ", "", None, np.nan, "sometimes", "None"]),
+    ("industry", ["", "   ", None, "Software ", "software", "never seen", "unknown", "missing"]),
+    ("pages_viewed", ["1,200", " 7 ", "", "abc", None, "3.5", "-0"]),
+    ("company_size", ["12,000", "  250", "", None, "1e3", "nan"]),
+    (EXTRA_NUMBER, ["1,234", " 5 ", "", None, "x"]),
+)
+#: Mixed types in one text column: 1, 1.0 and True are one value to pandas, three to text.
+_MIXED_TEXT: list[object] = [1, 1.0, True, "1", "1.0", "True", 0, False, 2.5, None, np.nan]
+
+
+@pytest.fixture(scope="module")
+def messy() -> pd.DataFrame:
+    """Messy leads to score (no labels), with every awkward kind of value in them."""
+    leads = generate(SCORE_ROWS, seed=SCORE_SEED, messy=True).export
+    leads = _with_extra_number(leads.drop(columns=list(schema.LABEL_COLUMNS)), SCORE_SEED)
+    leads = leads.drop(columns=["job_level"])  # a model feature absent from the input
+    row = 0
+    for column, values in _EDGE_VALUES:
+        leads[column] = leads[column].astype(object)
+        for value in values:
+            leads.loc[row, column] = value
+            row += 1
+    leads["country"] = leads["country"].astype(object)
+    leads.loc[row : row + len(_MIXED_TEXT) - 1, "country"] = pd.Series(
+        _MIXED_TEXT, index=range(row, row + len(_MIXED_TEXT)), dtype=object
+    )
+    assert len(leads) > SMALL_BATCH_ROWS  # the batch takes the vectorised path
+    return leads
+
+
+def reference_transform(features: LeadFeatures, X: pd.DataFrame) -> pd.DataFrame:
+    """The column-by-column pandas transform the fast one replaced (kept as the oracle)."""
+    n = len(X)
+    out: dict[str, pd.Series] = {}
+    for col in features.feature_names_:
+        if col in features.numeric_:
+            out[col] = (
+                to_numeric(X[col]).reset_index(drop=True)
+                if col in X
+                else pd.Series(np.nan, index=range(n), dtype=float)
+            )
+            continue
+        cats = features.categories_[col]
+        if col in X:
+            text = features._normalise_text(col, X[col]).reset_index(drop=True)
+            known = text.isin(cats[:-2])
+            text = text.where(known, UNKNOWN_CATEGORY).mask(text.isna(), MISSING_CATEGORY)
+        else:
+            text = pd.Series(MISSING_CATEGORY, index=range(n), dtype=object)
+        out[col] = pd.Series(pd.Categorical(text, categories=cats))
+    return pd.DataFrame(out, index=range(n))
+
+
+def _one_by_one(leads: pd.DataFrame) -> list[pd.DataFrame]:
+    return [leads.iloc[[i]] for i in range(len(leads))]
+
+
+# --- the transform ------------------------------------------------------------------------
+
+
+def test_transform_equals_the_pandas_pipeline_it_replaced(model, messy) -> None:
+    fresh = copy.deepcopy(model.features)  # nothing remembered yet
+    expected = reference_transform(fresh, messy)
+    pd.testing.assert_frame_equal(fresh.transform(messy), expected, check_exact=True)
+    # the remembered codes change nothing
+    pd.testing.assert_frame_equal(fresh.transform(messy), expected, check_exact=True)
+    assert (expected["job_level"] == MISSING_CATEGORY).all()
+    assert (expected["industry"] == UNKNOWN_CATEGORY).any()
+
+
+def test_small_batches_transform_like_the_vectorised_path(model, messy) -> None:
+    features = copy.deepcopy(model.features)
+    whole = features.transform(messy)
+    rows = pd.concat([features.transform(r) for r in _one_by_one(messy)], ignore_index=True)
+    pd.testing.assert_frame_equal(rows, whole, check_exact=True)
+    chunks = [messy.iloc[i : i + SMALL_BATCH_ROWS] for i in range(0, len(messy), SMALL_BATCH_ROWS)]
+    matrix = np.vstack([features.transform_matrix(c) for c in chunks])
+    np.testing.assert_array_equal(matrix, features.transform_matrix(messy))
+
+
+def test_mixed_types_in_a_text_column_are_coded_by_their_text(model, messy) -> None:
+    at = messy.index[messy["country"].map(lambda v: type(v) in (int, float, bool))]
+    expected = reference_transform(model.features, messy)["country"].iloc[at]
+    for i, want in zip(at, expected, strict=True):
+        got = model.features.transform(messy.iloc[[i]])["country"].iloc[0]
+        assert got == want, f"country of row {i} ({messy.at[i, 'country']!r})"
+
+
+def test_the_matrix_holds_the_category_codes_lightgbm_computes(model, messy) -> None:
+    categories = list(model.features.categories_.values())
+    for name, stage in model.stages.items():
+        assert stage.booster.pandas_categorical == categories, name
+    frame = model.transform(messy)
+    matrix = model.features.transform_matrix(messy)
+    np.testing.assert_array_equal(matrix, feature_matrix(frame, categories))
+    for j, col in enumerate(frame.columns):
+        if col in model.features.categories_:
+            np.testing.assert_array_equal(matrix[:, j], frame[col].cat.codes.to_numpy())
+
+
+def test_a_frame_with_other_category_orders_is_recoded_as_lightgbm_does(model, messy) -> None:
+    frame = model.transform(messy)
+    shuffled = frame.assign(
+        industry=frame["industry"].cat.reorder_categories(frame["industry"].cat.categories[::-1])
+    )
+    stage = model.stages[CLOSE]
+    np.testing.assert_array_equal(
+        feature_matrix(shuffled, stage.booster.pandas_categorical),
+        feature_matrix(frame, stage.booster.pandas_categorical),
+    )
+    want = stage.booster.predict(shuffled, raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(stage.raw(shuffled), want, rtol=0, atol=ATOL)
+    # a category left empty (code -1) is NaN to LightGBM
+    holes = shuffled.assign(industry=shuffled["industry"].where(shuffled.index % 2 == 0))
+    matrix = feature_matrix(holes, stage.booster.pandas_categorical)
+    assert np.isnan(matrix[1::2, holes.columns.get_loc("industry")]).all()
+    want = stage.booster.predict(holes, raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(stage.raw(holes), want, rtol=0, atol=ATOL)
+
+
+def test_unknown_values_and_field_texts_equal_the_pandas_pipeline(model, messy) -> None:
+    features = model.features
+    expected: dict[str, list[str]] = {}
+    for col, cats in features.categories_.items():
+        if col not in messy:
+            continue
+        text = features._normalise_text(col, messy[col]).dropna()
+        unseen = sorted(set(text[~text.isin(cats[:-2])].astype(str)))
+        if unseen:
+            expected[col] = unseen
+        got = explain.field_values(model, messy, col)
+        want = explain._text_values(col, messy[col].reset_index(drop=True))
+        pd.testing.assert_series_equal(got, want, check_names=False)
+    assert features.unknown_values(messy) == expected
+    assert "brand_new" in expected[schema.SOURCE]
+
+
+def test_many_distinct_values_are_coded_without_growing_the_cache(model) -> None:
+    features = copy.deepcopy(model.features)
+    many = pd.DataFrame({"industry": [f"industry {i}" for i in range(CODE_CACHE_SIZE + 1)]})
+    pd.testing.assert_frame_equal(
+        features.transform(many), reference_transform(features, many), check_exact=True
+    )
+    assert len(features._coder_table()["industry"].cache) <= CODE_CACHE_SIZE
+
+
+def test_a_pickled_model_leaves_its_cache_behind_and_scores_the_same(
+    model, messy, tmp_path
+) -> None:
+    before = model.predict(messy)  # fills the cache
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    loaded: FunnelModel = joblib.load(path)
+    assert "_coders" not in vars(loaded.features)
+    pd.testing.assert_frame_equal(loaded.predict(messy), before, check_exact=True)
+
+
+# --- the booster on numpy ---------------------------------------------------------------------
+
+
+def test_scores_on_the_numpy_path_equal_the_pandas_booster_path(model, messy) -> None:
+    frame = model.transform(messy)
+    X = model.booster_input(messy)
+    assert isinstance(X, np.ndarray)
+    raw: dict[str, np.ndarray] = {}
+    for name, stage in model.stages.items():
+        raw[name] = stage.booster.predict(frame, raw_score=True, num_threads=LGBM_THREADS)
+        np.testing.assert_allclose(stage.raw(X), raw[name], rtol=0, atol=ATOL)
+        contrib = stage.booster.predict(frame, pred_contrib=True, num_threads=LGBM_THREADS)
+        np.testing.assert_allclose(stage.contributions(X), contrib, rtol=0, atol=ATOL)
+    close, accept = model.stages[CLOSE], model.stages[ACCEPT]
+    close_logit = close.calib_slope * raw[CLOSE] + close.calib_intercept
+    scored = model.predict(messy)
+    np.testing.assert_allclose(scored["score"], model.score_from_logit(close_logit), atol=ATOL)
+    np.testing.assert_allclose(scored["p_close"], sigmoid(close_logit), rtol=0, atol=ATOL)
+    accept_logit = accept.calib_slope * raw[ACCEPT] + accept.calib_intercept
+    np.testing.assert_allclose(scored["p_accept"], sigmoid(accept_logit), rtol=0, atol=ATOL)
+    pd.testing.assert_frame_equal(model.predict_features(frame, messy), scored, check_exact=True)
+
+
+def test_a_booster_trained_on_other_categories_gets_the_frame(model, messy) -> None:
+    other = copy.deepcopy(model)
+    close = other.stages[CLOSE]
+    close.booster.pandas_categorical = [cats[::-1] for cats in close.booster.pandas_categorical]
+    assert isinstance(other.booster_input(messy), pd.DataFrame)
+    frame = other.transform(messy)
+    want = close.booster.predict(frame, raw_score=True, num_threads=LGBM_THREADS)
+    logit = close.calib_slope * want + close.calib_intercept
+    np.testing.assert_allclose(other.predict(messy)["p_close"], sigmoid(logit), atol=ATOL)
+
+
+def test_empty_input_is_refused_as_before(model, messy) -> None:
+    with pytest.raises(ValueError, match="non empty"):
+        model.predict(messy.iloc[:0])
+
+
+# --- explanations --------------------------------------------------------------------------
+
+
+def test_single_lead_explanations_equal_the_batch_ones(model, messy) -> None:
+    batch = explain.explain_leads(model, messy, k=3)[:SINGLE_ROWS]
+    first = messy.iloc[:SINGLE_ROWS]
+    single = [explain.explain_leads(model, r, k=3)[0] for r in _one_by_one(first)]
+    for i, (one, want) in enumerate(zip(single, batch, strict=True)):
+        assert one == want, f"lead {i}"
+    reasons = pd.concat(
+        [explain.reasons_frame(model, r, k=3) for r in _one_by_one(first)], ignore_index=True
+    )
+    want = explain.reasons_frame(model, messy, k=3).iloc[:SINGLE_ROWS]
+    pd.testing.assert_frame_equal(reasons.astype(object), want.astype(object))
+    full = [explain.full_contributions(model, r)[0] for r in _one_by_one(first)]
+    assert full == explain.full_contributions(model, messy)[:SINGLE_ROWS]
+
+
+def test_contributions_from_the_matrix_equal_those_from_the_frame(model, messy) -> None:
+    for stage in model.stages:
+        from_frame = explain.contributions(model, messy, stage, X=model.transform(messy))
+        from_matrix = explain.contributions(model, messy, stage)
+        assert from_matrix.fields == from_frame.fields
+        np.testing.assert_allclose(from_matrix.values, from_frame.values, rtol=0, atol=ATOL)
+        np.testing.assert_allclose(from_matrix.raw, from_frame.raw, rtol=0, atol=ATOL)
+        assert from_matrix.base == from_frame.base
+
+
+_NUMBERS = [0, 1, 0.95, 0.94, 1.04, 1.05, 0.05, 0.04, -0.04, 59.9, 60, 90, 2.25, 12.0]
+_NUMBERS += [1e15, 1e16, 1.5e16, 123456789.25, 1e-7, np.nan, np.inf]
+_POINTS = [-0.04, 0.05, 1, -1, 0.95, -0.95, 14, -3.14159, 1e-3, 250.25, -0.0, 1.04]
+_TEXTS: list[object] = ["organic_search", "high", "none", "software", "a_b_c", "", np.nan]
+_TEXTS += ["sometimes", "1.0", 3.0]
+_REASON_CASES = [(f, _NUMBERS, True) for f in (*schema.NUMERIC_COLUMNS, EXTRA_NUMBER)]
+_REASON_CASES += [(f, _TEXTS, False) for f in (*schema.TEXT_COLUMNS, "sales_alignment")]
+_REASON_CASES += [(schema.PRIOR_AWARENESS, _NUMBERS, True)]
+
+
+@pytest.mark.parametrize(("field", "values", "numeric"), _REASON_CASES)
+def test_reason_texts_of_a_few_leads_equal_the_vectorised_ones(field, values, numeric) -> None:
+    rows = SMALL_BATCH_ROWS * 3
+    rng = np.random.default_rng(len(field))
+    given = pd.Series(np.resize(np.asarray(values, dtype=object), rows), dtype=object)
+    column = to_numeric(given) if numeric else given
+    points = np.resize(np.asarray(_POINTS, dtype=float), rows) * rng.choice([1, 10], rows)
+    batch = explain._reason_texts(field, column, points, numeric)
+    one_by_one = [
+        explain._reason_texts(field, column.iloc[[i]], points[[i]], numeric)[0] for i in range(rows)
+    ]
+    assert one_by_one == batch.tolist()
+    assert all(isinstance(t, str) and ": " in t for t in batch)
