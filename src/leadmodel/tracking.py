@@ -135,9 +135,15 @@ class ModelNotFound(Exception):
     """No model at the given URI (one clear line, says how to train one)."""
 
 
-def load_funnel(uri: str | None = None) -> tuple[FunnelModel, dict[str, Any]]:
-    """Load the FunnelModel behind a model URI (default: the champion) and its description."""
-    use_tracking()
+def load_funnel(
+    uri: str | None = None, tracking: str | None = None
+) -> tuple[FunnelModel, dict[str, Any]]:
+    """Load the FunnelModel behind a model URI (default: the champion) and its description.
+
+    ``tracking`` is the tracking/registry URI to resolve ``models:/`` against (default:
+    :func:`tracking_uri`).
+    """
+    use_tracking(tracking)
     uri = uri or default_model_uri()
     try:
         with _quiet_mlflow():

@@ -219,7 +219,7 @@ def _gate(
     if current is None:
         promote(name, new_version)
         return Registration(new_version, True, "no champion yet", None)
-    champion, _ = load_funnel(f"models:/{name}@{CHAMPION}")
+    champion, _ = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
     test = split.test[split.test[schema.CLOSED].notna()]
     y = test[schema.CLOSED].to_numpy(dtype=float)
     old = evaluate.stage_metrics(y, champion.predict(test)["p_close"].to_numpy())
