@@ -129,10 +129,14 @@ def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
 
 
-def _rank_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    """Ranking metrics for a score that is not a probability (the rule points)."""
+def _unit_range(score: np.ndarray) -> np.ndarray:
+    """A score that is not a probability (the rule points) rescaled to 0..1, order kept."""
     span = score.max() - score.min()
-    scaled = (score - score.min()) / span if span > 0 else np.full_like(score, 0.5)
+    return (score - score.min()) / span if span > 0 else np.full_like(score, 0.5)
+
+
+def _rank_metrics(y: np.ndarray, scaled: np.ndarray) -> dict[str, float]:
+    """Ranking metrics only (no Brier, log loss, ECE) for a 0..1 score that is no probability."""
     full = evaluate.stage_metrics(y, scaled)
     keep = ("n", "positives", "rate", "roc_auc", "pr_auc")
     return {k: v for k, v in full.items() if k in keep or k.startswith(("lift_", "capture_"))}
@@ -161,10 +165,11 @@ def evaluate_stages(
             config.seed,
         )
         p_logistic = baselines.predict_logistic(logistic, model.features, X_test[te])
+        rules_scaled = _unit_range(rules[te])
         metrics = {
             "lightgbm": evaluate.stage_metrics(y_test, p_model),
             "logistic": evaluate.stage_metrics(y_test, p_logistic),
-            "rule_points": _rank_metrics(y_test, rules[te]),
+            "rule_points": _rank_metrics(y_test, rules_scaled),
         }
         frame = split.test.loc[te].reset_index(drop=True)
         frame[p_col] = p_model
@@ -176,8 +181,6 @@ def evaluate_stages(
         tiers = evaluate.tier_table(
             y_test, predictions.loc[te, "tier"].to_numpy(), order=tuple(model.tier_thresholds)
         )
-        span = rules[te].max() - rules[te].min()
-        rules_scaled = (rules[te] - rules[te].min()) / (span if span > 0 else 1.0)
         curves = {
             "lightgbm": (y_test, p_model),
             "logistic": (y_test, p_logistic),
