@@ -105,16 +105,21 @@ def _check_stage(model: FunnelModel, stage: str) -> None:
 
 
 def contributions(
-    model: FunnelModel, leads: pd.DataFrame, stage: str = CLOSE, X: Features | None = None
+    model: FunnelModel,
+    leads: pd.DataFrame | None,
+    stage: str = CLOSE,
+    X: Features | None = None,
 ) -> StageContributions:
     """Per-field TreeSHAP contributions of ``stage`` for raw canonical ``leads``.
 
     ``X`` (the already transformed features of ``leads``: the frame of
     :meth:`FunnelModel.transform` or the matrix of :meth:`FunnelModel.booster_input`)
-    skips the transform.
+    skips the transform; ``leads`` may then be None.
     """
     _check_stage(model, stage)
     if X is None:
+        if leads is None:
+            raise ValueError("contributions need the leads or their features X")
         X = model.booster_input(leads)
     booster_stage = model.stages[stage]
     if len(X) == 0:  # the base value still comes from the booster
@@ -317,14 +322,23 @@ def _value_phrase(field: str, value: Any, numeric: bool) -> str:
     return phrase.missing if missing else phrase.prefix + str(value).replace("_", " ")
 
 
-def _reason_texts(field: str, values: pd.Series, points: np.ndarray, numeric: bool) -> np.ndarray:
-    """Vectorised :func:`reason_text` for one field (value by value for a few leads)."""
+def _reason_texts(
+    field: str, values: pd.Series | np.ndarray, points: np.ndarray, numeric: bool
+) -> np.ndarray:
+    """Vectorised :func:`reason_text` for one field (value by value for a few leads).
+
+    ``values`` as :func:`field_values` reads them (a Series or its array).
+    """
     if len(values) <= SMALL_BATCH_ROWS:
         phrases = np.array(
             [_value_phrase(field, v, numeric) for v in values.tolist()], dtype=object
         )
     else:
-        phrases = _value_phrases(field, values.reset_index(drop=True), numeric)
+        if isinstance(values, pd.Series):
+            values = values.reset_index(drop=True)
+        else:
+            values = pd.Series(values, dtype=float if numeric else object)
+        phrases = _value_phrases(field, values, numeric)
     return phrases + ": " + _format_points(points)
 
 
@@ -371,9 +385,59 @@ def _top_k(points: np.ndarray, k: int, sign: int = 0) -> tuple[np.ndarray, np.nd
     return index, np.take_along_axis(eligible, index, axis=1)
 
 
-def _field_reader(model: FunnelModel, leads: pd.DataFrame) -> Callable[[str], pd.Series]:
-    """:func:`field_values` of ``leads``, each field read at most once."""
-    return functools.cache(lambda field: field_values(model, leads, field))
+#: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
+Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What explaining needs of a batch of leads, read once.
+
+    ``read(field)`` gives :func:`field_values` as an array (floats, or text with NaN).
+    """
+
+    ids: np.ndarray
+    X: Features | None
+    read: Callable[[str], np.ndarray]
+
+
+def _batch(model: FunnelModel, leads: Leads, features: bool = True) -> _Batch:
+    """The :class:`_Batch` of a frame, or of plain records without building a frame.
+
+    Records take the path without pandas when every id is a string and every feature
+    value is plain (see :meth:`LeadFeatures.matrix_of_records`); otherwise they become a
+    frame, so both paths give the same result for the same leads.
+    """
+    if not isinstance(leads, pd.DataFrame):
+        records = list(leads)
+        fast = _records_batch(model, records) if records else None
+        if fast is not None:
+            return fast
+        leads = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame = leads
+    read = functools.cache(lambda field: field_values(model, frame, field).to_numpy())
+    X = model.booster_input(frame) if features else None
+    return _Batch(_lead_ids(frame), X, read)
+
+
+def _records_batch(model: FunnelModel, records: list[Mapping[str, Any]]) -> _Batch | None:
+    ids = [r.get(schema.LEAD_ID) for r in records]
+    if not all(isinstance(i, str) for i in ids) or not model.reads_feature_matrix():
+        return None
+    X = model.features.matrix_of_records(records)
+    if X is None:
+        return None
+    numeric = set(model.features.numeric_)
+    features = model.features
+
+    def read(field: str) -> np.ndarray:
+        if field in numeric:
+            return X[:, features.feature_names_.index(field)]
+        texts = features.record_texts(field, [r.get(field) for r in records])
+        assert texts is not None  # matrix_of_records accepted these values
+        return texts
+
+    return _Batch(np.array(ids, dtype=object), X, functools.cache(read))
 
 
 def _texts_at(
@@ -381,7 +445,7 @@ def _texts_at(
     fields: list[str],
     points: np.ndarray,
     ranked: Sequence[tuple[np.ndarray, np.ndarray]],
-    read: Callable[[str], pd.Series],
+    read: Callable[[str], np.ndarray],
 ) -> list[np.ndarray]:
     """Reason texts for the chosen (row, field) pairs of each ``(index, valid)`` ranking.
 
@@ -394,7 +458,7 @@ def _texts_at(
         at = np.flatnonzero(np.logical_or.reduce([c.any(axis=1) for c in chosen]))
         numeric = field in model.features.numeric_
         texts = np.empty(len(points), dtype=object)
-        texts[at] = _reason_texts(field, read(field).iloc[at], points[at, pos], numeric)
+        texts[at] = _reason_texts(field, read(field)[at], points[at, pos], numeric)
         for texts_of_ranking, pick in zip(out, chosen, strict=True):
             texts_of_ranking[pick] = np.broadcast_to(texts[:, None], pick.shape)[pick]
     return out
@@ -419,7 +483,7 @@ def _json_value(value: object) -> object:
 
 def reasons_frame(
     model: FunnelModel,
-    leads: pd.DataFrame,
+    leads: Leads,
     k: int = DEFAULT_K,
     stage: str = CLOSE,
     contrib: StageContributions | None = None,
@@ -431,15 +495,15 @@ def reasons_frame(
     reasons (contributions under :data:`MIN_REASON_POINTS`) leave None / NaN. ``contrib``
     (already computed for these leads and ``stage``) skips the booster.
     """
+    batch = _batch(model, leads, features=contrib is None)
     if contrib is None:
-        contrib = contributions(model, leads, stage)
+        contrib = contributions(model, None, stage, X=batch.X)
     _, points = to_points(model, contrib)
     index, valid = _top_k(points, k)
-    read = _field_reader(model, leads)
-    (texts,) = _texts_at(model, contrib.fields, points, [(index, valid)], read)
+    (texts,) = _texts_at(model, contrib.fields, points, [(index, valid)], batch.read)
     names = np.asarray(contrib.fields, dtype=object)
-    out: dict[str, Any] = {schema.LEAD_ID: _lead_ids(leads)}
-    text = np.full(len(leads), "", dtype=object)
+    out: dict[str, Any] = {schema.LEAD_ID: batch.ids}
+    text = np.full(len(batch.ids), "", dtype=object)
     for j in range(index.shape[1]):
         ok = valid[:, j]  # valid reasons come first in every row
         out[f"reason_{j + 1}_field"] = np.where(ok, names[index[:, j]], None)
@@ -451,31 +515,37 @@ def reasons_frame(
     return pd.DataFrame(out)
 
 
+_RANKINGS: Final = (("reasons", 0), ("positive", 1), ("negative", -1))
+
+
 def explain_leads(
-    model: FunnelModel, leads: pd.DataFrame, k: int = DEFAULT_K, stage: str = CLOSE
+    model: FunnelModel, leads: Leads, k: int = DEFAULT_K, stage: str = CLOSE, signed: bool = True
 ) -> list[dict[str, Any]]:
     """Scores and reasons per lead, for people and for the service.
 
+    ``leads``: a frame of canonical lead rows, or the same as plain records (dicts), which
+    a few leads at a time skip pandas altogether (same result).
+
     Each dict: ``lead_id``, ``score``, ``tier``, ``p_close`` (and ``p_accept``),
-    ``base_points``, ``reasons`` (top ``k`` by ``|points|``), ``positive`` and ``negative``
-    (top ``k`` each); a reason is ``{"field", "value", "direction", "points", "text"}``.
-    Points are those of ``stage`` (see :func:`to_points`).
+    ``base_points``, ``reasons`` (top ``k`` by ``|points|``) and, when ``signed``,
+    ``positive`` and ``negative`` (top ``k`` each); a reason is ``{"field", "value",
+    "direction", "points", "text"}``. Points are those of ``stage`` (see :func:`to_points`).
     """
-    X = model.booster_input(leads)
-    predictions = model.predict_columns(X)
-    contrib = contributions(model, leads, stage, X=X)
+    batch = _batch(model, leads)
+    predictions = model.predict_columns(batch.X)
+    contrib = contributions(model, None, stage, X=batch.X)
     base_points, points = to_points(model, contrib)
     fields = contrib.fields
-    ranked = {
-        name: _top_k(points, k, sign)
-        for name, sign in (("reasons", 0), ("positive", 1), ("negative", -1))
-    }
-    read = _field_reader(model, leads)
+    ranked = {name: _top_k(points, k, sign) for name, sign in _RANKINGS[: 3 if signed else 1]}
     texts = dict(
-        zip(ranked, _texts_at(model, fields, points, list(ranked.values()), read), strict=True)
+        zip(
+            ranked,
+            _texts_at(model, fields, points, list(ranked.values()), batch.read),
+            strict=True,
+        )
     )
-    values = functools.cache(lambda field: read(field).to_numpy(dtype=object))
-    ids = _lead_ids(leads)
+    values = functools.cache(lambda field: batch.read(field).astype(object))
+    ids = batch.ids
     columns = {c: predictions[c].tolist() for c in model.output_columns if c in predictions}
     out: list[dict[str, Any]] = []
     for i in range(len(ids)):

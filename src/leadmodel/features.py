@@ -16,7 +16,7 @@ gives the float matrix of category codes LightGBM reads (:func:`feature_matrix`)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,9 @@ CODE_CACHE_SIZE = 4096
 #: same result as the vectorised path, without pandas' fixed cost per call (a service
 #: scoring one lead at a time).
 SMALL_BATCH_ROWS = 64
+#: Python types a plain record may hold for a numeric feature (bool is not a number here:
+#: a column of booleans and None is text to pandas).
+_PLAIN_NUMBERS = (float, int)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -229,10 +232,46 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             elif coder is None:
                 out[col] = to_numeric_array(X[col])
             else:
-                codes, uniques = self._factorize(X[col])
-                table = self._code_uniques(col, coder, uniques)[0]
-                out[col] = np.append(table, coder.missing)[codes]  # code -1 = missing
+                out[col] = self._codes(col, coder, *self._factorize(X[col]))
         return out
+
+    def _codes(self, col: str, coder: _Coder, codes: np.ndarray, uniques: list[str]) -> np.ndarray:
+        """Category codes of factorized raw values (code -1 = missing)."""
+        table = self._code_uniques(col, coder, uniques)[0]
+        return np.append(table, coder.missing)[codes]
+
+    def matrix_of_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+        """:meth:`transform_matrix` of ``pd.DataFrame(records)``, without building the frame.
+
+        For plain records, as a service receives them: every numeric feature a Python
+        number or None, every categorical one a string or None (an absent key is None).
+        Returns None when a value is anything else; the frame's rules then decide.
+        """
+        coders = self._coder_table()
+        matrix = np.empty((len(records), len(self.feature_names_)), dtype=np.float64)
+        for j, col in enumerate(self.feature_names_):
+            values = [r.get(col) for r in records]
+            coder = coders.get(col)
+            if coder is None:
+                if not all(v is None or type(v) in _PLAIN_NUMBERS for v in values):
+                    return None
+                matrix[:, j] = [math.nan if v is None else v for v in values]
+                continue
+            found = _factorize_small(values)
+            if found is None:
+                return None
+            matrix[:, j] = self._codes(col, coder, *found)
+        return matrix
+
+    def record_texts(self, col: str, values: list[Any]) -> np.ndarray | None:
+        """:meth:`category_text` of plain values (strings or None); None for other values."""
+        found = _factorize_small(values)
+        if found is None:
+            return None
+        codes, uniques = found
+        texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
+        table = np.array([math.nan if t is None else t for t in texts] + [math.nan], dtype=object)
+        return table[codes]
 
     @staticmethod
     def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -305,13 +344,22 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         state.pop("_coders", None)  # a cache, rebuilt on first use
         return state
 
-    def unknown_values(self, X: pd.DataFrame) -> dict[str, list[str]]:
-        """Per categorical field, the given values the model has not learned (scored as unknown)."""
+    def unknown_values(self, X: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+        """Per categorical field, the given values the model has not learned (scored as unknown).
+
+        ``X`` is a frame or plain records (dicts; an absent key is a missing value).
+        """
         found: dict[str, list[str]] = {}
+        records = None if isinstance(X, pd.DataFrame) else X
         for col, coder in self._coder_table().items():
-            if col not in X:
+            if records is None and col not in X:
                 continue
-            _, uniques = self._factorize(X[col])
+            if records is None:
+                _, uniques = self._factorize(X[col])
+            else:
+                values = [r.get(col) for r in records]
+                small = _factorize_small(values)
+                _, uniques = small or self._factorize(pd.DataFrame({col: values})[col])
             codes, texts = self._code_uniques(col, coder, uniques)
             unseen = sorted({t for c, t in zip(codes, texts, strict=True) if c == coder.unknown})
             if unseen:

@@ -308,3 +308,68 @@ def test_reason_texts_of_a_few_leads_equal_the_vectorised_ones(field, values, nu
     ]
     assert one_by_one == batch.tolist()
     assert all(isinstance(t, str) and ": " in t for t in batch)
+
+
+# --- plain records (what the service receives) ----------------------------------------------
+
+#: Plain values only (strings, Python numbers, None), with the awkward ones among them.
+_PLAIN_EDGES: tuple[tuple[str, list[object]], ...] = (
+    (schema.SOURCE, ["", "  ", None, " Organic Search ", "organic-search", "Brand New", "-"]),
+    (schema.PRIOR_AWARENESS, ["HIGH", " low ", "", None, "sometimes"]),
+    ("industry", ["", None, "Software ", "never seen", "missing", "unknown"]),
+    ("pages_viewed", [None, 0, 3, 2.5, 1e9]),
+    ("company_size", [None, 12000, 0.0]),
+    (EXTRA_NUMBER, [None, 5, 1.5]),
+)
+
+
+def _plain_records(rows: int, seed: int) -> list[dict[str, object]]:
+    leads = generate(rows, seed=seed).export.drop(columns=list(schema.LABEL_COLUMNS))
+    leads = _with_extra_number(leads, seed).drop(columns=["job_level"])
+    records = [
+        {key: None if pd.isna(value) else value for key, value in row.items()}
+        for row in leads.to_dict("records")
+    ]
+    row = 0
+    for column, values in _PLAIN_EDGES:
+        for value in values:
+            records[row][column] = value
+            row += 1
+    records[row].pop(schema.SOURCE)  # an absent key is a missing value
+    return records
+
+
+def test_plain_records_skip_pandas_and_equal_the_frame(model) -> None:
+    records = _plain_records(SCORE_ROWS, SCORE_SEED)
+    frame = pd.DataFrame.from_records(records)
+    assert explain._records_batch(model, records) is not None  # the path without pandas
+    np.testing.assert_array_equal(
+        model.features.matrix_of_records(records), model.features.transform_matrix(frame)
+    )
+    batch = explain.explain_leads(model, records, k=3)
+    assert batch == explain.explain_leads(model, frame, k=3)
+    single = [explain.explain_leads(model, [r], k=3)[0] for r in records[:SINGLE_ROWS]]
+    assert single == batch[:SINGLE_ROWS]
+    unsigned = explain.explain_leads(model, records, k=3, signed=False)
+    assert unsigned == [{k: v for k, v in lead.items() if k in unsigned[0]} for lead in batch]
+    assert set(unsigned[0]) == set(batch[0]) - {"positive", "negative"}
+    pd.testing.assert_frame_equal(
+        explain.reasons_frame(model, records, k=3), explain.reasons_frame(model, frame, k=3)
+    )
+    assert model.features.unknown_values(records) == model.features.unknown_values(frame)
+    assert "brand_new" in model.features.unknown_values(records)[schema.SOURCE]
+
+
+def test_records_with_values_pandas_must_read_take_the_frame(model, messy) -> None:
+    records = messy.to_dict("records")  # numbers as text, mixed types, NaN
+    frame = pd.DataFrame.from_records(records)
+    assert model.features.matrix_of_records(records) is None
+    assert explain._records_batch(model, records) is None
+    assert explain.explain_leads(model, records, k=3) == explain.explain_leads(model, frame, k=3)
+    assert model.features.unknown_values(records) == model.features.unknown_values(frame)
+    plain = _plain_records(SCORE_ROWS, SCORE_SEED)[-1]
+    for odd in ({"pages_viewed": True}, {"industry": 3.0}, {schema.LEAD_ID: 7}):
+        one = [plain | odd]
+        assert explain._records_batch(model, one) is None
+        want = explain.explain_leads(model, pd.DataFrame.from_records(one), k=3)
+        assert explain.explain_leads(model, one, k=3) == want

@@ -1,0 +1,132 @@
+"""Contribution tables give LightGBM's own ``pred_contrib`` numbers, edge values included.
+
+The tables decide left or right at every split as LightGBM does; these tests feed them
+the values where that is easiest to get wrong (exactly a threshold and its neighbours,
+NaN, zero and values within 1e-35 of it, negative, fractional and unseen category codes)
+on boosters with every missing-value handling, and compare with ``pred_contrib``.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from leadmodel.model import LGBM_THREADS, StageModel
+from leadmodel.treeshap import MAX_SPLITS, ZERO, ContributionTables
+
+ROWS = 3_000
+#: pred_contrib and the tables sum the same per-tree numbers in another order.
+ATOL = 1e-12
+CATEGORIES = 6
+
+
+def _data(seed: int, nan_share: float, zero_share: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            rng.normal(size=ROWS),
+            rng.poisson(2.0, size=ROWS).astype(float),
+            rng.integers(0, CATEGORIES, size=ROWS).astype(float),
+            rng.exponential(3.0, size=ROWS),
+        ]
+    )
+    X[rng.random(ROWS) < zero_share, 0] = 0.0
+    X[rng.random(ROWS) < nan_share, 1] = np.nan
+    X[rng.random(ROWS) < nan_share, 3] = np.nan
+    logit = X[:, 0] + 0.4 * np.nan_to_num(X[:, 1]) - 0.5 * (X[:, 2] == 3) + np.sin(X[:, 3])
+    y = (rng.random(ROWS) < 1 / (1 + np.exp(-np.nan_to_num(logit)))).astype(int)
+    return X, y
+
+
+def _booster(seed: int, leaves: int = 7, **params: object) -> tuple[lgb.Booster, np.ndarray]:
+    X, y = _data(seed, nan_share=0.2, zero_share=0.2)
+    data = lgb.Dataset(X, y, categorical_feature=[2], free_raw_data=False)
+    booster = lgb.train(
+        {
+            "objective": "binary",
+            "num_leaves": leaves,
+            "learning_rate": 0.1,
+            "min_data_in_leaf": 5,
+            "verbose": -1,
+            "num_threads": LGBM_THREADS,
+            "max_cat_to_onehot": 2,  # many-vs-many category splits, not only one-vs-rest
+            **params,
+        },
+        data,
+        num_boost_round=60,
+    )
+    return booster, X
+
+
+def _edge_rows(booster: lgb.Booster, X: np.ndarray, seed: int) -> np.ndarray:
+    """Real rows, then rows whose values sit exactly on and next to every threshold."""
+    rng = np.random.default_rng(seed)
+    dump = booster.dump_model()
+    values: dict[int, set[float]] = {f: {0.0, -0.0, np.nan, ZERO, -ZERO, 1e-36} for f in range(4)}
+    stack = [t["tree_structure"] for t in dump["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "split_index" not in node:
+            continue
+        f = node["split_feature"]
+        if node["decision_type"] == "<=":
+            th = float(node["threshold"])
+            values[f] |= {th, np.nextafter(th, np.inf), np.nextafter(th, -np.inf)}
+        stack += [node["left_child"], node["right_child"]]
+    values[2] |= {-1.0, -0.5, 0.5, 2.9, float(CATEGORIES), 99.0, *map(float, range(CATEGORIES))}
+    edges = np.tile(X[:200], (4, 1))
+    for f, vals in values.items():
+        pool = np.array(sorted(vals, key=lambda v: (np.isnan(v), v)))
+        edges[:, f] = rng.choice(pool, size=len(edges))
+    return np.vstack([X[:500], edges])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # NaN missing type where training saw NaN, None elsewhere
+        {"zero_as_missing": True},  # missing type Zero
+        {"use_missing": False},  # no missing handling: NaN read as 0
+    ],
+    ids=["nan", "zero-as-missing", "no-missing"],
+)
+def test_tables_equal_lightgbm_on_edge_values(params) -> None:
+    booster, X = _booster(1, **params)
+    tables = ContributionTables.build(booster)
+    assert tables is not None
+    rows = _edge_rows(booster, X, 2)
+    want = booster.predict(rows, pred_contrib=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=ATOL)
+    for n in (1, 3):  # the value-by-value path for a few rows
+        np.testing.assert_allclose(tables.contributions(rows[:n]), want[:n], rtol=0, atol=ATOL)
+
+
+def test_the_best_iteration_is_the_one_tabulated() -> None:
+    booster, X = _booster(3)
+    booster.best_iteration = 25  # predict (and so the tables) stop there
+    want = booster.predict(X[:300], pred_contrib=True, num_threads=LGBM_THREADS)
+    tables = ContributionTables.build(booster)
+    assert tables is not None
+    np.testing.assert_allclose(tables.contributions(X[:300]), want, rtol=0, atol=ATOL)
+
+
+def test_large_trees_keep_lightgbm_and_give_the_same_numbers() -> None:
+    booster, X = _booster(4, leaves=2 * MAX_SPLITS + 1)
+    assert ContributionTables.build(booster) is None
+    stage = StageModel("close", booster)
+    want = booster.predict(X[:200], pred_contrib=True, num_threads=LGBM_THREADS)
+    np.testing.assert_array_equal(stage.contributions(X[:200]), want)
+
+
+def test_a_stage_uses_the_tables_and_does_not_pickle_them() -> None:
+    booster, X = _booster(5)
+    stage = StageModel("close", booster)
+    want = booster.predict(X[:200], pred_contrib=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(stage.contributions(X[:200]), want, rtol=0, atol=ATOL)
+    assert stage.contribution_tables() is not None
+    loaded = pickle.loads(pickle.dumps(stage))
+    assert "_tables" not in vars(loaded)
+    np.testing.assert_allclose(loaded.contributions(X[:200]), want, rtol=0, atol=ATOL)
