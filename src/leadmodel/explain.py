@@ -420,6 +420,19 @@ def _batch(model: FunnelModel, leads: Leads, features: bool = True) -> _Batch:
     return _Batch(_lead_ids(frame), X, read)
 
 
+def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether :func:`explain_leads` reads these records without pandas.
+
+    Then every lead is read on its own: its result does not depend on the other leads of
+    the batch, so requests may be explained together and split again.
+    """
+    return (
+        all(isinstance(r.get(schema.LEAD_ID), str) for r in records)
+        and model.reads_feature_matrix()
+        and model.features.plain_records(records)
+    )
+
+
 def _records_batch(model: FunnelModel, records: list[Mapping[str, Any]]) -> _Batch | None:
     ids = [r.get(schema.LEAD_ID) for r in records]
     if not all(isinstance(i, str) for i in ids) or not model.reads_feature_matrix():
@@ -532,8 +545,9 @@ def explain_leads(
     "direction", "points", "text"}``. Points are those of ``stage`` (see :func:`to_points`).
     """
     batch = _batch(model, leads)
-    predictions = model.predict_columns(batch.X)
     contrib = contributions(model, None, stage, X=batch.X)
+    close_raw = contrib.raw if stage == CLOSE else None  # base + contributions = raw output
+    predictions = model.predict_columns(batch.X, close_raw=close_raw)
     base_points, points = to_points(model, contrib)
     fields = contrib.fields
     ranked = {name: _top_k(points, k, sign) for name, sign in _RANKINGS[: 3 if signed else 1]}

@@ -131,6 +131,10 @@ def _factorize_small(values: list[Any]) -> tuple[np.ndarray, list[str]] | None:
     return codes, list(position)
 
 
+def _plain_numbers(values: list[Any]) -> bool:
+    return all(v is None or type(v) in _PLAIN_NUMBERS for v in values)
+
+
 def is_numeric_column(values: pd.Series) -> bool:
     """True when every non-missing value of the column reads as a number."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
@@ -253,7 +257,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             values = [r.get(col) for r in records]
             coder = coders.get(col)
             if coder is None:
-                if not all(v is None or type(v) in _PLAIN_NUMBERS for v in values):
+                if not _plain_numbers(values):
                     return None
                 matrix[:, j] = [math.nan if v is None else v for v in values]
                 continue
@@ -262,6 +266,17 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
                 return None
             matrix[:, j] = self._codes(col, coder, *found)
         return matrix
+
+    def plain_records(self, records: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether :meth:`matrix_of_records` takes these records (it then reads each alone)."""
+        for col in self.feature_names_:
+            values = [r.get(col) for r in records]
+            if col in self.numeric_:
+                if not _plain_numbers(values):
+                    return False
+            elif not all(isinstance(v, str) or _is_na(v) for v in values):
+                return False
+        return True
 
     def record_texts(self, col: str, values: list[Any]) -> np.ndarray | None:
         """:meth:`category_text` of plain values (strings or None); None for other values."""

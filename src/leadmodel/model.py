@@ -193,13 +193,20 @@ class FunnelModel:
         out |= self.predict_columns(X)
         return pd.DataFrame(out, index=range(len(X)))
 
-    def predict_columns(self, X: Features) -> dict[str, np.ndarray]:
-        """:attr:`output_columns` as arrays, without building a frame."""
+    def predict_columns(
+        self, X: Features, close_raw: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """:attr:`output_columns` as arrays, without building a frame.
+
+        ``close_raw``: the close booster's raw output for ``X`` when already known (the
+        sum of its contributions), which saves predicting it again.
+        """
         out: dict[str, np.ndarray] = {}
         if self.has_accept:
             out["p_accept"] = self.stages[ACCEPT].proba(X)
         close = self.stages[CLOSE]
-        close_logit = close.calibrated_logit(close.raw(X))
+        raw = close.raw(X) if close_raw is None else close_raw
+        close_logit = close.calibrated_logit(raw)
         out["p_close"] = sigmoid(close_logit)
         out["score"] = self.score_from_logit(close_logit)
         out["tier"] = self.tier_of(out["score"])

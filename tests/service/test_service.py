@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -119,6 +120,28 @@ def test_numbers_may_come_as_integers_or_floats_and_ids_as_numbers(api: httpx.Cl
     as_int = score(api, [lead(lead_id=7, website_visits=4)])["leads"][0]
     as_float = score(api, [lead(lead_id="7", website_visits=4.0)])["leads"][0]
     assert as_int == as_float and as_int["lead_id"] == "7"
+
+
+def test_concurrent_requests_get_what_they_get_alone(
+    api: httpx.Client, server: Server, leads: pd.DataFrame
+) -> None:
+    """Requests arriving together are scored in one model call: answers must not show it."""
+    rows = records(leads.head(40))
+    requests = [
+        {"leads": rows[i : i + 1 + i % 3], "k": i % 5} for i in range(0, 40, 2)
+    ]  # 1-3 leads each, k from 0 to 4, the same lead in two requests now and then
+    alone = [score(api, body["leads"], k=body["k"]) for body in requests]
+
+    def send(body: dict[str, Any]) -> dict[str, Any]:
+        with server.client() as client:
+            response = client.post("/score", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    for _ in range(3):  # several rounds: how requests group varies from round to round
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            together = list(pool.map(send, requests))
+        assert together == alone
 
 
 # --- explain, what-if, model -----------------------------------------------------------------
