@@ -305,6 +305,8 @@ class LeadScorerService:
             logger.error("%s", exc)
             raise SystemExit(1) from None
         self.info = info
+        for stage in self.model.stages.values():  # now, not in the first request
+            stage.contribution_tables()
         # The model, MLflow and pandas leave a large heap behind: move it out of the
         # garbage collector's sight, or every full collection while a request builds its
         # answer walks all of it again.

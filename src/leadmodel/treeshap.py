@@ -135,7 +135,7 @@ class ContributionTables:
             if not splits:
                 one = np.zeros((1, num_features))
                 constant += booster.predict(
-                    one, pred_contrib=True, start_iteration=t, num_iteration=1
+                    one, pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1
                 )[0]
                 continue
             tree_start.append(len(columns["kind"]))
@@ -150,7 +150,9 @@ class ContributionTables:
             samples.append((len(offset), sample, codes))
             if not _leaves_agree(booster, t, splits, sample):
                 return None
-            contrib = booster.predict(sample, pred_contrib=True, start_iteration=t, num_iteration=1)
+            contrib = booster.predict(
+                sample, pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1
+            )
             table = np.full((1 << len(splits), num_features + 1), np.nan)
             table[codes] = contrib
             offset.append(rows)
@@ -461,5 +463,7 @@ def _leaves_agree(
                 leaves[row] = child["leaf_index"]
                 break
             node = splits[by_index[child["split_index"]]]
-    want = booster.predict(sample, pred_leaf=True, start_iteration=tree, num_iteration=1)
+    want = booster.predict(
+        sample, pred_leaf=True, start_iteration=tree, num_iteration=1, num_threads=1
+    )
     return bool(np.array_equal(np.asarray(want).reshape(-1), leaves))
