@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
@@ -37,6 +38,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -106,6 +108,46 @@ def _problem_response(problems: list[Problem], status: int) -> JSONResponse:
 
 
 # --- the FastAPI app: routes are methods of the BentoML service class below -----------------
+class _JSONBodyRequest(Request):
+    """A request whose JSON body pydantic parses and validates in one pass (in Rust).
+
+    FastAPI reads a body with ``json.loads`` and then validates the Python objects: for a
+    1,000-lead request that is a fifth of the work. Here :meth:`json` returns the body
+    already validated as the route's body model (FastAPI passes a model instance through
+    unchanged). A body that fails is read with ``json.loads`` instead, so FastAPI validates
+    and reports it exactly as it always does.
+    """
+
+    def __init__(self, scope: Any, receive: Any, body_model: type[BaseModel]) -> None:
+        super().__init__(scope, receive)
+        self._body_model = body_model
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = self._body_model.model_validate_json(body)
+            except ValidationError:
+                self._json = json.loads(body)
+        return self._json
+
+
+class JSONBodyRoute(APIRoute):
+    """A route whose body model (when it has one) is read by :class:`_JSONBodyRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        annotation = getattr(getattr(self.body_field, "field_info", None), "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return handler
+        body_model = annotation
+
+        async def read_body_with_pydantic(request: Request) -> Response:
+            return await handler(_JSONBodyRequest(request.scope, request.receive, body_model))
+
+        return read_body_with_pydantic
+
+
 app = FastAPI(
     title="leadmodel scoring API",
     description="P(accept), P(close), a 0-100 score, a tier and the reasons, per CRM lead.",
@@ -114,6 +156,7 @@ app = FastAPI(
     redoc_url=None,
     openapi_url=None,
 )
+app.router.route_class = JSONBodyRoute
 
 
 @app.exception_handler(RequestValidationError)
@@ -265,7 +308,12 @@ class Coalescer:
         records = [record for request, _, _ in batch for record in request]
         k = max(k for _, k, _ in batch)
         try:
-            scored = await anyio.to_thread.run_sync(self.score, records, k, limiter=self.limiter)
+            if len(records) <= INLINE_LEADS:
+                scored = self.score(records, k)
+            else:
+                scored = await anyio.to_thread.run_sync(
+                    self.score, records, k, limiter=self.limiter
+                )
         except Exception as exc:  # every request of the call gets the error
             for _, _, done in batch:
                 if not done.done():

@@ -84,8 +84,12 @@ class StageModel:
         return feature_matrix(X, self.booster.pandas_categorical)
 
     def raw(self, X: Features) -> np.ndarray:
-        """Uncalibrated log-odds from the booster."""
-        return self.booster.predict(self.matrix(X), raw_score=True, num_threads=LGBM_THREADS)
+        """Uncalibrated log-odds from the booster (from its tables when it has them)."""
+        matrix = self.matrix(X)
+        tables = self.contribution_tables()
+        if tables is not None:
+            return tables.raw(matrix)
+        return self.booster.predict(matrix, raw_score=True, num_threads=LGBM_THREADS)
 
     def calibrated_logit(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated log-odds for raw booster log-odds."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
@@ -103,6 +103,22 @@ class ContributionTables:
     offset: np.ndarray  # first table row of each tabulated tree
     table: np.ndarray  # (rows, num_features + 1), base value last
     constant: np.ndarray  # contributions of trees without splits (base value only)
+    #: Per feature with splits: (feature, (classes, trees) part of each tree's pattern).
+    feature_codes: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        tree_of_node = np.repeat(
+            np.arange(len(self.tree_start)), np.diff([*self.tree_start, self.splits])
+        )
+        for f in np.unique(self.node_feature):
+            part = np.zeros((int(self.classes.count[f]), len(self.tree_start)), dtype=np.int32)
+            for i in np.flatnonzero(self.node_feature == f):
+                rows = self.node_weight[self.node_base[i] : self.node_base[i] + len(part)]
+                part[:, tree_of_node[i]] += rows.astype(np.int32)
+            self.feature_codes.append((int(f), part))
+        #: Output of every (tree, pattern): its contributions add up to it (TreeSHAP).
+        self.tree_value = self.table.sum(axis=1)
+        self.constant_value = float(self.constant.sum())
 
     @classmethod
     def build(cls, booster: lgb.Booster) -> ContributionTables | None:
@@ -227,11 +243,30 @@ class ContributionTables:
             out[start:stop] = lookup @ self.table + self.constant
         return out
 
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """``(rows,)`` raw output (log-odds), as ``booster.predict(X, raw_score=True)``."""
+        X = np.asarray(X, dtype=np.float64)
+        nan_category = np.isnan(X[:, self.categorical_features]).any(axis=1)
+        out = np.empty(len(X))
+        if nan_category.any():  # as in contributions: LightGBM's own routing
+            out[nan_category] = self.booster.predict(X[nan_category], raw_score=True, num_threads=1)
+        rows = np.flatnonzero(~nan_category)
+        for start in range(0, len(rows), CHUNK_ROWS):
+            at = rows[start : start + CHUNK_ROWS]
+            if not len(self.offset):
+                out[at] = self.constant_value
+                continue
+            values = self.tree_value[self.offset[None, :] + self.codes(X[at])]
+            out[at] = values.sum(axis=1) + self.constant_value
+        return out
+
     def codes(self, X: np.ndarray) -> np.ndarray:
         """``(rows, trees)``: the pattern of decisions of every tabulated tree."""
         classes = self.classes.of(X)
-        weights = self.node_weight[self.node_base[None, :] + classes[:, self.node_feature]]
-        return np.add.reduceat(weights, self.tree_start, axis=1)
+        codes = np.zeros((len(X), len(self.tree_start)), dtype=np.int32)
+        for f, part in self.feature_codes:
+            codes += part[classes[:, f]]
+        return codes
 
     def tree_codes(self, X: np.ndarray, tree: int) -> np.ndarray:
         """:meth:`codes` of one tabulated tree."""

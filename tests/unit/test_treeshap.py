@@ -102,6 +102,21 @@ def test_tables_equal_lightgbm_on_edge_values(params) -> None:
     np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=ATOL)
     for n in (1, 3):  # the value-by-value path for a few rows
         np.testing.assert_allclose(tables.contributions(rows[:n]), want[:n], rtol=0, atol=ATOL)
+    raw = booster.predict(rows, raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(tables.raw(rows), raw, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(tables.raw(rows[:2]), raw[:2], rtol=0, atol=ATOL)
+
+
+def test_nan_categories_are_left_to_lightgbm() -> None:
+    booster, X = _booster(6)
+    tables = ContributionTables.build(booster)
+    assert tables is not None
+    rows = X[:50].copy()
+    rows[::3, 2] = np.nan  # the package never writes these; LightGBM decides their way
+    want = booster.predict(rows, pred_contrib=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=ATOL)
+    raw = booster.predict(rows, raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_allclose(tables.raw(rows), raw, rtol=0, atol=ATOL)
 
 
 def test_the_best_iteration_is_the_one_tabulated() -> None:
@@ -119,6 +134,8 @@ def test_large_trees_keep_lightgbm_and_give_the_same_numbers() -> None:
     stage = StageModel("close", booster)
     want = booster.predict(X[:200], pred_contrib=True, num_threads=LGBM_THREADS)
     np.testing.assert_array_equal(stage.contributions(X[:200]), want)
+    raw = booster.predict(X[:200], raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_array_equal(stage.raw(X[:200]), raw)
 
 
 def test_a_stage_uses_the_tables_and_does_not_pickle_them() -> None:
