@@ -60,8 +60,10 @@ from service.api import (
 )
 from service.errors import Problem, RequestProblem, error_body, problems_from_pydantic
 from service.guard import MAX_BODY_BYTES, RequestGuard, refusal
+from service.timeout import install as install_request_timeout
 
 logger = logging.getLogger("leadmodel.service")
+install_request_timeout()  # BentoML's own leaves a live timer per answered request
 
 #: Seconds one request may take before BentoML answers 504.
 REQUEST_TIMEOUT_S = 60

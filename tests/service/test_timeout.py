@@ -1,0 +1,71 @@
+"""The request timeout answers 504 when nothing is sent in time, and leaves no timer behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from service.timeout import RequestTimeout, install
+from starlette.responses import JSONResponse
+
+SCOPE = {"type": "http", "method": "GET", "path": "/", "headers": []}
+
+
+def _app(delay: float, fail: bool = False) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(delay)
+        if fail:
+            raise RuntimeError("boom")
+        await JSONResponse({"ok": True})(scope, receive, send)
+
+    return app
+
+
+async def _call(middleware: RequestTimeout) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await middleware(dict(SCOPE), receive, send)
+    return sent
+
+
+def test_bentoml_builds_this_timeout() -> None:
+    from bentoml._internal.server.http import traffic
+
+    assert install()
+    assert traffic.TimeoutMiddleware is RequestTimeout
+
+
+def test_answered_requests_leave_no_timer() -> None:
+    async def run() -> tuple[int, int, list[dict[str, Any]]]:
+        loop = asyncio.get_running_loop()
+        before = len(loop._scheduled)  # CPython's heap of timers (asyncio.BaseEventLoop)
+        middleware = RequestTimeout(_app(0), timeout=60)
+        for _ in range(200):
+            sent = await _call(middleware)
+        await asyncio.sleep(0)
+        live = [h for h in loop._scheduled if not h.cancelled()]
+        return before, len(live), sent
+
+    before, live, sent = asyncio.run(run())
+    assert live <= before  # BentoML's own middleware leaves 200 here
+    assert sent[0]["status"] == 200
+
+
+def test_no_answer_in_time_is_a_504_in_the_service_error_format() -> None:
+    sent = asyncio.run(_call(RequestTimeout(_app(5), timeout=0.05)))
+    assert sent[0]["status"] == 504
+    body = json.loads(sent[1]["body"])
+    assert body["error"] == "request: not answered within 0.05 s"
+
+
+def test_an_app_error_still_propagates() -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        asyncio.run(_call(RequestTimeout(_app(0, fail=True), timeout=60)))
