@@ -1,7 +1,9 @@
 """Explanations: booster contributions -> score points -> readable reasons; global views.
 
-Contributions come from the booster itself (``pred_contrib=True``: exactly TreeSHAP, with
-the base value last); the shap package only draws plots from them (:mod:`leadmodel.report`).
+Contributions are the booster's own (``pred_contrib=True``: exactly TreeSHAP, with the base
+value last), looked up in per-tree tables of LightGBM's values where the trees are small
+(:mod:`leadmodel.treeshap`); the shap package only draws plots from them
+(:mod:`leadmodel.report`).
 
 **How points are computed** (see ``docs/explanations.md``). For one stage the booster's
 raw log-odds are ``raw = base + sum_f c_f`` (TreeSHAP additivity). Calibration is the line
