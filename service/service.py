@@ -161,6 +161,18 @@ app = FastAPI(
 app.router.route_class = JSONBodyRoute
 
 
+async def _service_instance() -> Any:
+    """:func:`bentoml.get_current_service` as an ``async`` dependency."""
+    return bentoml.get_current_service()
+
+
+# BentoML hands ``self`` to the route methods below through
+# ``Depends(bentoml.get_current_service)``, a plain function, which FastAPI runs in its
+# threadpool: a thread hop per request, a third of a single-lead /score. The same look-up
+# as an async dependency runs in the event loop.
+app.dependency_overrides[bentoml.get_current_service] = _service_instance
+
+
 @app.exception_handler(RequestValidationError)
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())

@@ -1,4 +1,5 @@
-"""The request timeout answers 504 when nothing is sent in time, and leaves no timer behind."""
+"""Two fixes to the serving stack: the request timeout (504 in time, no timer left behind)
+and the service instance found without a threadpool hop."""
 
 from __future__ import annotations
 
@@ -69,3 +70,20 @@ def test_no_answer_in_time_is_a_504_in_the_service_error_format() -> None:
 def test_an_app_error_still_propagates() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(_call(RequestTimeout(_app(0, fail=True), timeout=60)))
+
+
+def test_the_service_instance_is_found_without_a_thread() -> None:
+    """BentoML's ``self`` dependency is overridden by an async one (no threadpool hop)."""
+    import inspect
+
+    import bentoml
+    from service.service import LeadScorerService, app
+
+    assert LeadScorerService is not None
+    routes = [r for r in app.routes[0].original_router.routes if getattr(r, "endpoint", None)]
+    assert routes
+    for route in routes:
+        self_param = inspect.signature(route.endpoint).parameters["self"]
+        dependency = self_param.default.dependency
+        assert dependency is bentoml.get_current_service
+        assert inspect.iscoroutinefunction(app.dependency_overrides[dependency])
