@@ -467,6 +467,8 @@ def _texts_at(
     ``None`` where not valid. A pair chosen by several rankings is written once.
     """
     out = [np.full(index.shape, None, dtype=object) for index, _ in ranked]
+    if len(points) <= SMALL_BATCH_ROWS:  # the same texts, pair by pair, without numpy
+        return _texts_one_by_one(model, fields, points, ranked, read, out)
     for pos in np.unique(np.concatenate([index[valid] for index, valid in ranked])):
         field = fields[pos]
         chosen = [valid & (index == pos) for index, valid in ranked]
@@ -476,6 +478,35 @@ def _texts_at(
         texts[at] = _reason_texts(field, read(field)[at], points[at, pos], numeric)
         for texts_of_ranking, pick in zip(out, chosen, strict=True):
             texts_of_ranking[pick] = np.broadcast_to(texts[:, None], pick.shape)[pick]
+    return out
+
+
+def _texts_one_by_one(
+    model: FunnelModel,
+    fields: list[str],
+    points: np.ndarray,
+    ranked: Sequence[tuple[np.ndarray, np.ndarray]],
+    read: Callable[[str], np.ndarray],
+    out: list[np.ndarray],
+) -> list[np.ndarray]:
+    """:func:`_texts_at` for a few leads: one phrase per chosen (lead, field) pair."""
+    pairs: dict[tuple[int, int], int] = {}
+    for index, valid in ranked:
+        for i, j in zip(*np.nonzero(valid), strict=True):
+            pairs.setdefault((int(i), int(index[i, j])), len(pairs))
+    if not pairs:
+        return out
+    shown = _format_points(np.array([points[i, pos] for i, pos in pairs]))
+    numeric = model.features.numeric_
+    texts = [
+        _value_phrase(fields[pos], read(fields[pos])[i : i + 1].tolist()[0], fields[pos] in numeric)
+        + ": "
+        + shown[n]
+        for (i, pos), n in pairs.items()
+    ]
+    for (index, valid), texts_of_ranking in zip(ranked, out, strict=True):
+        for i, j in zip(*np.nonzero(valid), strict=True):
+            texts_of_ranking[i, j] = texts[pairs[(int(i), int(index[i, j]))]]
     return out
 
 

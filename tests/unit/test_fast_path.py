@@ -266,6 +266,12 @@ def test_single_lead_explanations_equal_the_batch_ones(model, messy) -> None:
     single = [explain.explain_leads(model, r, k=3)[0] for r in _one_by_one(first)]
     for i, (one, want) in enumerate(zip(single, batch, strict=True)):
         assert one == want, f"lead {i}"
+    few = [  # a few leads at a time: several reasons of one field, texts written pair by pair
+        lead
+        for start in range(0, SINGLE_ROWS, 7)
+        for lead in explain.explain_leads(model, first.iloc[start : start + 7], k=3)
+    ]
+    assert few == batch
     reasons = pd.concat(
         [explain.reasons_frame(model, r, k=3) for r in _one_by_one(first)], ignore_index=True
     )
