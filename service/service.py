@@ -67,8 +67,9 @@ install_request_timeout()  # BentoML's own leaves a live timer per answered requ
 
 #: Seconds one request may take before BentoML answers 504.
 REQUEST_TIMEOUT_S = 60
-#: Requests with up to this many leads are scored in the event loop (about 1 ms a lead at
-#: most), larger ones in a worker thread.
+#: ``/explain`` requests (and ``/score`` requests whose leads need pandas) with up to this
+#: many leads are answered in the event loop, larger ones in a worker thread; plain
+#: ``/score`` requests always go through the :class:`Coalescer`.
 INLINE_LEADS = 16
 T = TypeVar("T")
 #: Leads of concurrent requests scored in one call at most (see :class:`Coalescer`).

@@ -428,17 +428,19 @@ def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> b
     Then every lead is read on its own: its result does not depend on the other leads of
     the batch, so requests may be explained together and split again.
     """
-    return (
-        all(isinstance(r.get(schema.LEAD_ID), str) for r in records)
-        and model.reads_feature_matrix()
-        and model.features.plain_records(records)
-    )
+    return _matrix_readable(model, records) and model.features.plain_records(records)
+
+
+def _matrix_readable(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> bool:
+    """Every id a string, and boosters that read the features' matrix."""
+    ids_are_text = all(isinstance(r.get(schema.LEAD_ID), str) for r in records)
+    return ids_are_text and model.reads_feature_matrix()
 
 
 def _records_batch(model: FunnelModel, records: list[Mapping[str, Any]]) -> _Batch | None:
-    ids = [r.get(schema.LEAD_ID) for r in records]
-    if not all(isinstance(i, str) for i in ids) or not model.reads_feature_matrix():
+    if not _matrix_readable(model, records):
         return None
+    ids = [r[schema.LEAD_ID] for r in records]
     X = model.features.matrix_of_records(records)
     if X is None:
         return None

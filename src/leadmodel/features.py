@@ -121,7 +121,7 @@ def _is_na(value: object) -> bool:
 
 def _factorize_small(values: list[Any]) -> tuple[np.ndarray, list[str]] | None:
     """``pd.factorize`` of a few values that are all text or missing; None otherwise."""
-    if not all(isinstance(v, str) or _is_na(v) for v in values):
+    if not _plain_texts(values):
         return None
     position: dict[str, int] = {}
     for v in values:
@@ -129,6 +129,10 @@ def _factorize_small(values: list[Any]) -> tuple[np.ndarray, list[str]] | None:
             position.setdefault(v, len(position))
     codes = np.array([position[v] if isinstance(v, str) else -1 for v in values], dtype=np.intp)
     return codes, list(position)
+
+
+def _plain_texts(values: list[Any]) -> bool:
+    return all(isinstance(v, str) or _is_na(v) for v in values)
 
 
 def _plain_numbers(values: list[Any]) -> bool:
@@ -271,10 +275,8 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         """Whether :meth:`matrix_of_records` takes these records (it then reads each alone)."""
         for col in self.feature_names_:
             values = [r.get(col) for r in records]
-            if col in self.numeric_:
-                if not _plain_numbers(values):
-                    return False
-            elif not all(isinstance(v, str) or _is_na(v) for v in values):
+            plain = _plain_numbers if col in self.numeric_ else _plain_texts
+            if not plain(values):
                 return False
         return True
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -94,28 +94,14 @@ class ContributionTables:
     booster: lgb.Booster
     num_features: int
     categorical_features: np.ndarray
-    splits: int  # split nodes over all tabulated trees
     classes: _Classes
-    node_feature: np.ndarray  # feature of each split node
-    node_base: np.ndarray  # first row of each split node in node_weight
-    node_weight: np.ndarray  # per (node, class of its feature): 2**j if it goes left, else 0
-    tree_start: np.ndarray  # first split node of each tabulated tree
+    #: Per feature with splits: (feature, (classes, trees) part of each tree's pattern).
+    feature_codes: list[tuple[int, np.ndarray]]
     offset: np.ndarray  # first table row of each tabulated tree
     table: np.ndarray  # (rows, num_features + 1), base value last
     constant: np.ndarray  # contributions of trees without splits (base value only)
-    #: Per feature with splits: (feature, (classes, trees) part of each tree's pattern).
-    feature_codes: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        tree_of_node = np.repeat(
-            np.arange(len(self.tree_start)), np.diff([*self.tree_start, self.splits])
-        )
-        for f in np.unique(self.node_feature):
-            part = np.zeros((int(self.classes.count[f]), len(self.tree_start)), dtype=np.int32)
-            for i in np.flatnonzero(self.node_feature == f):
-                rows = self.node_weight[self.node_base[i] : self.node_base[i] + len(part)]
-                part[:, tree_of_node[i]] += rows.astype(np.int32)
-            self.feature_codes.append((int(f), part))
         #: Output of every (tree, pattern): its contributions add up to it (TreeSHAP).
         self.tree_value = self.table.sum(axis=1)
         self.constant_value = float(self.constant.sum())
@@ -142,10 +128,9 @@ class ContributionTables:
         columns: dict[str, list[Any]] = {
             k: [] for k in ("kind", "feature", "missing", "left", "threshold", "cats")
         }
-        tree_start, weight, offset, tables = [], [], [], []
+        tree_of_node, weight, offset, tables = [], [], [], []
         constant = np.zeros(num_features + 1)
         rows = 0
-        tabulated = 0
         samples: list[tuple[int, np.ndarray, np.ndarray]] = []
         for t, splits in enumerate(trees):
             if not splits:
@@ -154,15 +139,15 @@ class ContributionTables:
                     one, pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1
                 )[0]
                 continue
-            tree_start.append(len(columns["kind"]))
             for j, node in enumerate(splits):
                 for key in columns:
                     columns[key].append(node[key])
                 weight.append(1 << j)
+                tree_of_node.append(len(offset))
             nodes = _nodes_of(splits)
             sample = _representatives(splits, nodes, num_features)
             own_weight = np.array([1 << j for j in range(len(splits))], dtype=np.int64)
-            codes = _codes(sample, nodes, np.array([0]), own_weight)[:, 0]
+            codes = _bits(sample, nodes) @ own_weight  # the pattern, split by split
             samples.append((len(offset), sample, codes))
             if not _leaves_agree(booster, t, splits, sample):
                 return None
@@ -174,85 +159,67 @@ class ContributionTables:
             offset.append(rows)
             tables.append(table)
             rows += len(table)
-            tabulated += 1
         all_nodes = [{key: columns[key][i] for key in columns} for i in range(len(columns["kind"]))]
         classes = _classes_of(all_nodes, num_features)
         if classes is None:
             return None
         node_feature = np.array([n["feature"] for n in all_nodes], dtype=np.intp)
-        node_base = np.concatenate([[0], np.cumsum(classes.count[node_feature])[:-1]])
-        node_weight = np.zeros(int(classes.count[node_feature].sum()), dtype=np.int64)
         nodes = _nodes_of(all_nodes)
+        feature_codes = []
         for f in np.unique(node_feature):
+            # each tree's share of the pattern, per class of this feature: 2**j for every
+            # split j of the tree on the feature that the class goes left at
             reps = classes.representatives(int(f))
             probe = np.zeros((len(reps), num_features))
             probe[:, f] = reps
             bits = _bits(probe, nodes)
+            part = np.zeros((len(reps), len(offset)), dtype=np.int32)
             for i in np.flatnonzero(node_feature == f):
-                node_weight[node_base[i] : node_base[i] + len(reps)] = bits[:, i] * weight[i]
+                part[:, tree_of_node[i]] += bits[:, i] * weight[i]
+            feature_codes.append((int(f), part))
         tables_ = cls(
             booster=booster,
             num_features=num_features,
             categorical_features=np.flatnonzero(classes.width >= 0),
-            splits=len(all_nodes),
             classes=classes,
-            node_feature=node_feature,
-            node_base=node_base.astype(np.intp),
-            node_weight=node_weight,
-            tree_start=np.array(tree_start, dtype=np.intp),
+            feature_codes=feature_codes,
             offset=np.array(offset, dtype=np.int64),
             table=np.concatenate(tables) if tables else np.zeros((0, num_features + 1)),
             constant=constant,
         )
         for tree, sample, codes in samples:  # the class path decides as the split path
-            if not np.array_equal(tables_.tree_codes(sample, tree), codes):
+            if not np.array_equal(tables_.codes(sample, tree), codes):
                 return None
         return tables_
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """``(rows, num_features + 1)`` contributions, base value last, as LightGBM's.
-
-        A row with NaN in a categorical feature is left to LightGBM: how it routes NaN
-        there depends on the CPU (C++ casts NaN to int; the package never writes NaN
-        categories, it codes missing values as a category of their own).
-        """
+        """``(rows, num_features + 1)`` contributions, base value last, as LightGBM's."""
         X = np.asarray(X, dtype=np.float64)
-        nan_category = np.isnan(X[:, self.categorical_features]).any(axis=1)
-        if nan_category.any():
-            out = np.empty((len(X), self.num_features + 1))
-            out[~nan_category] = self.contributions(X[~nan_category])
-            out[nan_category] = self.booster.predict(
-                X[nan_category], pred_contrib=True, num_threads=1
-            )
-            return out
         out = np.empty((len(X), self.num_features + 1))
-        for start in range(0, len(X), CHUNK_ROWS):
-            part = X[start : start + CHUNK_ROWS]
-            stop = start + len(part)
+        tabulated = self._split_off_nan_categories(X, out, pred_contrib=True)
+        for start in range(0, len(tabulated), CHUNK_ROWS):
+            at = tabulated[start : start + CHUNK_ROWS]
             if not len(self.offset):
-                out[start:stop] = self.constant
+                out[at] = self.constant
                 continue
-            rows = self.offset[None, :] + self.codes(part)
-            if len(part) <= SMALL_ROWS:
-                out[start:stop] = self.table[rows].sum(axis=1) + self.constant
+            rows = self.offset[None, :] + self.codes(X[at])
+            if len(at) <= SMALL_ROWS:
+                out[at] = self.table[rows].sum(axis=1) + self.constant
                 continue
             lookup = sparse.csr_matrix(
                 (np.ones(rows.size), rows.ravel(), np.arange(0, rows.size + 1, rows.shape[1])),
-                shape=(len(part), len(self.table)),
+                shape=(len(at), len(self.table)),
             )
-            out[start:stop] = lookup @ self.table + self.constant
+            out[at] = lookup @ self.table + self.constant
         return out
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """``(rows,)`` raw output (log-odds), as ``booster.predict(X, raw_score=True)``."""
         X = np.asarray(X, dtype=np.float64)
-        nan_category = np.isnan(X[:, self.categorical_features]).any(axis=1)
         out = np.empty(len(X))
-        if nan_category.any():  # as in contributions: LightGBM's own routing
-            out[nan_category] = self.booster.predict(X[nan_category], raw_score=True, num_threads=1)
-        rows = np.flatnonzero(~nan_category)
-        for start in range(0, len(rows), CHUNK_ROWS):
-            at = rows[start : start + CHUNK_ROWS]
+        tabulated = self._split_off_nan_categories(X, out, raw_score=True)
+        for start in range(0, len(tabulated), CHUNK_ROWS):
+            at = tabulated[start : start + CHUNK_ROWS]
             if not len(self.offset):
                 out[at] = self.constant_value
                 continue
@@ -260,21 +227,28 @@ class ContributionTables:
             out[at] = values.sum(axis=1) + self.constant_value
         return out
 
-    def codes(self, X: np.ndarray) -> np.ndarray:
-        """``(rows, trees)``: the pattern of decisions of every tabulated tree."""
-        classes = self.classes.of(X)
-        codes = np.zeros((len(X), len(self.tree_start)), dtype=np.int32)
-        for f, part in self.feature_codes:
-            codes += part[classes[:, f]]
-        return codes
+    def _split_off_nan_categories(
+        self, X: np.ndarray, out: np.ndarray, **predict: bool
+    ) -> np.ndarray:
+        """Fill ``out`` by LightGBM for rows with a NaN category; the other rows' indices.
 
-    def tree_codes(self, X: np.ndarray, tree: int) -> np.ndarray:
-        """:meth:`codes` of one tabulated tree."""
-        stop = self.tree_start[tree + 1] if tree + 1 < len(self.tree_start) else self.splits
-        at = np.arange(self.tree_start[tree], stop)
+        How LightGBM routes NaN in a categorical split depends on the CPU (C++ casts NaN
+        to int); the package never writes NaN categories (missing values are a category
+        of their own), so those rows are left to LightGBM itself.
+        """
+        nan_category = np.isnan(X[:, self.categorical_features]).any(axis=1)
+        if nan_category.any():
+            out[nan_category] = self.booster.predict(X[nan_category], num_threads=1, **predict)
+        return np.flatnonzero(~nan_category)
+
+    def codes(self, X: np.ndarray, tree: int | None = None) -> np.ndarray:
+        """``(rows, trees)``: the pattern of decisions of every tabulated tree (or one)."""
         classes = self.classes.of(X)
-        weights = self.node_weight[self.node_base[None, at] + classes[:, self.node_feature[at]]]
-        return weights.sum(axis=1)
+        at = slice(None) if tree is None else tree
+        codes = np.zeros((len(X), len(self.offset)) if tree is None else len(X), dtype=np.int32)
+        for f, part in self.feature_codes:
+            codes += part[classes[:, f], at]
+        return codes
 
 
 @dataclass
@@ -418,14 +392,6 @@ def _bits(X: np.ndarray, nodes: tuple[_Nodes, _Nodes]) -> np.ndarray:
     if len(categorical.position):
         bits[:, categorical.position] = _categorical_bits(X[:, categorical.feature], categorical)
     return bits
-
-
-def _codes(
-    X: np.ndarray, nodes: tuple[_Nodes, _Nodes], tree_start: np.ndarray, weight: np.ndarray
-) -> np.ndarray:
-    """``(rows, trees)``: each tree's pattern of left/right decisions as an integer."""
-    bits = _bits(X, nodes)
-    return np.add.reduceat(bits * weight[None, :], tree_start, axis=1)
 
 
 def _classes_of(nodes: list[dict[str, Any]], num_features: int) -> _Classes | None:
