@@ -28,23 +28,26 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
 import bentoml
+import fastapi.routing
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, serialize_response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadmodel import explain, schema, tracking
 from leadmodel.features import to_numeric
 from leadmodel.model import FunnelModel
+from service import model_process
 from service.api import (
     ErrorResponse,
     ExplainRequest,
@@ -60,6 +63,8 @@ from service.api import (
 )
 from service.errors import Problem, RequestProblem, error_body, problems_from_pydantic
 from service.guard import MAX_BODY_BYTES, RequestGuard, refusal
+from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
+from service.scoring import ScoreCall, field_warnings, score_requests
 from service.timeout import install as install_request_timeout
 
 logger = logging.getLogger("leadmodel.service")
@@ -74,8 +79,6 @@ INLINE_LEADS = 16
 T = TypeVar("T")
 #: Leads of concurrent requests scored in one call at most (see :class:`Coalescer`).
 COALESCE_LEADS = 1_000
-#: Unknown values quoted in a warning's message (all of them are in ``values``).
-WARNING_QUOTED_VALUES = 5
 _NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -93,17 +96,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 #: Route options shared by the POST endpoints: documented errors, p_accept only when present.
 _ROUTE: dict[str, Any] = {"responses": _ERRORS, "response_model_exclude_unset": True}
-
-
-def json_response(model: type[BaseModel], content: dict[str, Any]) -> Response:
-    """``content`` checked against ``model`` and written by pydantic's own JSON writer.
-
-    What FastAPI does with a route's ``response_model`` (the route keeps it, for the
-    OpenAPI document), without the detour through Python objects and ``json.dumps``
-    (a third of the time of a 1,000-lead answer).
-    """
-    body = model.model_validate(content).model_dump_json(exclude_unset=True)
-    return Response(body, media_type="application/json")
 
 
 def _problem_response(problems: list[Problem], status: int) -> JSONResponse:
@@ -136,19 +128,117 @@ class _JSONBodyRequest(Request):
 
 
 class JSONBodyRoute(APIRoute):
-    """A route whose body model (when it has one) is read by :class:`_JSONBodyRequest`."""
+    """A route whose body model (when it has one) pydantic reads from the JSON bytes.
+
+    A route whose only inputs are that body and the service instance (``self`` of a
+    BentoML class view) is called directly with them once the body is valid: what
+    FastAPI would do, without its per-request dependency solving (a fifth of the CPU time
+    of a single-lead ``/score``, with the HTTP stack's own part of it). Everything else
+    (other parameters, a body that is not valid JSON for the model, a body that is not
+    ``application/json``) takes FastAPI's own path through :class:`_JSONBodyRequest`, so
+    refusals are exactly FastAPI's.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        annotation = getattr(getattr(self.body_field, "field_info", None), "annotation", None)
+        route = _effective_route(self)
+        annotation = getattr(getattr(route.body_field, "field_info", None), "annotation", None)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return handler
         body_model = annotation
+        direct = _direct_call(route)
 
         async def read_body_with_pydantic(request: Request) -> Response:
-            return await handler(_JSONBodyRequest(request.scope, request.receive, body_model))
+            request = _JSONBodyRequest(request.scope, request.receive, body_model)
+            if direct is not None and _is_json(request.headers.get("content-type")):
+                try:  # (the request keeps the bytes it read for FastAPI's path below)
+                    body = body_model.model_validate_json(await request.body())
+                except ValidationError:
+                    pass  # FastAPI reads it again and reports it as it always does
+                else:
+                    return await direct(body)
+            return await handler(request)
 
         return read_body_with_pydantic
+
+
+def _effective_route(route: APIRoute) -> Any:
+    """The route as FastAPI serves it: the route itself, or (FastAPI >= 0.165, routes of an
+    included router, which BentoML's class views are) the context FastAPI builds the
+    route's handler in, with the dependencies the inclusion added."""
+    context = getattr(fastapi.routing, "_effective_route_context_var", None)
+    effective = context.get(None) if context is not None else None
+    if effective is not None and getattr(effective, "original_route", None) is route:
+        return effective
+    return route
+
+
+def _direct_call(route: Any) -> Callable[[BaseModel], Coroutine[Any, Any, Response]] | None:
+    """The endpoint called with a valid body, or None when it needs more than that."""
+    dependant, call = route.dependant, route.dependant.call
+    services = [d.name for d in dependant.dependencies if _is_service_lookup(d)]
+    if (
+        not asyncio.iscoroutinefunction(call)
+        or len(dependant.body_params) != 1
+        or getattr(route, "_embed_body_fields", True)
+        or len(services) != len(dependant.dependencies)
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.request_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.http_connection_param_name
+        or route.status_code not in (None, 200)
+        or not isinstance(route.response_class, DefaultPlaceholder)
+    ):
+        return None
+    body_name = dependant.body_params[0].name
+    field = route.response_field
+
+    async def direct(body: BaseModel) -> Response:
+        values: dict[str, Any] = {body_name: body}
+        for name in services:
+            values[name] = bentoml.get_current_service()
+        raw = await call(**values)
+        if isinstance(raw, Response):
+            return raw
+        content = await serialize_response(
+            field=field,
+            response_content=raw,
+            include=route.response_model_include,
+            exclude=route.response_model_exclude,
+            by_alias=route.response_model_by_alias,
+            exclude_unset=route.response_model_exclude_unset,
+            exclude_defaults=route.response_model_exclude_defaults,
+            exclude_none=route.response_model_exclude_none,
+            dump_json=field is not None,
+        )
+        if field is None:
+            return JSONResponse(content)
+        return Response(content, media_type="application/json")
+
+    return direct
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this content type as JSON (``application/*json``)."""
+    if not content_type:
+        return False
+    kind = content_type.partition(";")[0].strip().lower()
+    main, _, sub = kind.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _is_service_lookup(dependant: Any) -> bool:
+    """A dependency that gives the BentoML service instance, needing nothing itself."""
+    return (
+        dependant.call in (bentoml.get_current_service, _service_instance)
+        and not dependant.dependencies
+        and not dependant.body_params
+        and not dependant.query_params
+    )
 
 
 app = FastAPI(
@@ -197,6 +287,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     # The message may quote request values (personal data): log the type and the code path.
     frames = "".join(traceback.format_tb(exc.__traceback__))
+    if isinstance(exc, ModelProcessError):
+        frames += f"in the scoring process:\n{exc.frames}"
     logger.error("unexpected %s on %s\n%s", type(exc).__name__, request.url.path, frames)
     return refusal("service", "unexpected error; the request was not the cause", 500)
 
@@ -243,24 +335,6 @@ def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = 
         raise RequestProblem(problems)
 
 
-def field_warnings(records: list[dict[str, Any]], model: FunnelModel) -> list[FieldWarning]:
-    """Values scored as unknown, and given fields the model does not read."""
-    warnings = []
-    for field, values in model.features.unknown_values(records).items():
-        quoted = ", ".join(values[:WARNING_QUOTED_VALUES])
-        hidden = len(values) - WARNING_QUOTED_VALUES
-        more = f" (and {hidden} more)" if hidden > 0 else ""
-        message = f"{field}: not seen in training, scored as unknown: {quoted}{more}"
-        warnings.append(FieldWarning(field=field, values=values, message=message))
-    used = set(model.features.feature_names_) | schema.NON_FEATURE_COLUMNS
-    fields = dict.fromkeys(key for record in records for key in record)  # in request order
-    given = {key for record in records for key, value in record.items() if value is not None}
-    for field in (f for f in fields if f in given and f not in used):
-        message = f"{field}: not a field this model reads; ignored"
-        warnings.append(FieldWarning(field=field, values=[], message=message))
-    return warnings
-
-
 def _version(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -273,7 +347,7 @@ def _whatif_problem(problem: Problem, changes: dict[str, Any]) -> Problem:
 
 
 # --- scoring requests together ---------------------------------------------------------------
-Score = Callable[[list[dict[str, Any]], int], list[dict[str, Any]]]
+ScoreCalls = Callable[[list[ScoreCall]], Awaitable[list[bytes]]]
 
 
 class Coalescer:
@@ -284,25 +358,26 @@ class Coalescer:
     never waits for a batch to fill: when the model is free its leads go at once, and
     whatever arrives meanwhile goes in the next call (up to :data:`COALESCE_LEADS` leads).
     Only requests of plain records are joined (:func:`leadmodel.explain.plain_records`:
-    each lead is then read on its own), with the largest ``k`` of them, each request
-    keeping its own first ``k`` reasons (the top ``k`` are the first ``k`` of any longer
-    ranking).
+    each lead is then read on its own); :func:`service.scoring.score_requests` gives
+    each request its own answer.
 
-    The call runs in the event loop, which it holds for at most one call of
-    :data:`COALESCE_LEADS` leads (about 50 ms here). In a worker thread it cost a fifth of
-    the throughput of 1,000-lead requests: the thread and the loop, parsing the next
-    requests, only take turns on the GIL.
+    ``score`` is the scoring process (:class:`service.model_process.ModelProcess`) or,
+    without one, the same work done in the event loop, which it then holds for at most
+    one call of :data:`COALESCE_LEADS` leads (about 50 ms here). In a worker thread that
+    cost a fifth of the throughput of 1,000-lead requests: the thread and the loop,
+    parsing the next requests, only take turns on the GIL.
     """
 
-    def __init__(self, score: Score) -> None:
+    def __init__(self, score: ScoreCalls) -> None:
         self.score = score
-        self.pending: list[tuple[list[dict[str, Any]], int, asyncio.Future[Any]]] = []
+        self.pending: list[tuple[ScoreCall, asyncio.Future[bytes]]] = []
         self.draining: asyncio.Task[None] | None = None
 
-    async def __call__(self, records: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    async def __call__(self, records: list[dict[str, Any]], k: int) -> bytes:
+        """The response body of one request."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
-        self.pending.append((records, k, done))
+        done: asyncio.Future[bytes] = loop.create_future()
+        self.pending.append(((records, k), done))
         if self.draining is None:
             self.draining = loop.create_task(self._drain())
         return await done
@@ -313,34 +388,25 @@ class Coalescer:
                 await asyncio.sleep(0)  # requests already read join this call
                 batch, leads = [], 0
                 while self.pending and (
-                    not batch or leads + len(self.pending[0][0]) <= COALESCE_LEADS
+                    not batch or leads + len(self.pending[0][0][0]) <= COALESCE_LEADS
                 ):
                     batch.append(self.pending.pop(0))
-                    leads += len(batch[-1][0])
+                    leads += len(batch[-1][0][0])
                 await self._score_batch(batch)
         finally:
             self.draining = None
 
-    async def _score_batch(
-        self, batch: list[tuple[list[dict[str, Any]], int, asyncio.Future[Any]]]
-    ) -> None:
-        records = [record for request, _, _ in batch for record in request]
-        k = max(k for _, k, _ in batch)
+    async def _score_batch(self, batch: list[tuple[ScoreCall, asyncio.Future[bytes]]]) -> None:
         try:
-            scored = self.score(records, k)
+            bodies = await self.score([call for call, _ in batch])
         except Exception as exc:  # every request of the call gets the error
-            for _, _, done in batch:
+            for _, done in batch:
                 if not done.done():
                     done.set_exception(exc)
             return
-        start = 0
-        for request, request_k, done in batch:
-            leads = scored[start : start + len(request)]
-            start += len(request)
-            if request_k < k:
-                leads = [lead | {"reasons": lead["reasons"][:request_k]} for lead in leads]
+        for (_, done), body in zip(batch, bodies, strict=True):
             if not done.done():  # the client may have gone away
-                done.set_result(leads)
+                done.set_result(body)
 
 
 # --- the BentoML service -------------------------------------------------------------------
@@ -377,11 +443,46 @@ class LeadScorerService:
         # One large batch at a time in a thread: concurrent ones only fight over the GIL
         # and make every request slow instead of some waiting.
         self.limiter = anyio.CapacityLimiter(1)
-        self.scorer = Coalescer(self._score)
         self.ref = ModelRef(
             name=info.get("name"), version=_version(info.get("version")), uri=info["uri"]
         )
+        self.process = self._start_scoring_process()
+        self.scorer = Coalescer(self._score_calls)
         logger.info("serving %s (name %s, version %s)", uri, self.ref.name, self.ref.version)
+
+    def _start_scoring_process(self) -> ModelProcess | None:
+        """The child that explains ``/score`` leads (see :mod:`service.model_process`)."""
+        try:
+            if not model_process.wanted():
+                return None
+        except ValueError as exc:
+            logger.error("%s", exc)
+            raise SystemExit(1) from None
+        process = ModelProcess(self.model, self.ref)
+        try:
+            process.start()
+        except ModelProcessGone as exc:
+            logger.warning("scoring process: %s; scoring in the worker", exc)
+            return None
+        logger.info("scoring in a process of its own (pid %s)", process.pid)
+        return process
+
+    @bentoml.on_shutdown
+    def stop_scoring_process(self) -> None:
+        """Stop the scoring process with the worker."""
+        if self.process is not None:
+            self.process.stop()
+
+    async def _score_calls(self, calls: list[ScoreCall]) -> list[bytes]:
+        """Response bodies of ``/score`` requests: by the scoring process when it runs."""
+        process = self.process
+        if process is not None:
+            try:
+                return await process(calls)
+            except ModelProcessGone as exc:  # these requests are answered here instead
+                logger.error("scoring process stopped (%s); scoring in the worker", exc)
+                process.restart_later()
+        return score_requests(self.model, self.ref, calls)
 
     async def _run(self, leads: int, work: Callable[[], T]) -> T:
         """Run model work: in the event loop for a few leads, else in a worker thread.
@@ -406,17 +507,13 @@ class LeadScorerService:
     async def score(self, body: ScoreRequest) -> Response:
         """Score 1 to 1,000 leads: P(accept), P(close), score, tier and the top-k reasons."""
         records = self._records(body.leads)
+        call = (records, body.k)
         if explain.plain_records(self.model, records):
-            leads = await self.scorer(records, body.k)
+            answer = await self.scorer(*call)
         else:  # values pandas must read: this request's leads only, as they came
-            leads = await self._run(len(records), lambda: self._score(records, body.k))
-        result = {"model": self.ref, "leads": leads, "warnings": self._warnings(records)}
-        return json_response(ScoreResponse, result)
-
-    def _score(self, records: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-        keys = [schema.LEAD_ID, *self.model.output_columns, "reasons"]
-        explained = explain.explain_leads(self.model, records, k=k, signed=False)
-        return [{key: lead[key] for key in keys} for lead in explained]
+            work = lambda: score_requests(self.model, self.ref, [call])[0]  # noqa: E731
+            answer = await self._run(len(records), work)
+        return Response(answer, media_type="application/json")
 
     @app.post("/explain", operation_id="explain", response_model=ExplainResponse, **_ROUTE)
     async def explain_contributions(self, body: ExplainRequest) -> dict[str, Any]:

@@ -87,3 +87,25 @@ def test_the_service_instance_is_found_without_a_thread() -> None:
         dependency = self_param.default.dependency
         assert dependency is bentoml.get_current_service
         assert inspect.iscoroutinefunction(app.dependency_overrides[dependency])
+
+
+def test_body_routes_call_their_endpoint_directly() -> None:
+    """Routes that take only a JSON body and ``self`` skip FastAPI's dependency solving.
+
+    The effective routes (those FastAPI serves after BentoML's class views are included)
+    are checked; ``/model`` takes no body and keeps FastAPI's path.
+    """
+    from service.service import LeadScorerService, _direct_call, _effective_route, app
+
+    assert LeadScorerService is not None
+    included = app.routes[0]
+    candidates = included.effective_candidates
+    contexts = candidates() if callable(candidates) else candidates
+    served = {c.path: c for c in contexts if getattr(c, "path", None)}
+    assert {"/score", "/explain", "/whatif", "/model"} <= set(served)
+    for path in ("/score", "/explain", "/whatif"):
+        route = _effective_route(served[path].original_route)
+        assert route is served[path].original_route  # outside FastAPI's build context
+        assert _direct_call(served[path]) is not None, path
+        assert [d.name for d in served[path].dependant.dependencies] == ["self"]
+    assert _direct_call(served["/model"]) is None
