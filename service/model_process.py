@@ -153,6 +153,13 @@ class ModelProcess:
 
     async def __call__(self, calls: list[ScoreCall]) -> list[bytes]:
         """The response bodies of ``calls`` (see :func:`~service.scoring.score_requests`)."""
+        return await self.submit(calls)
+
+    def submit(self, calls: list[ScoreCall]) -> asyncio.Future[list[bytes]]:
+        """Send ``calls`` now; the future gets their response bodies.
+
+        Raises :class:`ModelProcessGone` when the child is not running.
+        """
         loop = asyncio.get_running_loop()
         down, up = self._down, self._up
         if down is None or up is None:
@@ -167,7 +174,7 @@ class ModelProcess:
             down.send((call, calls))
         except OSError:
             self._gone("the pipe to it broke")
-        return await done
+        return done
 
     def _answered(self) -> None:
         """The loop's callback when answers are waiting: resolve their calls."""

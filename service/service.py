@@ -77,8 +77,11 @@ REQUEST_TIMEOUT_S = 60
 #: ``/score`` requests always go through the :class:`Coalescer`.
 INLINE_LEADS = 16
 T = TypeVar("T")
-#: Leads of concurrent requests scored in one call at most (see :class:`Coalescer`).
+#: Leads of concurrent requests scored in one call at most (see :class:`Coalescer`);
+#: twice that with a scoring process, which shares such calls with the worker.
 COALESCE_LEADS = 1_000
+#: Calls of this many leads in several requests are shared (see :func:`worker_share`).
+SHARED_CALL_LEADS = 200
 _NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -350,26 +353,47 @@ def _whatif_problem(problem: Problem, changes: dict[str, Any]) -> Problem:
 ScoreCalls = Callable[[list[ScoreCall]], Awaitable[list[bytes]]]
 
 
+def worker_share(calls: list[ScoreCall]) -> int:
+    """Where the requests the worker scores itself start (``len(calls)``: none of them).
+
+    Only calls of at least :data:`SHARED_CALL_LEADS` leads in more than one request are
+    shared; the scoring process takes the first requests, up to about half the leads
+    (it also reads them from the pipe), and the worker the rest, at a request boundary.
+    """
+    sizes = [len(records) for records, _ in calls]
+    total = sum(sizes)
+    if len(calls) < 2 or total < SHARED_CALL_LEADS:
+        return len(calls)
+    theirs = 0
+    for i, size in enumerate(sizes[:-1]):
+        theirs += size
+        if theirs >= total / 2:
+            return i + 1
+    return len(calls) - 1
+
+
 class Coalescer:
     """Score the leads of requests that arrive while the model is busy in one call.
 
     Per call, explaining costs a fixed part (about half a millisecond of Python) plus a
     part per lead; single-lead requests arriving together share the fixed part. A request
     never waits for a batch to fill: when the model is free its leads go at once, and
-    whatever arrives meanwhile goes in the next call (up to :data:`COALESCE_LEADS` leads).
+    whatever arrives meanwhile goes in the next call (up to ``max_leads`` leads).
     Only requests of plain records are joined (:func:`leadmodel.explain.plain_records`:
     each lead is then read on its own); :func:`service.scoring.score_requests` gives
     each request its own answer.
 
-    ``score`` is the scoring process (:class:`service.model_process.ModelProcess`) or,
-    without one, the same work done in the event loop, which it then holds for at most
-    one call of :data:`COALESCE_LEADS` leads (about 50 ms here). In a worker thread that
+    ``score`` is the scoring process (:class:`service.model_process.ModelProcess`), with
+    the worker taking part of large calls (:func:`worker_share`), or without a process
+    the same work done in the event loop. Either way the loop is held for at most about
+    :data:`COALESCE_LEADS` leads of model work (about 50 ms here). In a worker thread that
     cost a fifth of the throughput of 1,000-lead requests: the thread and the loop,
     parsing the next requests, only take turns on the GIL.
     """
 
-    def __init__(self, score: ScoreCalls) -> None:
+    def __init__(self, score: ScoreCalls, max_leads: int = COALESCE_LEADS) -> None:
         self.score = score
+        self.max_leads = max_leads
         self.pending: list[tuple[ScoreCall, asyncio.Future[bytes]]] = []
         self.draining: asyncio.Task[None] | None = None
 
@@ -388,7 +412,7 @@ class Coalescer:
                 await asyncio.sleep(0)  # requests already read join this call
                 batch, leads = [], 0
                 while self.pending and (
-                    not batch or leads + len(self.pending[0][0][0]) <= COALESCE_LEADS
+                    not batch or leads + len(self.pending[0][0][0]) <= self.max_leads
                 ):
                     batch.append(self.pending.pop(0))
                     leads += len(batch[-1][0][0])
@@ -447,7 +471,8 @@ class LeadScorerService:
             name=info.get("name"), version=_version(info.get("version")), uri=info["uri"]
         )
         self.process = self._start_scoring_process()
-        self.scorer = Coalescer(self._score_calls)
+        shared = 2 if self.process is not None else 1  # see worker_share
+        self.scorer = Coalescer(self._score_calls, max_leads=COALESCE_LEADS * shared)
         logger.info("serving %s (name %s, version %s)", uri, self.ref.name, self.ref.version)
 
     def _start_scoring_process(self) -> ModelProcess | None:
@@ -474,11 +499,19 @@ class LeadScorerService:
             self.process.stop()
 
     async def _score_calls(self, calls: list[ScoreCall]) -> list[bytes]:
-        """Response bodies of ``/score`` requests: by the scoring process when it runs."""
+        """Response bodies of ``/score`` requests: by the scoring process when it runs.
+
+        Of a call of many leads in several requests, the worker scores the last requests
+        itself while the process scores the others (:func:`worker_share`): with large
+        requests the worker would otherwise mostly wait.
+        """
         process = self.process
         if process is not None:
+            start = worker_share(calls)
             try:
-                return await process(calls)
+                theirs = process.submit(calls[:start])
+                mine = score_requests(self.model, self.ref, calls[start:]) if calls[start:] else []
+                return [*(await theirs), *mine]
             except ModelProcessGone as exc:  # these requests are answered here instead
                 logger.error("scoring process stopped (%s); scoring in the worker", exc)
                 process.restart_later()

@@ -593,24 +593,31 @@ def explain_leads(
             strict=True,
         )
     )
-    values = functools.cache(lambda field: batch.read(field).astype(object))
-    ids = batch.ids
+    # Python lists from here: indexing numpy arrays one value at a time costs more.
+    values = functools.cache(lambda field: batch.read(field).astype(object).tolist())
+    ids = batch.ids.tolist()
     columns = {c: predictions[c].tolist() for c in model.output_columns if c in predictions}
+    rows = points.tolist()
+    picks = {
+        name: (index.tolist(), valid.tolist(), texts[name].tolist())
+        for name, (index, valid) in ranked.items()
+    }
     out: list[dict[str, Any]] = []
     for i in range(len(ids)):
         record = {c: column[i] for c, column in columns.items()}
         lead: dict[str, Any] = {schema.LEAD_ID: ids[i], **record, "base_points": base_points}
-        for name, (index, valid) in ranked.items():
+        row = rows[i]
+        for name, (index, valid, text) in picks.items():
             lead[name] = [
                 {
                     "field": fields[pos],
                     "value": _json_value(values(fields[pos])[i]),
-                    "direction": "+" if points[i, pos] > 0 else "-",
-                    "points": float(points[i, pos]),
-                    "text": texts[name][i, j],
+                    "direction": "+" if row[pos] > 0 else "-",
+                    "points": row[pos],
+                    "text": text[i][j],
                 }
                 for j, pos in enumerate(index[i])
-                if valid[i, j]
+                if valid[i][j]
             ]
         out.append(lead)
     return out

@@ -121,14 +121,16 @@ def _is_na(value: object) -> bool:
 
 def _factorize_small(values: list[Any]) -> tuple[np.ndarray, list[str]] | None:
     """``pd.factorize`` of a few values that are all text or missing; None otherwise."""
-    if not _plain_texts(values):
-        return None
     position: dict[str, int] = {}
-    for v in values:
+    codes = []
+    for v in values:  # one pass: checked, grouped and coded
         if isinstance(v, str):
-            position.setdefault(v, len(position))
-    codes = np.array([position[v] if isinstance(v, str) else -1 for v in values], dtype=np.intp)
-    return codes, list(position)
+            codes.append(position.setdefault(v, len(position)))
+        elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            codes.append(-1)
+        else:
+            return None
+    return np.array(codes, dtype=np.intp), list(position)
 
 
 def _plain_texts(values: list[Any]) -> bool:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from service.api import ModelRef, ScoreResponse
+from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
+from service.scoring import field_warnings, response_body, score_body, score_requests
 
 from leadmodel import explain, ingest, schema, tracking
 from leadmodel.synthetic import generate
 from service import model_process
-from service.api import ModelRef, ScoreResponse
-from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
-from service.scoring import field_warnings, response_body, score_body, score_requests
 from tests.conftest import Trained
 from tests.service.test_service import records
 
@@ -186,3 +186,22 @@ def test_scoring_process_setting_auto_and_invalid() -> None:
     assert model_process.wanted("auto") is (len(os.sched_getaffinity(0)) > 1)
     with pytest.raises(ValueError, match="LEADMODEL_SCORING_PROCESS='sometimes'"):
         model_process.wanted("sometimes")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ([1, 1, 1], 3),  # small calls stay with the process
+        ([1000], 1),  # one request: nothing to share
+        ([1000, 1000], 1),
+        ([300, 1, 1, 300], 2),  # the process takes about half the leads, first requests
+        ([100, 100, 100, 100], 2),
+        ([900, 50, 50], 1),
+        ([10, 10, 500], 2),
+    ],
+)
+def test_worker_share(sizes: list[int], expected: int) -> None:
+    from service.service import worker_share
+
+    calls = [([{"lead_id": str(i)}] * size, 3) for i, size in enumerate(sizes)]
+    assert worker_share(calls) == expected

@@ -144,6 +144,28 @@ def test_concurrent_requests_get_what_they_get_alone(
         assert together == alone
 
 
+def test_concurrent_large_requests_get_what_they_get_alone(
+    api: httpx.Client, server: Server, leads: pd.DataFrame
+) -> None:
+    """Large requests arriving together are shared between the scoring process and the
+    worker (service.service.worker_share): answers must not show it either."""
+    rows = records(leads)
+    size = len(rows) // 4
+    requests = [{"leads": rows[i * size : (i + 1) * size], "k": 1 + i} for i in range(4)]
+    alone = [score(api, body["leads"], k=body["k"]) for body in requests]
+
+    def send(body: dict[str, Any]) -> dict[str, Any]:
+        with server.client() as client:
+            response = client.post("/score", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            together = list(pool.map(send, requests))
+        assert together == alone
+
+
 # --- explain, what-if, model -----------------------------------------------------------------
 def test_explain_contributions_add_up(api: httpx.Client, leads: pd.DataFrame) -> None:
     rows = records(leads.head(20))
