@@ -1,17 +1,17 @@
 """Scoring in a process of its own, next to the BentoML worker that answers HTTP.
 
-A BentoML worker is one Python process: reading requests, validating them and writing
-answers (the HTTP stack alone costs about a millisecond of CPU a request) take turns on
-one core with the model work. :class:`ModelProcess` moves the model work of ``/score`` to
-a child process, so the two run side by side: the worker keeps reading the next requests
-while the child explains the current ones, and a 1,000-lead request no longer holds the
-event loop for the 50 ms its model work takes. What BentoML's runners did, for the one
-call that is most of the load, without a second HTTP hop: requests go down a pipe in
-batches (see :class:`service.service.Coalescer`) and come back as response bodies.
+A BentoML worker is one Python process: the HTTP stack (about a millisecond of CPU a
+request here) takes turns on one core with the work of each request. :class:`ModelProcess`
+moves the work of ``/score`` (reading the request, explaining its leads, writing the
+answer) to a child process, so the two run side by side: the worker keeps taking the next
+requests while the child answers the current ones, and a 1,000-lead request no longer
+holds the event loop for the 50 ms its model work takes. What BentoML's runners did, for
+the one call that is most of the load, without a second HTTP hop: raw request bodies go
+down a pipe in batches (see :class:`service.service.Coalescer`) and answers come back.
 
 The child is started with the model the worker loaded (pickled down the pipe, so both
 serve the very same model) and computes exactly what the worker would
-(:func:`service.scoring.score_requests`). If it dies, calls in flight and the next ones
+(:func:`service.scoring.answer_bodies`). If it dies, calls in flight and the next ones
 are scored in the worker, and it is started again in the background.
 
 Run by the service only (``python -m service.model_process READ_FD WRITE_FD``).
@@ -37,7 +37,7 @@ from typing import Any
 
 from leadmodel.model import FunnelModel
 from service.api import ModelRef
-from service.scoring import ScoreCall, score_requests
+from service.scoring import Answer, answer_bodies
 
 logger = logging.getLogger("leadmodel.service")
 
@@ -86,10 +86,10 @@ def wanted(value: str | None = None) -> bool:
 
 
 class ModelProcess:
-    """A child process that answers :func:`service.scoring.score_requests` calls.
+    """A child process that answers ``/score`` bodies (:func:`service.scoring.answer_bodies`).
 
-    :meth:`start` (blocking) spawns it; ``await process(calls)`` sends one call and waits
-    for its response bodies without blocking the event loop (the answer pipe is watched
+    :meth:`start` (blocking) spawns it; ``await process(bodies)`` sends one call and waits
+    for its answers without blocking the event loop (the answer pipe is watched
     by the loop). Calls are answered in order, one at a time.
     """
 
@@ -100,7 +100,7 @@ class ModelProcess:
         self._down: Connection | None = None
         self._up: Connection | None = None
         self._watched: tuple[asyncio.AbstractEventLoop, int] | None = None
-        self._calls: dict[int, asyncio.Future[list[bytes]]] = {}
+        self._calls: dict[int, asyncio.Future[list[Answer]]] = {}
         self._ids = itertools.count()
         self._restarting = False
         self._last_start = 0.0
@@ -151,12 +151,12 @@ class ModelProcess:
         with self._lock:
             self._child, self._down, self._up = child, down, up
 
-    async def __call__(self, calls: list[ScoreCall]) -> list[bytes]:
-        """The response bodies of ``calls`` (see :func:`~service.scoring.score_requests`)."""
-        return await self.submit(calls)
+    async def __call__(self, bodies: list[bytes]) -> list[Answer]:
+        """The answers to ``/score`` bodies (see :func:`~service.scoring.answer_bodies`)."""
+        return await self.submit(bodies)
 
-    def submit(self, calls: list[ScoreCall]) -> asyncio.Future[list[bytes]]:
-        """Send ``calls`` now; the future gets their response bodies.
+    def submit(self, bodies: list[bytes]) -> asyncio.Future[list[Answer]]:
+        """Send ``bodies`` now; the future gets their answers.
 
         Raises :class:`ModelProcessGone` when the child is not running.
         """
@@ -168,10 +168,10 @@ class ModelProcess:
             loop.add_reader(up.fileno(), self._answered)
             self._watched = (loop, up.fileno())
         call = next(self._ids)
-        done: asyncio.Future[list[bytes]] = loop.create_future()
+        done: asyncio.Future[list[Answer]] = loop.create_future()
         self._calls[call] = done
         try:
-            down.send((call, calls))
+            down.send((call, bodies))
         except OSError:
             self._gone("the pipe to it broke")
         return done
@@ -277,11 +277,11 @@ def serve(down: Connection, up: Connection) -> int:
     up.send(("ready", os.getpid()))
     while True:
         try:
-            call, calls = down.recv()
+            call, bodies = down.recv()
         except EOFError:
             return 0  # the worker closed the pipe or went away
         try:
-            answer: tuple[Any, ...] = (call, "ok", score_requests(model, ref, calls))
+            answer: tuple[Any, ...] = (call, "ok", answer_bodies(model, ref, bodies))
         except Exception as exc:  # type and stack only: a message may quote lead values
             frames = "".join(traceback.format_tb(exc.__traceback__))
             answer = (call, "error", (type(exc).__name__, frames))

@@ -11,17 +11,64 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pydantic_core
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema
+from leadmodel.features import to_numeric
 from leadmodel.model import FunnelModel
-from service.api import FieldWarning, ModelRef
+from service.api import FieldWarning, Lead, ModelRef, ScoreRequest
+from service.errors import Problem, RequestProblem
 
 #: Unknown values quoted in a warning's message (all of them are in ``values``).
 WARNING_QUOTED_VALUES = 5
 #: One ``/score`` request as the scoring call takes it: its lead records and its ``k``.
 ScoreCall = tuple[list[dict[str, Any]], int]
+#: What :func:`answer_bodies` says of a request body: ``("ok", response body)``,
+#: ``("refused", problems)`` (a 422 naming them) or ``("invalid", None)`` (the body is
+#: not a valid request: FastAPI reads it again and reports why).
+Answer = tuple[str, Any]
+_NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
+
+
+def lead_records(leads: list[Lead]) -> list[dict[str, Any]]:
+    """Validated request leads as plain records (canonical fields and extra fields)."""
+    return [lead.model_dump() for lead in leads]
+
+
+def _loc(where: str, index: int, field: str) -> str:
+    return f"{where}.{field}" if where in ("lead", "changes") else f"{where}[{index}].{field}"
+
+
+def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = "leads") -> None:
+    """Refuse what pydantic cannot see: duplicate ids, extra numeric features not numbers.
+
+    ``where`` names the rows in messages: ``leads`` (``leads[3].x``), or ``lead`` /
+    ``changes`` for the single lead of a what-if (``changes.x``).
+    """
+    problems = []
+    first: dict[Any, int] = {}
+    for i, record in enumerate(records):
+        at = first.setdefault(record.get(schema.LEAD_ID), i)
+        if at != i:
+            message = f"duplicate of {where}[{at}]"
+            problems.append(Problem(f"{where}[{i}].{schema.LEAD_ID}", schema.LEAD_ID, i, message))
+    for field in model.features.numeric_:
+        if field in Lead.model_fields:
+            continue  # canonical numbers are typed by the request model
+        values = [record.get(field) for record in records]
+        if all(v is None for v in values):
+            continue
+        given = np.array([v is not None for v in values])
+        number = to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float)
+        problems += [
+            Problem(_loc(where, i, field), field, int(i), _NOT_A_NUMBER)
+            for i in np.flatnonzero(given & ~np.isfinite(number))
+        ]
+    if problems:
+        raise RequestProblem(problems)
 
 
 def response_body(model: type[BaseModel], content: dict[str, Any]) -> bytes:
@@ -88,3 +135,35 @@ def score_requests(model: FunnelModel, ref: ModelRef, calls: Sequence[ScoreCall]
             leads = [lead | {"reasons": lead["reasons"][:request_k]} for lead in leads]
         bodies.append(score_body(ref, leads, field_warnings(request, model)))
     return bodies
+
+
+def answer_bodies(model: FunnelModel, ref: ModelRef, bodies: Sequence[bytes]) -> list[Answer]:
+    """What to answer to each raw ``/score`` body (see :data:`Answer`).
+
+    Bodies are read as FastAPI's route would read them (``ScoreRequest``, then
+    :func:`check_batch`); the leads of plain requests are explained in one call
+    (:func:`score_requests`), any other request on its own.
+    """
+    answers: list[Answer | None] = [None] * len(bodies)
+    joined: list[ScoreCall] = []
+    joined_at: list[int] = []
+    for i, body in enumerate(bodies):
+        try:
+            request = ScoreRequest.model_validate_json(body)
+            records = lead_records(request.leads)
+            check_batch(records, model)
+        except ValidationError:
+            answers[i] = ("invalid", None)
+            continue
+        except RequestProblem as exc:
+            answers[i] = ("refused", exc.problems)
+            continue
+        if explain.plain_records(model, records):
+            joined.append((records, request.k))
+            joined_at.append(i)
+        else:  # values pandas must read: this request's leads only, as they came
+            answers[i] = ("ok", score_requests(model, ref, [(records, request.k)])[0])
+    if joined:
+        for i, body in zip(joined_at, score_requests(model, ref, joined), strict=True):
+            answers[i] = ("ok", body)
+    return [answer for answer in answers if answer is not None]

@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 import anyio
 import bentoml
 import fastapi.routing
-import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.datastructures import DefaultPlaceholder
@@ -44,9 +43,7 @@ from fastapi.routing import APIRoute, serialize_response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadmodel import explain, schema, tracking
-from leadmodel.features import to_numeric
-from leadmodel.model import FunnelModel
+from leadmodel import explain, tracking
 from service import model_process
 from service.api import (
     ErrorResponse,
@@ -64,7 +61,14 @@ from service.api import (
 from service.errors import Problem, RequestProblem, error_body, problems_from_pydantic
 from service.guard import MAX_BODY_BYTES, RequestGuard, refusal
 from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
-from service.scoring import ScoreCall, field_warnings, score_requests
+from service.scoring import (
+    Answer,
+    answer_bodies,
+    check_batch,
+    field_warnings,
+    lead_records,
+    score_requests,
+)
 from service.timeout import install as install_request_timeout
 
 logger = logging.getLogger("leadmodel.service")
@@ -77,12 +81,13 @@ REQUEST_TIMEOUT_S = 60
 #: ``/score`` requests always go through the :class:`Coalescer`.
 INLINE_LEADS = 16
 T = TypeVar("T")
-#: Leads of concurrent requests scored in one call at most (see :class:`Coalescer`);
-#: twice that with a scoring process, which shares such calls with the worker.
-COALESCE_LEADS = 1_000
-#: Calls of this many leads in several requests are shared (see :func:`worker_share`).
-SHARED_CALL_LEADS = 200
-_NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
+#: Bytes of concurrent ``/score`` bodies answered in one call at most (about 1,000 leads;
+#: see :class:`Coalescer`); twice that with a scoring process, which shares such calls
+#: with the worker.
+COALESCE_BYTES = 512 * 1024
+#: Calls of this many bytes (about 200 leads) in several requests are shared (see
+#: :func:`worker_share`).
+SHARED_CALL_BYTES = 96 * 1024
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": description}
@@ -130,6 +135,21 @@ class _JSONBodyRequest(Request):
         return self._json
 
 
+def answers_raw_body(method: str) -> Callable[[T], T]:
+    """Mark an endpoint whose JSON body the service method ``method`` reads itself.
+
+    :class:`JSONBodyRoute` hands that method the raw bytes of a JSON body first; it
+    returns the response, or None to leave the body to the endpoint (FastAPI's reading
+    and validation, its 4xx for invalid bodies).
+    """
+
+    def mark(endpoint: T) -> T:
+        endpoint.__raw_body__ = method  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 class JSONBodyRoute(APIRoute):
     """A route whose body model (when it has one) pydantic reads from the JSON bytes.
 
@@ -151,11 +171,18 @@ class JSONBodyRoute(APIRoute):
         body_model = annotation
         direct = _direct_call(route)
 
+        raw = getattr(route.dependant.call, "__raw_body__", None) if direct else None
+
         async def read_body_with_pydantic(request: Request) -> Response:
             request = _JSONBodyRequest(request.scope, request.receive, body_model)
             if direct is not None and _is_json(request.headers.get("content-type")):
-                try:  # (the request keeps the bytes it read for FastAPI's path below)
-                    body = body_model.model_validate_json(await request.body())
+                data = await request.body()  # (kept by the request for FastAPI's path below)
+                if raw is not None:
+                    answer = await getattr(bentoml.get_current_service(), raw)(data)
+                    if answer is not None:
+                        return answer
+                try:
+                    body = body_model.model_validate_json(data)
                 except ValidationError:
                     pass  # FastAPI reads it again and reports it as it always does
                 else:
@@ -299,45 +326,6 @@ async def _bug(request: Request, exc: Exception) -> JSONResponse:
 app.add_middleware(RequestGuard)
 
 
-# --- from validated requests to the library's lead records -----------------------------------
-def lead_records(leads: list[Lead]) -> list[dict[str, Any]]:
-    """Validated request leads as plain records (canonical fields and extra fields)."""
-    return [lead.model_dump() for lead in leads]
-
-
-def _loc(where: str, index: int, field: str) -> str:
-    return f"{where}.{field}" if where in ("lead", "changes") else f"{where}[{index}].{field}"
-
-
-def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = "leads") -> None:
-    """Refuse what pydantic cannot see: duplicate ids, extra numeric features not numbers.
-
-    ``where`` names the rows in messages: ``leads`` (``leads[3].x``), or ``lead`` /
-    ``changes`` for the single lead of a what-if (``changes.x``).
-    """
-    problems = []
-    first: dict[Any, int] = {}
-    for i, record in enumerate(records):
-        at = first.setdefault(record.get(schema.LEAD_ID), i)
-        if at != i:
-            message = f"duplicate of {where}[{at}]"
-            problems.append(Problem(f"{where}[{i}].{schema.LEAD_ID}", schema.LEAD_ID, i, message))
-    for field in model.features.numeric_:
-        if field in Lead.model_fields:
-            continue  # canonical numbers are typed by the request model
-        values = [record.get(field) for record in records]
-        if all(v is None for v in values):
-            continue
-        given = np.array([v is not None for v in values])
-        number = to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float)
-        problems += [
-            Problem(_loc(where, i, field), field, int(i), _NOT_A_NUMBER)
-            for i in np.flatnonzero(given & ~np.isfinite(number))
-        ]
-    if problems:
-        raise RequestProblem(problems)
-
-
 def _version(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -350,58 +338,57 @@ def _whatif_problem(problem: Problem, changes: dict[str, Any]) -> Problem:
 
 
 # --- scoring requests together ---------------------------------------------------------------
-ScoreCalls = Callable[[list[ScoreCall]], Awaitable[list[bytes]]]
+AnswerBodies = Callable[[list[bytes]], Awaitable[list[Answer]]]
 
 
-def worker_share(calls: list[ScoreCall]) -> int:
-    """Where the requests the worker scores itself start (``len(calls)``: none of them).
+def worker_share(bodies: list[bytes]) -> int:
+    """Where the requests the worker scores itself start (``len(bodies)``: none of them).
 
-    Only calls of at least :data:`SHARED_CALL_LEADS` leads in more than one request are
-    shared; the scoring process takes the first requests, up to about half the leads
+    Only calls of at least :data:`SHARED_CALL_BYTES` in more than one request are
+    shared; the scoring process takes the first requests, up to about half the bytes
     (it also reads them from the pipe), and the worker the rest, at a request boundary.
     """
-    sizes = [len(records) for records, _ in calls]
+    sizes = [len(body) for body in bodies]
     total = sum(sizes)
-    if len(calls) < 2 or total < SHARED_CALL_LEADS:
-        return len(calls)
+    if len(bodies) < 2 or total < SHARED_CALL_BYTES:
+        return len(bodies)
     theirs = 0
     for i, size in enumerate(sizes[:-1]):
         theirs += size
         if theirs >= total / 2:
             return i + 1
-    return len(calls) - 1
+    return len(bodies) - 1
 
 
 class Coalescer:
-    """Score the leads of requests that arrive while the model is busy in one call.
+    """Answer the ``/score`` requests that arrive while the model is busy in one call.
 
     Per call, explaining costs a fixed part (about half a millisecond of Python) plus a
     part per lead; single-lead requests arriving together share the fixed part. A request
-    never waits for a batch to fill: when the model is free its leads go at once, and
-    whatever arrives meanwhile goes in the next call (up to ``max_leads`` leads).
-    Only requests of plain records are joined (:func:`leadmodel.explain.plain_records`:
-    each lead is then read on its own); :func:`service.scoring.score_requests` gives
-    each request its own answer.
+    never waits for a batch to fill: when the model is free it goes at once, and whatever
+    arrives meanwhile goes in the next call (up to ``max_bytes`` of request bodies).
+    Requests travel as their raw JSON bodies: reading them is part of the call
+    (:func:`service.scoring.answer_bodies`), which gives each request its own answer.
 
-    ``score`` is the scoring process (:class:`service.model_process.ModelProcess`), with
+    ``answer`` is the scoring process (:class:`service.model_process.ModelProcess`), with
     the worker taking part of large calls (:func:`worker_share`), or without a process
     the same work done in the event loop. Either way the loop is held for at most about
-    :data:`COALESCE_LEADS` leads of model work (about 50 ms here). In a worker thread that
-    cost a fifth of the throughput of 1,000-lead requests: the thread and the loop,
-    parsing the next requests, only take turns on the GIL.
+    :data:`COALESCE_BYTES` of requests (1,000 leads, about 50 ms of model work here). In a
+    worker thread that cost a fifth of the throughput of 1,000-lead requests: the thread
+    and the loop, parsing the next requests, only take turns on the GIL.
     """
 
-    def __init__(self, score: ScoreCalls, max_leads: int = COALESCE_LEADS) -> None:
-        self.score = score
-        self.max_leads = max_leads
-        self.pending: list[tuple[ScoreCall, asyncio.Future[bytes]]] = []
+    def __init__(self, answer: AnswerBodies, max_bytes: int = COALESCE_BYTES) -> None:
+        self.answer = answer
+        self.max_bytes = max_bytes
+        self.pending: list[tuple[bytes, asyncio.Future[Answer]]] = []
         self.draining: asyncio.Task[None] | None = None
 
-    async def __call__(self, records: list[dict[str, Any]], k: int) -> bytes:
-        """The response body of one request."""
+    async def __call__(self, body: bytes) -> Answer:
+        """The answer to one request body."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[bytes] = loop.create_future()
-        self.pending.append(((records, k), done))
+        done: asyncio.Future[Answer] = loop.create_future()
+        self.pending.append((body, done))
         if self.draining is None:
             self.draining = loop.create_task(self._drain())
         return await done
@@ -410,27 +397,27 @@ class Coalescer:
         try:
             while self.pending:
                 await asyncio.sleep(0)  # requests already read join this call
-                batch, leads = [], 0
+                batch, size = [], 0
                 while self.pending and (
-                    not batch or leads + len(self.pending[0][0][0]) <= self.max_leads
+                    not batch or size + len(self.pending[0][0]) <= self.max_bytes
                 ):
                     batch.append(self.pending.pop(0))
-                    leads += len(batch[-1][0][0])
-                await self._score_batch(batch)
+                    size += len(batch[-1][0])
+                await self._answer_batch(batch)
         finally:
             self.draining = None
 
-    async def _score_batch(self, batch: list[tuple[ScoreCall, asyncio.Future[bytes]]]) -> None:
+    async def _answer_batch(self, batch: list[tuple[bytes, asyncio.Future[Answer]]]) -> None:
         try:
-            bodies = await self.score([call for call, _ in batch])
+            answers = await self.answer([body for body, _ in batch])
         except Exception as exc:  # every request of the call gets the error
             for _, done in batch:
                 if not done.done():
                     done.set_exception(exc)
             return
-        for (_, done), body in zip(batch, bodies, strict=True):
+        for (_, done), answer in zip(batch, answers, strict=True):
             if not done.done():  # the client may have gone away
-                done.set_result(body)
+                done.set_result(answer)
 
 
 # --- the BentoML service -------------------------------------------------------------------
@@ -472,7 +459,7 @@ class LeadScorerService:
         )
         self.process = self._start_scoring_process()
         shared = 2 if self.process is not None else 1  # see worker_share
-        self.scorer = Coalescer(self._score_calls, max_leads=COALESCE_LEADS * shared)
+        self.scorer = Coalescer(self._answer_bodies, max_bytes=COALESCE_BYTES * shared)
         logger.info("serving %s (name %s, version %s)", uri, self.ref.name, self.ref.version)
 
     def _start_scoring_process(self) -> ModelProcess | None:
@@ -498,24 +485,24 @@ class LeadScorerService:
         if self.process is not None:
             self.process.stop()
 
-    async def _score_calls(self, calls: list[ScoreCall]) -> list[bytes]:
-        """Response bodies of ``/score`` requests: by the scoring process when it runs.
+    async def _answer_bodies(self, bodies: list[bytes]) -> list[Answer]:
+        """Answers to ``/score`` bodies: by the scoring process when it runs.
 
-        Of a call of many leads in several requests, the worker scores the last requests
-        itself while the process scores the others (:func:`worker_share`): with large
+        Of a call of many bytes in several requests, the worker answers the last requests
+        itself while the process answers the others (:func:`worker_share`): with large
         requests the worker would otherwise mostly wait.
         """
         process = self.process
         if process is not None:
-            start = worker_share(calls)
+            start = worker_share(bodies)
             try:
-                theirs = process.submit(calls[:start])
-                mine = score_requests(self.model, self.ref, calls[start:]) if calls[start:] else []
+                theirs = process.submit(bodies[:start])
+                mine = answer_bodies(self.model, self.ref, bodies[start:]) if bodies[start:] else []
                 return [*(await theirs), *mine]
             except ModelProcessGone as exc:  # these requests are answered here instead
                 logger.error("scoring process stopped (%s); scoring in the worker", exc)
                 process.restart_later()
-        return score_requests(self.model, self.ref, calls)
+        return answer_bodies(self.model, self.ref, bodies)
 
     async def _run(self, leads: int, work: Callable[[], T]) -> T:
         """Run model work: in the event loop for a few leads, else in a worker thread.
@@ -537,16 +524,26 @@ class LeadScorerService:
         return field_warnings(records, self.model)
 
     @app.post("/score", operation_id="score", response_model=ScoreResponse, **_ROUTE)
+    @answers_raw_body("score_json")
     async def score(self, body: ScoreRequest) -> Response:
         """Score 1 to 1,000 leads: P(accept), P(close), score, tier and the top-k reasons."""
+        # Only reached when score_json leaves a body to FastAPI (see JSONBodyRoute).
         records = self._records(body.leads)
-        call = (records, body.k)
-        if explain.plain_records(self.model, records):
-            answer = await self.scorer(*call)
-        else:  # values pandas must read: this request's leads only, as they came
-            work = lambda: score_requests(self.model, self.ref, [call])[0]  # noqa: E731
-            answer = await self._run(len(records), work)
-        return Response(answer, media_type="application/json")
+        work = lambda: score_requests(self.model, self.ref, [(records, body.k)])[0]  # noqa: E731
+        return Response(await self._run(len(records), work), media_type="application/json")
+
+    async def score_json(self, body: bytes) -> Response | None:
+        """``/score`` from its raw JSON body, read where the model work is done.
+
+        None for a body that is not a valid request: FastAPI reads it again and refuses it
+        as it refuses any invalid body (the same 4xx).
+        """
+        status, result = await self.scorer(body)
+        if status == "ok":
+            return Response(result, media_type="application/json")
+        if status == "refused":
+            raise RequestProblem(result)
+        return None
 
     @app.post("/explain", operation_id="explain", response_model=ExplainResponse, **_ROUTE)
     async def explain_contributions(self, body: ExplainRequest) -> dict[str, Any]:

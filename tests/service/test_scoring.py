@@ -8,6 +8,7 @@ write what the response model writes.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -18,7 +19,13 @@ import pandas as pd
 import pytest
 from service.api import ModelRef, ScoreResponse
 from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
-from service.scoring import field_warnings, response_body, score_body, score_requests
+from service.scoring import (
+    answer_bodies,
+    field_warnings,
+    response_body,
+    score_body,
+    score_requests,
+)
 
 from leadmodel import explain, ingest, schema, tracking
 from leadmodel.synthetic import generate
@@ -91,45 +98,67 @@ def test_joined_requests_get_what_each_gets_alone(
     assert score_requests(model, ref, calls) == alone
 
 
+def body(leads: list[dict[str, Any]], k: int = 3) -> bytes:
+    return json.dumps({"leads": leads, "k": k}).encode()
+
+
+def test_answers_to_raw_bodies(model: Any, ref: ModelRef, leads: list[dict[str, Any]]) -> None:
+    """Read as the route reads them; plain requests joined, others alone, bad ones named."""
+    frame_only = dict(leads[5], lead_id="frame-only", extra_flag=True)  # a bool: pandas reads it
+    bodies = [
+        body(leads[:1]),
+        body(leads[1:4], k=1),
+        b'{"leads": [{"lead_id": "a"}',  # malformed
+        body([{"lead_id": "a", "website_visits": -1}]),  # invalid
+        body([leads[0], leads[0]]),  # duplicate ids: refused after reading
+        body([frame_only]),
+    ]
+    answers = answer_bodies(model, ref, bodies)
+    assert [status for status, _ in answers] == ["ok", "ok", "invalid", "invalid", "refused", "ok"]
+    assert answers[0][1] == score_requests(model, ref, [(leads[:1], 3)])[0]
+    assert answers[1][1] == score_requests(model, ref, [(leads[1:4], 1)])[0]
+    assert answers[4][1][0].loc == "leads[1].lead_id"
+    assert json.loads(answers[5][1])["leads"][0]["lead_id"] == "frame-only"
+
+
 def test_the_scoring_process_answers_what_the_worker_computes(
     process: ModelProcess, model: Any, ref: ModelRef, leads: list[dict[str, Any]]
 ) -> None:
     batches = [
-        [(leads[:1], 3)],
-        [(leads[1:3], 3), (leads[3:4], 1), (leads[4:12], 20)],
-        [(leads, 3)],
+        [body(leads[:1])],
+        [body(leads[1:3]), body(leads[3:4], k=1), body(leads[4:12], k=20), b"{"],
+        [body(leads)],
     ]
 
-    async def score_all() -> list[list[bytes]]:
-        return [await process(calls) for calls in batches]
+    async def answer_all() -> list[list[Any]]:
+        return [await process(bodies) for bodies in batches]
 
     assert process.running and process.pid != os.getpid()
-    for calls, bodies in zip(batches, run(score_all()), strict=True):
-        assert bodies == score_requests(model, ref, calls)
+    for bodies, answers in zip(batches, run(answer_all()), strict=True):
+        assert answers == answer_bodies(model, ref, bodies)
 
 
 def test_concurrent_calls_are_answered_in_order(
     process: ModelProcess, model: Any, ref: ModelRef, leads: list[dict[str, Any]]
 ) -> None:
-    calls = [[(leads[i : i + 1], 3)] for i in range(20)]
+    calls = [[body(leads[i : i + 1])] for i in range(20)]
 
-    async def score_all() -> list[list[bytes]]:
+    async def answer_all() -> list[list[Any]]:
         return await asyncio.gather(*(process(c) for c in calls))
 
-    assert run(score_all()) == [score_requests(model, ref, c) for c in calls]
+    assert run(answer_all()) == [answer_bodies(model, ref, c) for c in calls]
 
 
 def test_a_failed_call_reports_its_type_and_stack_but_no_values(
     process: ModelProcess, leads: list[dict[str, Any]], model: Any, ref: ModelRef
 ) -> None:
-    secret = "SECRET-LEAD-4711"
-    bad = [({**leads[0], schema.LEAD_ID: secret}, 3)]  # a record, not a list of records
+    """Exception messages may quote lead values: only the type and the stack come back."""
     with pytest.raises(ModelProcessError) as raised:
-        run(process(bad))  # type: ignore[arg-type]
-    assert secret not in str(raised.value) and secret not in raised.value.frames
-    assert "score_requests" in raised.value.frames
+        run(process(4711))  # type: ignore[arg-type]  # not a list of bodies
+    assert str(raised.value) == "TypeError in the scoring process"  # not "... 'int' ..."
+    assert "answer_bodies" in raised.value.frames and "4711" not in raised.value.frames
     # the process keeps serving
-    assert run(process([(leads[:1], 3)])) == score_requests(model, ref, [(leads[:1], 3)])
+    assert run(process([body(leads[:1])])) == answer_bodies(model, ref, [body(leads[:1])])
 
 
 def test_a_process_that_dies_fails_its_calls_and_is_started_again(
@@ -145,12 +174,12 @@ def test_a_process_that_dies_fails_its_calls_and_is_started_again(
 
     async def after_kill() -> None:
         with pytest.raises(ModelProcessGone):
-            await process([(leads[:1], 3)])
+            await process([body(leads[:1])])
 
     run(after_kill())
     assert not process.running
     with pytest.raises(ModelProcessGone):
-        run(process([(leads[:1], 3)]))
+        run(process([body(leads[:1])]))
 
     monkeypatch.setattr(model_process, "RESTART_INTERVAL_S", 0)
     process.restart_later()
@@ -158,7 +187,7 @@ def test_a_process_that_dies_fails_its_calls_and_is_started_again(
     while not process.running and time.monotonic() < deadline:
         time.sleep(0.2)
     assert process.running and process.pid != first
-    assert run(process([(leads[:2], 3)])) == score_requests(model, ref, [(leads[:2], 3)])
+    assert run(process([body(leads[:2])])) == answer_bodies(model, ref, [body(leads[:2])])
 
 
 def test_the_process_exits_when_the_worker_closes_its_pipe(process: ModelProcess) -> None:
@@ -192,16 +221,16 @@ def test_scoring_process_setting_auto_and_invalid() -> None:
     ("sizes", "expected"),
     [
         ([1, 1, 1], 3),  # small calls stay with the process
-        ([1000], 1),  # one request: nothing to share
-        ([1000, 1000], 1),
-        ([300, 1, 1, 300], 2),  # the process takes about half the leads, first requests
-        ([100, 100, 100, 100], 2),
-        ([900, 50, 50], 1),
-        ([10, 10, 500], 2),
+        ([400], 1),  # one request: nothing to share
+        ([400, 400], 1),
+        ([120, 1, 1, 120], 2),  # the process takes about half the bytes, first requests
+        ([40, 40, 40, 40], 2),
+        ([360, 20, 20], 1),
+        ([4, 4, 200], 2),
     ],
 )
 def test_worker_share(sizes: list[int], expected: int) -> None:
     from service.service import worker_share
 
-    calls = [([{"lead_id": str(i)}] * size, 3) for i, size in enumerate(sizes)]
-    assert worker_share(calls) == expected
+    kib = 1024
+    assert worker_share([b"x" * (size * kib) for size in sizes]) == expected
