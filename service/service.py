@@ -175,7 +175,7 @@ class JSONBodyRoute(APIRoute):
 
         async def read_body_with_pydantic(request: Request) -> Response:
             request = _JSONBodyRequest(request.scope, request.receive, body_model)
-            if direct is not None and _is_json(request.headers.get("content-type")):
+            if direct is not None and _is_json(_content_type(request.scope)):
                 data = await request.body()  # (kept by the request for FastAPI's path below)
                 if raw is not None:
                     answer = await getattr(bentoml.get_current_service(), raw)(data)
@@ -250,6 +250,14 @@ def _direct_call(route: Any) -> Callable[[BaseModel], Coroutine[Any, Any, Respon
         return Response(content, media_type="application/json")
 
     return direct
+
+
+def _content_type(scope: Any) -> str | None:
+    """The Content-Type header, read off the raw headers (no ``Headers`` object built)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-type":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _is_json(content_type: str | None) -> bool:
