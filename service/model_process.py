@@ -190,29 +190,23 @@ class ModelProcess:
                 else:
                     done.set_exception(ModelProcessError(*result))
         except (EOFError, OSError):
-            self._gone(f"it exited (exit code {self._exit_code()})")
-
-    def _exit_code(self) -> int | None:
-        child = self._child
-        if child is None:
-            return None
-        try:
-            return child.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            return None
+            child = self._child
+            self._gone(f"it exited (exit code {None if child is None else child.poll()})")
 
     def _gone(self, why: str) -> None:
         """Forget the child; every call in flight fails with :class:`ModelProcessGone`."""
         with self._lock:
             child, down, up, watched = self._child, self._down, self._up, self._watched
             self._child = self._down = self._up = self._watched = None
+        if child is not None:
+            logger.error("scoring process stopped: %s; the worker scores until a new one runs", why)
         if watched is not None:
             watched[0].remove_reader(watched[1])
         for connection in (down, up):
             if connection is not None:
                 connection.close()
-        if child is not None:
-            _stop(child)
+        if child is not None:  # reaped in the background: this runs in the event loop
+            threading.Thread(target=_stop, args=(child,), name="scoring-process-stop").start()
         calls, self._calls = self._calls, {}
         for done in calls.values():
             if not done.done():

@@ -501,15 +501,16 @@ class LeadScorerService:
         requests the worker would otherwise mostly wait.
         """
         process = self.process
-        if process is not None:
+        if process is not None and process.running:
             start = worker_share(bodies)
             try:
                 theirs = process.submit(bodies[:start])
                 mine = answer_bodies(self.model, self.ref, bodies[start:]) if bodies[start:] else []
                 return [*(await theirs), *mine]
-            except ModelProcessGone as exc:  # these requests are answered here instead
-                logger.error("scoring process stopped (%s); scoring in the worker", exc)
+            except ModelProcessGone:  # (logged by the process) answered here instead
                 process.restart_later()
+        elif process is not None:  # gone: being started again, or soon
+            process.restart_later()
         return answer_bodies(self.model, self.ref, bodies)
 
     async def _run(self, leads: int, work: Callable[[], T]) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from leadmodel import explain, ingest, schema, tracking
 from tests.conftest import Trained
-from tests.service.conftest import Server
+from tests.service.conftest import LOG_TAIL_CHARS, Server
 
 pytestmark = pytest.mark.server
 
@@ -164,6 +165,40 @@ def test_concurrent_large_requests_get_what_they_get_alone(
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             together = list(pool.map(send, requests))
         assert together == alone
+
+
+SCORING_PROCESS_WAIT_S = 120
+
+
+def scoring_processes(server: Server) -> list[Any]:
+    import psutil
+
+    children = psutil.Process(server.process.pid).children(recursive=True)
+    return [p for p in children if "service.model_process" in " ".join(p.cmdline())]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no scoring process")
+def test_the_service_survives_its_scoring_process(
+    api: httpx.Client, server: Server, leads: pd.DataFrame
+) -> None:
+    """Killed, the scoring process is replaced; meanwhile the worker answers the same."""
+    rows = records(leads.head(5))
+    expected = score(api, rows, k=3)
+    (child,) = scoring_processes(server)
+    child.kill()
+    child.wait(timeout=10)
+    assert score(api, rows, k=3) == expected  # answered by the worker
+    deadline = time.monotonic() + SCORING_PROCESS_WAIT_S
+    while time.monotonic() < deadline:
+        assert score(api, rows, k=3) == expected  # a call starts the replacement
+        started = [p for p in scoring_processes(server) if p.pid != child.pid]
+        if started:
+            break
+        time.sleep(0.5)
+    assert started, server.log_text()[-LOG_TAIL_CHARS:]
+    assert "scoring process stopped" in server.log_text()
+    time.sleep(1)  # answered by the new process once it is ready
+    assert score(api, rows, k=3) == expected
 
 
 # --- explain, what-if, model -----------------------------------------------------------------
