@@ -193,18 +193,23 @@ class ModelProcess:
             child = self._child
             self._gone(f"it exited (exit code {None if child is None else child.poll()})")
 
-    def _gone(self, why: str) -> None:
-        """Forget the child; every call in flight fails with :class:`ModelProcessGone`."""
+    def _detach(self) -> tuple[subprocess.Popen[bytes] | None, Any]:
+        """Forget the child and close its pipes; the child and the loop watching them."""
         with self._lock:
             child, down, up, watched = self._child, self._down, self._up, self._watched
             self._child = self._down = self._up = self._watched = None
+        for connection in (down, up):
+            if connection is not None:
+                connection.close()
+        return child, watched
+
+    def _gone(self, why: str) -> None:
+        """Forget the child; every call in flight fails with :class:`ModelProcessGone`."""
+        child, watched = self._detach()
         if child is not None:
             logger.error("scoring process stopped: %s; the worker scores until a new one runs", why)
         if watched is not None:
             watched[0].remove_reader(watched[1])
-        for connection in (down, up):
-            if connection is not None:
-                connection.close()
         if child is not None:  # reaped in the background: this runs in the event loop
             threading.Thread(target=_stop, args=(child,), name="scoring-process-stop").start()
         calls, self._calls = self._calls, {}
@@ -233,12 +238,7 @@ class ModelProcess:
 
     def stop(self) -> None:
         """Close the pipes (the child exits when it reads the end) and reap the child."""
-        with self._lock:
-            child, down, up = self._child, self._down, self._up
-            self._child = self._down = self._up = None
-        for connection in (down, up):
-            if connection is not None:
-                connection.close()
+        child, _ = self._detach()
         if child is not None:
             _stop(child)
 

@@ -123,36 +123,11 @@ def test_numbers_may_come_as_integers_or_floats_and_ids_as_numbers(api: httpx.Cl
     assert as_int == as_float and as_int["lead_id"] == "7"
 
 
-def test_concurrent_requests_get_what_they_get_alone(
-    api: httpx.Client, server: Server, leads: pd.DataFrame
+def assert_answered_together_as_alone(
+    api: httpx.Client, server: Server, requests: list[dict[str, Any]]
 ) -> None:
-    """Requests arriving together are scored in one model call: answers must not show it."""
-    rows = records(leads.head(40))
-    requests = [
-        {"leads": rows[i : i + 1 + i % 3], "k": i % 5} for i in range(0, 40, 2)
-    ]  # 1-3 leads each, k from 0 to 4, the same lead in two requests now and then
-    alone = [score(api, body["leads"], k=body["k"]) for body in requests]
-
-    def send(body: dict[str, Any]) -> dict[str, Any]:
-        with server.client() as client:
-            response = client.post("/score", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    for _ in range(3):  # several rounds: how requests group varies from round to round
-        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            together = list(pool.map(send, requests))
-        assert together == alone
-
-
-def test_concurrent_large_requests_get_what_they_get_alone(
-    api: httpx.Client, server: Server, leads: pd.DataFrame
-) -> None:
-    """Large requests arriving together are shared between the scoring process and the
-    worker (service.service.worker_share): answers must not show it either."""
-    rows = records(leads)
-    size = len(rows) // 4
-    requests = [{"leads": rows[i * size : (i + 1) * size], "k": 1 + i} for i in range(4)]
+    """Each request, sent at once with the others (three rounds: how requests group
+    varies from round to round), gets exactly the answer it gets alone."""
     alone = [score(api, body["leads"], k=body["k"]) for body in requests]
 
     def send(body: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +140,28 @@ def test_concurrent_large_requests_get_what_they_get_alone(
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             together = list(pool.map(send, requests))
         assert together == alone
+
+
+def test_concurrent_requests_get_what_they_get_alone(
+    api: httpx.Client, server: Server, leads: pd.DataFrame
+) -> None:
+    """Requests arriving together are scored in one model call: answers must not show it."""
+    rows = records(leads.head(40))
+    requests = [
+        {"leads": rows[i : i + 1 + i % 3], "k": i % 5} for i in range(0, 40, 2)
+    ]  # 1-3 leads each, k from 0 to 4, the same lead in two requests now and then
+    assert_answered_together_as_alone(api, server, requests)
+
+
+def test_concurrent_large_requests_get_what_they_get_alone(
+    api: httpx.Client, server: Server, leads: pd.DataFrame
+) -> None:
+    """Large requests arriving together are shared between the scoring process and the
+    worker (service.service.worker_share): answers must not show it either."""
+    rows = records(leads)
+    size = len(rows) // 4
+    requests = [{"leads": rows[i * size : (i + 1) * size], "k": 1 + i} for i in range(4)]
+    assert_answered_together_as_alone(api, server, requests)
 
 
 SCORING_PROCESS_WAIT_S = 120
