@@ -53,6 +53,18 @@ def synth(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Date of the export, YYYY-MM-DD (default 2026-06-30)."
     ),
+    drift: bool = typer.Option(
+        False,
+        "--drift",
+        help="Let the close rate climb several-fold over the older part of the history "
+        "(flat over the newest 30 %); the field effects stay the same.",
+    ),
+    campaigns: int = typer.Option(
+        0,
+        "--campaigns",
+        help="Add a campaign column with this many campaigns of Zipf-like sizes, each "
+        "with its own effect (try 400; 0 = off).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Write a synthetic CRM export whose true probabilities are known."""
@@ -61,6 +73,8 @@ def synth(
 
     if rows <= 0:
         fail(f"--rows: must be a positive number of leads, got {rows}")
+    if campaigns < 0:
+        fail(f"--campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
     targets = {"--out": out} | ({"--truth-out": truth_out} if truth_out else {})
     if truth_out and truth_out == out:
         fail("--truth-out: must differ from --out")
@@ -71,7 +85,14 @@ def synth(
             fail(f"{option}: {exc}")
     try:
         with err_console.status(f"generating {rows:,} leads..."):
-            data = generate(rows, seed=seed, messy=messy, as_of=as_of or DEFAULT_AS_OF)
+            data = generate(
+                rows,
+                seed=seed,
+                messy=messy,
+                as_of=as_of or DEFAULT_AS_OF,
+                drift=drift,
+                campaigns=campaigns,
+            )
             write_table(data.export, out)
             if truth_out:
                 write_table(data.truth, truth_out)
@@ -80,11 +101,20 @@ def synth(
     except OSError as exc:
         fail(f"cannot write the export: {exc}")
     summary = summarise(data.export) | {"out": out, "truth_out": truth_out, "messy": messy}
-    summary["injected"] = data.injected
+    summary |= {"drift": drift, "campaigns": campaigns, "injected": data.injected}
     if as_json:
         print_json(summary)
         return
     _synth_summary(summary)
+    if drift:
+        oldest, newest = summary["close_rate_oldest_quarter"], summary["close_rate_newest_quarter"]
+        console.print(
+            f"drift: close rate {_pct(oldest)} (oldest quarter) -> {_pct(newest)} (newest)"
+        )
+    if campaigns:
+        console.print(
+            f"campaigns: {campaigns:,} requested, {summary['campaigns_seen']:,} in the export"
+        )
 
 
 def _synth_summary(summary: dict[str, Any]) -> None:

@@ -15,14 +15,27 @@ The generative story, per lead:
 5. **Firmographics**: ``company_size`` (lognormal), ``industry``, ``country``, ``job_level``.
 6. ``created_at`` over :data:`HISTORY_DAYS` days up to ``as_of`` (volume grows and dips
    at weekends; the relationships themselves do not change over time, so a time split is
-   fair).
+   fair; with ``drift=True`` only the base level of the close stage moves).
+7. Optionally (``campaigns=N``) a **campaign** (extra column ``campaign``, ``cmp_0042``):
+   N campaigns with Zipf-like sizes (a power law in rank with an exponential cut-off:
+   with 400 campaigns in 50,000 leads the biggest hold hundreds, most a few dozen and a
+   long tail only a handful), independent of the other fields.
 
 The true model is two logistic stages on the *observed* fields::
 
     logit p_accept       = awareness + saturating engagement + seniority x size + size
                            + industry + small inbound effect + alignment (inbound only)
     logit p(close | acc) = the same shape with its own weights, no alignment term
+                           [+ drift(created_at)]          (drift=True)
     p_close              = p_accept * p(close | accepted)
+
+With ``campaigns=N`` both logits also get the lead's campaign effect: one normal draw per
+campaign and stage (sd :data:`CAMPAIGN_EFFECT_SD`), so the campaign is a real feature
+(its big campaigns can be learnt), not an identifier. With ``drift=True`` the close
+stage gets a time-varying intercept: a smooth ramp that rises through the older part of
+the history and is flat over its newest part (from :data:`DRIFT_RAMP_END` of the way
+on), so the close rate climbs several-fold from the oldest to the newest leads while
+every field keeps its effect. The truth includes both.
 
 ``accepted ~ Bernoulli(p_accept)``; ``closed ~ Bernoulli(p(close | accepted))`` among
 accepted leads; rejected leads are always ``closed = 0``. Recent leads may still be
@@ -33,7 +46,9 @@ leads with a probability that falls to 0 over the last :data:`OPEN_WINDOW_DAYS` 
 
 How strongly each field drives the labels is recorded in :data:`EFFECT_STRENGTH`;
 ``country``, ``business_unit`` (except through ``sales_alignment``) and ``created_at``
-have no effect at all.
+have no effect at all. :func:`effect_strength` gives the table for the optional
+scenarios: with drift ``created_at`` moves the base rate of the close stage (and only
+that, only over the older part of the history); with campaigns ``campaign`` is added.
 
 ``messy=True`` adds what real exports contain (see :func:`generate`) and records the
 impossible rows it injected in :attr:`SyntheticExport.injected`.
@@ -72,6 +87,10 @@ EFFECT_STRENGTH: Final[Mapping[str, str]] = {
     "business_unit": "none",  # only through its sales_alignment
     "created_at": "none",
 }
+#: ``created_at`` with ``drift=True``: through the base rate of the close stage only.
+DRIFT_EFFECT_STRENGTH: Final = "moderate"
+#: ``campaign`` with ``campaigns=N``: big campaigns differ clearly, small ones are noise.
+CAMPAIGN_EFFECT_STRENGTH: Final = "moderate"
 
 # --- volumes and time --------------------------------------------------------------------
 
@@ -250,6 +269,34 @@ CLOSE_EFFECTS: Final = StageEffects(
     alignment_inbound=(0.0, 0.0, 0.0),
 )
 
+# --- drift (optional) --------------------------------------------------------------------------
+
+#: Shift of logit p(close | accepted) on the oldest day and over the newest part of the
+#: history; the close rate of the newest quarter of leads is about 4x the oldest's.
+DRIFT_CLOSE_LOGIT: Final[tuple[float, float]] = (-1.5, 0.8)
+#: Fraction of the history (oldest = 0, ``as_of`` = 1) where the ramp stops rising; it is
+#: flat after it, over the part of the history a model is calibrated and tested on.
+DRIFT_RAMP_END: Final = 0.7
+
+# --- campaigns (optional) ------------------------------------------------------------------------
+
+#: Second entropy word of the campaign random stream, so the other fields stay the same.
+CAMPAIGN_STREAM: Final = 2
+CAMPAIGN_COLUMN: Final = "campaign"
+CAMPAIGN_ID_PREFIX: Final = "cmp_"
+#: Digits of the number in a campaign id (``cmp_0042``); more when there are more.
+CAMPAIGN_ID_DIGITS: Final = 4
+#: Campaign of relative size rank r (0 = biggest, 1 = smallest) has volume share
+#: proportional to (r + offset) ** -exponent * exp(-cutoff * r): Zipf-like in the head,
+#: a long tail of tiny campaigns (with 400 campaigns in 50,000 leads: about 900 leads in
+#: the biggest, 35 in the median one, 3 in the smallest).
+CAMPAIGN_ZIPF_EXPONENT: Final = 1.0
+CAMPAIGN_RANK_OFFSET: Final = 0.2
+CAMPAIGN_CUTOFF: Final = 4.0
+#: Sd of each campaign's effect on the logit of each stage (drawn per stage, centred on
+#: the volume-weighted mean so the overall rates hardly move).
+CAMPAIGN_EFFECT_SD: Final = 0.6
+
 # --- messy mode ------------------------------------------------------------------------------
 
 #: Second entropy word of the messy random stream, so clean fields stay the same.
@@ -294,7 +341,8 @@ class SyntheticExport:
     Attributes
     ----------
     export
-        Canonical columns plus ``sales_alignment`` and ``business_unit``; no truth.
+        Canonical columns plus ``sales_alignment`` and ``business_unit`` (and
+        ``campaign`` with ``campaigns=N``); no truth.
     truth
         ``lead_id``, ``p_accept``, ``p_close`` row-aligned with ``export`` (in messy mode
         the ids are the clean ones, before duplicates were injected).
@@ -327,7 +375,12 @@ class _Leads:
 
 
 def generate(
-    rows: int, seed: int = 0, messy: bool = False, as_of: str = DEFAULT_AS_OF
+    rows: int,
+    seed: int = 0,
+    messy: bool = False,
+    as_of: str = DEFAULT_AS_OF,
+    drift: bool = False,
+    campaigns: int = 0,
 ) -> SyntheticExport:
     """Generate a synthetic CRM export of ``rows`` leads created up to ``as_of``.
 
@@ -338,19 +391,37 @@ def generate(
     ``accepted=0``), counted in :attr:`SyntheticExport.injected`. The row count is
     ``rows`` either way.
 
+    ``drift=True`` lets the close rate climb over the older part of the history (see
+    :data:`DRIFT_CLOSE_LOGIT`); ``campaigns=N`` adds a ``campaign`` column with N
+    campaigns, each with its own effect on both stages (0 = off). Neither changes any
+    other field, and with both off the export is the same as without them.
+
     Raises
     ------
     ValueError
-        If ``rows`` is not positive or ``as_of`` is not a date.
+        If ``rows`` is not positive, ``campaigns`` is negative or ``as_of`` is not a date.
     """
     if rows <= 0:
         raise ValueError(f"rows: must be a positive number of leads, got {rows}")
+    if campaigns < 0:
+        raise ValueError(f"campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
     as_of_day = _parse_day(as_of)
     rng = np.random.default_rng(seed)
     leads = _draw_leads(rng, rows, as_of_day)
-    p_accept = expit(_stage_logit(leads, ACCEPT_EFFECTS))
-    p_close_given_accept = expit(_stage_logit(leads, CLOSE_EFFECTS))
+    accept_logit = _stage_logit(leads, ACCEPT_EFFECTS)
+    close_logit = _stage_logit(leads, CLOSE_EFFECTS)
+    if drift:
+        close_logit = close_logit + _drift_shift(leads.created_at, as_of_day)
+    if campaigns:
+        campaign_rng = np.random.default_rng([seed, CAMPAIGN_STREAM])
+        campaign, accept_effect, close_effect = _draw_campaigns(campaign_rng, rows, campaigns)
+        accept_logit = accept_logit + accept_effect[campaign]
+        close_logit = close_logit + close_effect[campaign]
+    p_accept = expit(accept_logit)
+    p_close_given_accept = expit(close_logit)
     export = _export_frame(rng, leads, p_accept, p_close_given_accept, as_of_day)
+    if campaigns:
+        export[CAMPAIGN_COLUMN] = _labels(_campaign_ids(campaigns), campaign)
     truth = pd.DataFrame(
         {
             schema.LEAD_ID: export[schema.LEAD_ID],
@@ -365,15 +436,28 @@ def generate(
     return SyntheticExport(export=export, truth=truth, injected=injected)
 
 
+def effect_strength(drift: bool = False, campaigns: int = 0) -> dict[str, str]:
+    """:data:`EFFECT_STRENGTH` for an export generated with these scenario options."""
+    strength = dict(EFFECT_STRENGTH)
+    if drift:
+        strength[schema.CREATED_AT] = DRIFT_EFFECT_STRENGTH
+    if campaigns:
+        strength[CAMPAIGN_COLUMN] = CAMPAIGN_EFFECT_STRENGTH
+    return strength
+
+
 def summarise(export: pd.DataFrame, top_sources: int = 5) -> dict[str, Any]:
     """The headline numbers of an export (clean or messy), for people and for ``--json``.
 
     Rates are over decided leads; ``open_share`` is the share of leads not yet closed or
-    lost; awareness shares are over all leads (``missing`` = empty).
+    lost; awareness shares are over all leads (``missing`` = empty). The close rates of
+    the oldest and newest quarter of leads (by ``created_at``) show drift; ``campaigns_seen``
+    is the number of distinct campaigns, when the export has a ``campaign`` column.
     """
     accepted = pd.to_numeric(export[schema.ACCEPTED], errors="coerce")
     closed = pd.to_numeric(export[schema.CLOSED], errors="coerce")
     created = pd.to_datetime(export[schema.CREATED_AT], errors="coerce")
+    quarter = pd.qcut(created.rank(method="first"), 4, labels=False)
     awareness = export[schema.PRIOR_AWARENESS].astype(object).fillna("missing")
     shares = awareness.value_counts(normalize=True)
     order = [v for v in (*schema.AWARENESS_LEVELS, "missing") if v in shares.index]
@@ -385,10 +469,12 @@ def summarise(export: pd.DataFrame, top_sources: int = 5) -> dict[str, Any]:
         "date_max": _iso_day(created.max()),
         "accept_rate": _rounded(accepted.mean()),
         "close_rate": _rounded(closed.mean()),
+        "close_rate_oldest_quarter": _rounded(closed[quarter == 0].mean()),
+        "close_rate_newest_quarter": _rounded(closed[quarter == 3].mean()),
         "open_share": _rounded(closed.isna().mean()),
         "awareness_share": {k: _rounded(shares[k]) for k in order},
         "top_sources": {str(k): _rounded(v) for k, v in sources.head(top_sources).items()},
-    }
+    } | ({"campaigns_seen": export[CAMPAIGN_COLUMN].nunique()} if CAMPAIGN_COLUMN in export else {})
 
 
 # --- drawing the leads ---------------------------------------------------------------------
@@ -507,6 +593,36 @@ def _stage_logit(leads: _Leads, eff: StageEffects) -> np.ndarray:
 def _engagement_value(leads: _Leads, column: str) -> np.ndarray:
     value = leads.counts[column]
     return value / SECONDS_PER_MINUTE if column == "time_on_site_s" else value
+
+
+def _drift_shift(created_at: np.ndarray, as_of: np.datetime64) -> np.ndarray:
+    """Close-stage intercept shift: a half-cosine ramp up to DRIFT_RAMP_END, then flat."""
+    age = (as_of - created_at).astype(np.int64)
+    position = 1.0 - age / (HISTORY_DAYS - 1)  # oldest day 0, as_of 1
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.clip(position / DRIFT_RAMP_END, 0.0, 1.0))
+    start, end = DRIFT_CLOSE_LOGIT
+    return start + (end - start) * ramp
+
+
+def _draw_campaigns(
+    rng: np.random.Generator, rows: int, campaigns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lead's campaign code, and each campaign's accept and close logit effect."""
+    rank = (np.arange(campaigns) + 0.5) / campaigns
+    share = (rank + CAMPAIGN_RANK_OFFSET) ** -CAMPAIGN_ZIPF_EXPONENT * np.exp(
+        -CAMPAIGN_CUTOFF * rank
+    )
+    share = rng.permutation(share / share.sum())  # which id is big differs per seed
+    effects = rng.normal(0.0, CAMPAIGN_EFFECT_SD, size=(2, campaigns))
+    effects -= effects @ share[:, None]
+    return rng.choice(campaigns, size=rows, p=share), effects[0], effects[1]
+
+
+def _campaign_ids(campaigns: int) -> np.ndarray:
+    digits = max(CAMPAIGN_ID_DIGITS, len(str(campaigns)))
+    return np.char.add(
+        CAMPAIGN_ID_PREFIX, np.char.zfill(np.arange(1, campaigns + 1).astype(str), digits)
+    )
 
 
 # --- the export frame --------------------------------------------------------------------------

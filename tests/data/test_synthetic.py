@@ -1,4 +1,5 @@
-"""The synthetic CRM export: published funnel facts, determinism, messy mode and the CLI."""
+"""The synthetic CRM export: published funnel facts, determinism, messy mode, the drift and
+campaign scenarios, and the CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
@@ -23,6 +25,10 @@ SEED = 11
 AS_OF = pd.Timestamp(synthetic.DEFAULT_AS_OF)
 CLI_ROWS = 2_000
 ENGAGEMENT_BANDS = 5
+SCENARIO_ROWS = 50_000
+CAMPAIGNS = 400
+#: Campaigns with at least this many leads count as big.
+BIG_CAMPAIGN = 300
 
 runner = CliRunner()
 
@@ -35,6 +41,16 @@ def clean() -> SyntheticExport:
 @pytest.fixture(scope="module")
 def messy() -> SyntheticExport:
     return generate(ROWS, seed=SEED, messy=True)
+
+
+@pytest.fixture(scope="module")
+def base() -> SyntheticExport:
+    return generate(SCENARIO_ROWS, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> SyntheticExport:
+    return generate(SCENARIO_ROWS, seed=SEED, drift=True, campaigns=CAMPAIGNS)
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +239,12 @@ def test_as_of_moves_the_dates() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"rows": 0}, "rows"), ({"rows": -3}, "rows"), ({"rows": 10, "as_of": "soon"}, "as_of")],
+    [
+        ({"rows": 0}, "rows"),
+        ({"rows": -3}, "rows"),
+        ({"rows": 10, "as_of": "soon"}, "as_of"),
+        ({"rows": 10, "campaigns": -1}, "campaigns"),
+    ],
 )
 def test_bad_arguments_name_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=rf"^{field}: "):
@@ -330,6 +351,130 @@ def test_write_table_never_leaves_a_half_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["leads.parquet"]
 
 
+# --- scenarios: drift and campaigns ------------------------------------------------------------
+
+
+def _quarter(export: pd.DataFrame) -> pd.Series:
+    """0 for the oldest quarter of leads by created_at ... 3 for the newest."""
+    return pd.qcut(export["created_at"].rank(method="first"), 4, labels=False)
+
+
+def _close_given_accept(data: SyntheticExport) -> pd.Series:
+    return data.truth["p_close"] / data.truth["p_accept"]
+
+
+def test_scenarios_off_leave_the_export_unchanged() -> None:
+    for messy in (False, True):
+        default = generate(2_000, seed=SEED, messy=messy)
+        off = generate(2_000, seed=SEED, messy=messy, drift=False, campaigns=0)
+        pd.testing.assert_frame_equal(off.export, default.export)
+        pd.testing.assert_frame_equal(off.truth, default.truth)
+        assert off.injected == default.injected
+
+
+def test_scenarios_change_only_the_labels_and_add_the_campaign(
+    base: SyntheticExport, scenarios: SyntheticExport
+) -> None:
+    labels = [schema.ACCEPTED, schema.CLOSED]
+    assert list(scenarios.export.columns) == [*base.export.columns, synthetic.CAMPAIGN_COLUMN]
+    pd.testing.assert_frame_equal(
+        scenarios.export.drop(columns=[*labels, synthetic.CAMPAIGN_COLUMN]),
+        base.export.drop(columns=labels),
+    )
+    assert scenarios.truth["lead_id"].equals(scenarios.export["lead_id"])
+    assert not scenarios.export[labels].equals(base.export[labels])
+
+
+def test_drift_raises_the_close_rate_of_the_newest_quarter_3x(scenarios: SyntheticExport) -> None:
+    df = scenarios.export
+    by_quarter = df["closed"].astype("float64").groupby(_quarter(df)).mean()
+    assert by_quarter[3] >= 3 * by_quarter[0]
+    true_by_quarter = scenarios.truth["p_close"].groupby(_quarter(df)).mean()
+    assert true_by_quarter[3] >= 3 * true_by_quarter[0]
+    summary = synthetic.summarise(df)
+    assert summary["close_rate_oldest_quarter"] == pytest.approx(by_quarter[0], abs=1e-4)
+    assert summary["close_rate_newest_quarter"] == pytest.approx(by_quarter[3], abs=1e-4)
+
+
+def test_drift_is_a_smooth_ramp_of_the_close_intercept_flat_at_the_end(
+    base: SyntheticExport,
+) -> None:
+    drifted = generate(SCENARIO_ROWS, seed=SEED, drift=True)
+    pd.testing.assert_series_equal(drifted.truth["p_accept"], base.truth["p_accept"])
+    shift = logit(_close_given_accept(drifted)) - logit(_close_given_accept(base))
+    by_day = shift.groupby(base.export["created_at"]).agg(["min", "max"])
+    assert (by_day["max"] - by_day["min"]).max() < 1e-9  # one shift per day, same field effects
+    ramp = by_day["min"]
+    assert (ramp.diff().dropna() > -1e-9).all()  # never falls
+    assert ramp.iloc[0] == pytest.approx(synthetic.DRIFT_CLOSE_LOGIT[0], abs=0.01)
+    position = (ramp.index - ramp.index[0]) / (AS_OF - ramp.index[0])
+    flat = ramp[position >= synthetic.DRIFT_RAMP_END]
+    assert flat.to_numpy() == pytest.approx(synthetic.DRIFT_CLOSE_LOGIT[1], abs=1e-9)
+    assert ramp.diff().max() < 0.05  # smooth: no jump from one day to the next
+    middle = ramp[position < synthetic.DRIFT_RAMP_END / 2].iloc[-1]
+    assert middle == pytest.approx(np.mean(synthetic.DRIFT_CLOSE_LOGIT), abs=0.02)
+
+
+def test_campaign_sizes_are_zipf_like(scenarios: SyntheticExport) -> None:
+    campaign = scenarios.export[synthetic.CAMPAIGN_COLUMN]
+    assert pd.api.types.is_string_dtype(campaign) and campaign.notna().all()
+    assert campaign.str.fullmatch(r"cmp_\d{4}").all()
+    sizes = campaign.value_counts()
+    assert 0.9 * CAMPAIGNS <= len(sizes) <= CAMPAIGNS
+    assert BIG_CAMPAIGN <= sizes.iloc[0] < 0.05 * SCENARIO_ROWS  # hundreds, not thousands
+    assert (sizes >= BIG_CAMPAIGN).sum() >= 20
+    assert (sizes <= 20).sum() >= 0.25 * CAMPAIGNS  # many small ones
+    assert (sizes <= 5).sum() >= 10  # and a tail of tiny ones
+
+
+def test_campaign_effect_is_in_the_truth_of_both_stages(
+    base: SyntheticExport, scenarios: SyntheticExport
+) -> None:
+    campaign = scenarios.export[synthetic.CAMPAIGN_COLUMN]
+    drift_only = generate(SCENARIO_ROWS, seed=SEED, drift=True)
+    accept = logit(scenarios.truth["p_accept"]) - logit(base.truth["p_accept"])
+    close = logit(_close_given_accept(scenarios)) - logit(_close_given_accept(drift_only))
+    for effect in (accept, close):
+        per_campaign = effect.groupby(campaign).agg(["min", "max"])
+        assert (per_campaign["max"] - per_campaign["min"]).max() < 1e-9  # one effect each
+        assert 0.45 <= per_campaign["min"].std() <= 0.75
+    assert abs(np.corrcoef(accept, close)[0, 1]) < 0.2  # drawn per stage
+
+
+def test_big_campaigns_differ_more_than_binomial_noise(scenarios: SyntheticExport) -> None:
+    df = scenarios.export[scenarios.export["closed"].notna()]
+    by_campaign = df.groupby(synthetic.CAMPAIGN_COLUMN)["closed"].agg(["mean", "size"])
+    big = by_campaign[by_campaign["size"] >= BIG_CAMPAIGN]
+    rate = df["closed"].astype("float64").mean()
+    noise = np.sqrt(rate * (1 - rate) / big["size"]).mean()
+    assert big["mean"].astype("float64").std() > 2.5 * noise
+
+
+def test_scenarios_are_deterministic_and_work_with_messy() -> None:
+    def both(seed: int, messy: bool = False) -> SyntheticExport:
+        return generate(3_000, seed=seed, messy=messy, drift=True, campaigns=CAMPAIGNS)
+
+    first, again, other, clean = both(4, messy=True), both(4, messy=True), both(5), both(4)
+    pd.testing.assert_frame_equal(first.export, again.export)
+    pd.testing.assert_frame_equal(first.truth, again.truth)
+    assert not first.export["campaign"].equals(other.export["campaign"])
+    pd.testing.assert_frame_equal(first.truth, clean.truth)
+    assert first.export["campaign"].equals(clean.export["campaign"])
+    assert sum(first.injected.values()) > 0
+
+
+def test_every_scenario_feature_has_a_documented_effect(scenarios: SyntheticExport) -> None:
+    strength = synthetic.effect_strength(drift=True, campaigns=CAMPAIGNS)
+    features = set(schema.feature_columns(scenarios.export.columns)) | {schema.CREATED_AT}
+    assert features == set(strength)
+    assert strength[synthetic.CAMPAIGN_COLUMN] == "moderate"
+    assert strength[schema.CREATED_AT] != "none"
+    assert synthetic.effect_strength() == dict(synthetic.EFFECT_STRENGTH)
+    assert synthetic.summarise(scenarios.export)["campaigns_seen"] == (
+        scenarios.export["campaign"].nunique()
+    )
+
+
 # --- summary ----------------------------------------------------------------------------------
 
 
@@ -386,10 +531,30 @@ def test_cli_json_summary(tmp_path: Path) -> None:
     assert len(pd.read_csv(out)) == CLI_ROWS
 
 
+def test_cli_drift_and_campaigns(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    argv = ["--drift", "--campaigns", str(CAMPAIGNS), "--rows", "5000", "--out", str(out)]
+    result = _synth(*argv, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["drift"] is True and summary["campaigns"] == CAMPAIGNS
+    assert 0.5 * CAMPAIGNS < summary["campaigns_seen"] <= CAMPAIGNS
+    assert summary["close_rate_newest_quarter"] > 2 * summary["close_rate_oldest_quarter"]
+    export = read_table(out)
+    assert len(export) == 5000 and export["campaign"].nunique() == summary["campaigns_seen"]
+
+    human = _synth(*argv)
+    assert human.exit_code == 0, human.output
+    assert "drift: close rate" in human.stdout and "campaigns: 400 requested" in human.stdout
+    plain = json.loads(_synth("--rows", "50", "--out", str(out), "--json").stdout)
+    assert plain["drift"] is False and plain["campaigns"] == 0 and "campaigns_seen" not in plain
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["--rows", "0"], "--rows"),
+        (["--campaigns", "-1"], "--campaigns"),
         (["--rows", "-5"], "--rows"),
         (["--out", "{tmp}/leads.txt"], "unknown table extension '.txt'"),
         (["--out", "{tmp}/missing/leads.csv"], "does not exist"),
