@@ -271,6 +271,16 @@ class ModelInfo(BaseModel):
     features: list[str] = Field(description="Input fields the model reads.")
     stages: list[str] = Field(description="Funnel stages the model predicts.")
     tiers: dict[str, float] = Field(description="Tier -> lowest score of the tier.")
+    readiness: str | None = Field(
+        None,
+        description=(
+            "The training run's verdict: `ready`, `weak` (a baseline ranks clearly better) or "
+            "`not ready` (not clearly better than chance); null for models trained before it."
+        ),
+    )
+    readiness_reasons: list[str] = Field(
+        default_factory=list, description="Why, one sentence each."
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -616,4 +616,6 @@ class LeadScorerService:
             features=explain.model_fields(self.model),
             stages=list(self.model.stages),
             tiers=dict(self.model.tier_thresholds),
+            readiness=(metadata.get("readiness") or {}).get("verdict"),
+            readiness_reasons=(metadata.get("readiness") or {}).get("reasons") or [],
         )

@@ -15,6 +15,9 @@ X_EDUCATION = REPO_ROOT.parent / "shared" / "datasets" / "x-education" / "Leads.
 X_EDUCATION_MAPPING = REPO_ROOT / "data" / "mappings" / "x_education.yaml"
 SMALL_ROWS = 8_000
 SMALL_SEED = 3
+#: Tests pin LightGBM's training threads: on the 2-core CI machine the suite runs servers
+#: beside training, and busy-waiting OpenMP threads would slow both (see LGBM_THREADS).
+os.environ.setdefault("LEADMODEL_THREADS", "1")
 
 
 def free_port() -> int:

@@ -282,7 +282,7 @@ def _training_summary(result: Any) -> None:
         f"ordered by {data['order_by']} ({data['order_min']} .. {data['order_max']})"
     )
     for warning in result.warnings:
-        console.print(f"[yellow]leakage warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {warning}")
     table = Table(title="Test slice (newest leads)")
     for col in ("stage", "model", "ROC-AUC", "PR-AUC", "Brier", "ECE", "lift@10%", "wins@20%"):
         table.add_column(col, justify="right" if col not in ("stage", "model") else "left")
@@ -299,6 +299,8 @@ def _training_summary(result: Any) -> None:
                 _fmt(m.get("capture_top20")),
             )
     console.print(table)
+    colour = {"ready": "green", "weak": "yellow"}.get(result.readiness.verdict, "red")
+    console.print(f"[bold {colour}]Readiness:[/] {result.readiness.line()}")
     tiers = result.evaluations["close"].tiers
     console.print(
         "[bold]Close rate per tier:[/] "

@@ -5,6 +5,7 @@ Every threshold the training job uses lives here and is logged with the run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "training" / "configs" / "default.yaml"
+#: Environment variable that pins LightGBM's training threads (tests and CI set 1).
+THREADS_ENV = "LEADMODEL_THREADS"
 
 
 class _Strict(BaseModel):
@@ -22,13 +25,18 @@ class _Strict(BaseModel):
 class SplitConfig(_Strict):
     test_share: float = Field(0.2, gt=0, lt=1, description="Newest share of leads held out.")
     valid_share: float = Field(
-        0.2, gt=0, lt=1, description="Newest share of the rest: early stopping + calibration."
+        0.2,
+        gt=0,
+        lt=1,
+        description="Newest share of the rest: calibration, score anchors and tier cut-offs.",
     )
 
 
 class LightGBMConfig(_Strict):
-    n_estimators: int = Field(3000, ge=1)
-    learning_rate: float = Field(0.01, gt=0)
+    """The settings the search starts from (its first trial), and the fixed ones."""
+
+    n_estimators: int = Field(3000, ge=1, description="Most trees; folds stop it earlier.")
+    learning_rate: float = Field(0.03, gt=0)
     num_leaves: int = Field(7, ge=2)
     min_child_samples: int = Field(40, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
@@ -39,13 +47,83 @@ class LightGBMConfig(_Strict):
     cat_l2: float = Field(10.0, ge=0)
     min_data_per_group: int = Field(50, ge=1)
     max_cat_to_onehot: int = Field(32, ge=1)
-    early_stopping_rounds: int = Field(200, ge=1)
+    early_stopping_rounds: int = Field(
+        100, ge=1, description="Rounds without a better fold log loss before a fold stops."
+    )
+    num_threads: int = Field(
+        0,
+        ge=0,
+        description=(
+            "LightGBM threads for training; 0 = the machine's cores. LEADMODEL_THREADS, when "
+            "set, overrides it (tests and CI pin 1). Scoring keeps its own single thread."
+        ),
+    )
+
+
+class TuningConfig(_Strict):
+    """How the number of trees and a few LightGBM settings are chosen: folds, not time.
+
+    Every trial is judged by the mean log loss of stratified random folds of the fit
+    window (all leads but the test slice): random folds share one base rate, so a close
+    rate that drifts over time cannot make the first tree look best, as stopping on the
+    newest slice did. The first trial is the ``lightgbm:`` settings themselves.
+    """
+
+    folds: int = Field(3, ge=2, le=10, description="Stratified random folds of the fit window.")
+    trials: int = Field(
+        8, ge=1, description="Settings tried per stage (1 = only the lightgbm: settings)."
+    )
+    timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "Wall-clock cap on one stage's search; a search cut short says so in the run "
+            "(the trial count then depends on the machine, so results may differ)."
+        ),
+    )
+    num_leaves: tuple[int, int] = (4, 63)
+    learning_rate: tuple[float, float] = (0.01, 0.15)
+    min_child_samples: tuple[int, int] = (10, 200)
+    reg_lambda: tuple[float, float] = (0.01, 100.0)
+    colsample_bytree: tuple[float, float] = (0.3, 1.0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> TuningConfig:
+        for name in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"tuning.{name}: need 0 < low <= high (got {low}, {high})")
+        low, high = self.colsample_bytree
+        if not 0 < low <= high <= 1:
+            raise ValueError(
+                f"tuning.colsample_bytree: need 0 < low <= high <= 1 (got {low}, {high})"
+            )
+        return self
 
 
 class FeatureConfig(_Strict):
     exclude: list[str] = Field(default_factory=list, description="Never used as features.")
-    min_category_count: int = Field(10, ge=1)
-    max_categories: int = Field(200, ge=2)
+    min_category_count: int = Field(10, ge=1, description="Rarer categories become unknown.")
+    max_distinct_share: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description=(
+            "A text column is an identifier (dropped) only when its distinct values per "
+            "training row exceed this: nearly every lead has its own value. Categories "
+            "that repeat (campaigns, landing pages, cities) are features at any count."
+        ),
+    )
+    time_features: bool = Field(
+        True, description="Day of week (and hour, when there is a time part) of created_at."
+    )
+    awareness_monotone: bool = Field(
+        True,
+        description=(
+            "Prior awareness as ordered levels none < low < high, with a constraint that a "
+            "lead who knows the company better is never scored lower (the study's finding)."
+        ),
+    )
 
 
 class LeakageConfig(_Strict):
@@ -113,6 +191,24 @@ class RulePointsConfig(_Strict):
     points_per_threshold: float = 5
 
 
+class ReadinessConfig(_Strict):
+    """When a model is fit to serve: the verdict every run gives (Dynamics' "ready")."""
+
+    bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of the test slice.")
+    level: float = Field(0.95, gt=0.5, lt=1, description="Coverage of the AUC interval.")
+    min_auc_low: float = Field(
+        0.55, ge=0.5, lt=1, description="'Clearly above 0.5': the interval's low end reaches this."
+    )
+    max_baseline_gap: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Ready needs the paired bootstrap interval of close ROC-AUC minus the best "
+            "baseline's to reach -this or above (0: a baseline clearly ahead stops it)."
+        ),
+    )
+
+
 class RegistryConfig(_Strict):
     name: str = "lead-scorer"
     max_auc_drop: float = Field(0.005, ge=0, description="Champion rule: close ROC-AUC drop.")
@@ -126,11 +222,13 @@ class TrainConfig(_Strict):
     experiment: str = "leadmodel"
     split: SplitConfig = Field(default_factory=SplitConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     rule_points: RulePointsConfig = Field(default_factory=RulePointsConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     def flat(self) -> dict[str, Any]:
@@ -146,6 +244,21 @@ class TrainConfig(_Strict):
 
         walk("", self.model_dump())
         return out
+
+
+def training_threads(config: TrainConfig) -> int:
+    """LightGBM training threads: ``LEADMODEL_THREADS``, else the config, 0 = all cores."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw:
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise ConfigError(f"{THREADS_ENV}: not a whole number: {raw!r}") from None
+        if threads < 0:
+            raise ConfigError(f"{THREADS_ENV}: must be >= 0, got {threads}")
+    else:
+        threads = config.lightgbm.num_threads
+    return threads or os.cpu_count() or 1
 
 
 class ConfigError(Exception):

@@ -281,6 +281,54 @@ def stage_metrics(
     return metrics
 
 
+def bootstrap_auc_intervals(
+    y: ArrayLike,
+    p: ArrayLike,
+    other: ArrayLike | None,
+    resamples: int,
+    level: float,
+    seed: int,
+) -> dict[str, float]:
+    """Percentile bootstrap intervals of ROC-AUC, and of its difference to ``other``.
+
+    ``other`` is a second score of the same rows (a baseline); the difference
+    ``AUC(p) - AUC(other)`` is bootstrapped on the same resamples (paired). Returns
+    ``auc_low``, ``auc_high`` and, with ``other``, ``diff_low``, ``diff_high``; NaN when
+    one class is present. Resamples that draw a single class are skipped.
+    """
+    y_arr, p_arr = _check_y_p(y, p)
+    o_arr = None if other is None else _as_float_array(other, "other")
+    keys = ["auc_low", "auc_high"] + ([] if o_arr is None else ["diff_low", "diff_high"])
+    if not _has_both_classes(y_arr):
+        return dict.fromkeys(keys, math.nan)
+    rng = np.random.default_rng(seed)
+    n = len(y_arr)
+    aucs, diffs = [], []
+    for _ in range(resamples):
+        at = rng.integers(0, n, size=n)
+        if not _has_both_classes(y_arr[at]):
+            continue
+        auc = roc_auc_score(y_arr[at], p_arr[at])
+        aucs.append(auc)
+        if o_arr is not None:
+            diffs.append(auc - roc_auc_score(y_arr[at], o_arr[at]))
+    if not aucs:
+        return dict.fromkeys(keys, math.nan)
+    tail = (1.0 - level) / 2.0
+    out = dict(
+        zip(["auc_low", "auc_high"], np.quantile(aucs, [tail, 1 - tail]).tolist(), strict=True)
+    )
+    if o_arr is not None:
+        out |= dict(
+            zip(
+                ["diff_low", "diff_high"],
+                np.quantile(diffs, [tail, 1 - tail]).tolist(),
+                strict=True,
+            )
+        )
+    return out
+
+
 def gains_curve(y: ArrayLike, p: ArrayLike, points: int = DEFAULT_GAINS_POINTS) -> pd.DataFrame:
     """Cumulative gains: share of all wins found when contacting the top share of leads.
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from leadmodel import schema
-from leadmodel.features import SMALL_BATCH_ROWS, to_numeric, to_numeric_array
+from leadmodel.features import SMALL_BATCH_ROWS, timestamps, to_numeric, to_numeric_array
 from leadmodel.model import ACCEPT, CLOSE, SCORE_MAX, SCORE_MIN, Features, FunnelModel, sigmoid
 
 #: Reasons shown per lead by default.
@@ -96,7 +96,7 @@ class StageContributions:
 
 def model_fields(model: FunnelModel) -> list[str]:
     """Canonical input fields the model reads, in feature order (each once)."""
-    return list(dict.fromkeys(model.features.feature_to_field.values()))
+    return model.features.input_fields
 
 
 def _check_stage(model: FunnelModel, stage: str) -> None:
@@ -219,6 +219,8 @@ _AWARENESS_PHRASES: Final[Mapping[str, str]] = {
     "none": "Did not know the company before first contact",
 }
 _AWARENESS_MISSING: Final = "Prior awareness not recorded"
+_ARRIVAL_MISSING: Final = "Arrival time not recorded"
+_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _GENERIC_MISSING: Final = " unknown"
 #: Numbers with thousands separators in proper groups, as ingest reads them ("1,200").
 _GROUPED_NUMBER: Final = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
@@ -236,12 +238,33 @@ def _text_values(field: str, values: pd.Series) -> pd.Series:
     return pd.Series(text.to_numpy(dtype=object, na_value=np.nan), index=text.index, dtype=object)
 
 
+def _arrival_phrase(value: Any) -> str:
+    """``Arrived on a Saturday`` (``... at 14:05`` when the time is known)."""
+    if not isinstance(value, pd.Timestamp) or value is pd.NaT:
+        return _ARRIVAL_MISSING
+    day = f"Arrived on a {_WEEKDAYS[value.weekday()]}"
+    return day if value == value.normalize() else f"{day} at {value:%H:%M}"
+
+
+def _arrival_times(values: Sequence[Any] | pd.Series) -> np.ndarray:
+    """``created_at`` values as the time features read them: Timestamps, NaN = missing."""
+    stamps = timestamps(pd.Series(list(values), dtype=object))
+    out = np.array(stamps.astype(object).tolist(), dtype=object)
+    out[stamps.isna().to_numpy()] = np.nan
+    return out
+
+
 def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Series:
-    """The values of ``field`` as the model reads them: floats, or text with NaN = missing."""
+    """The values of ``field`` as the model reads them: floats, or text with NaN = missing.
+
+    ``created_at`` (the source of the time features) reads as Timestamps.
+    """
     numeric = field in model.features.numeric_
     if field not in leads:
         return pd.Series(np.nan, index=range(len(leads)), dtype=float if numeric else object)
     column = leads[field]
+    if _is_arrival(model, field):
+        return pd.Series(_arrival_times(column), name=field, dtype=object)
     if numeric:
         return pd.Series(to_numeric_array(column), name=field)
     if field in model.features.categories_:  # the text the features coded, remembered
@@ -267,10 +290,18 @@ def _format_points(points: np.ndarray) -> np.ndarray:
     return sign + magnitude + unit
 
 
+def _is_arrival(model: FunnelModel, field: str) -> bool:
+    """Whether ``field`` is ``created_at`` read by the model through its time features."""
+    return field == schema.CREATED_AT and field not in model.features.categories_
+
+
 def _value_phrases(field: str, values: pd.Series, numeric: bool) -> np.ndarray:
     """The sentence part of a reason (before the points), one per value."""
     missing = values.isna().to_numpy()
     out = np.empty(len(values), dtype=object)
+    if field == schema.CREATED_AT and not numeric:
+        out[:] = [_arrival_phrase(v) for v in values.tolist()]
+        return out
     if field == schema.PRIOR_AWARENESS:
         text = values.astype(object)
         phrase = text.map(_AWARENESS_PHRASES)
@@ -305,6 +336,8 @@ def _value_phrases(field: str, values: pd.Series, numeric: bool) -> np.ndarray:
 def _value_phrase(field: str, value: Any, numeric: bool) -> str:
     """:func:`_value_phrases` of one value, in plain Python (for a few leads)."""
     missing = bool(pd.isna(value))
+    if field == schema.CREATED_AT and not numeric:
+        return _arrival_phrase(value)
     if field == schema.PRIOR_AWARENESS:
         if missing:
             return _AWARENESS_MISSING
@@ -356,7 +389,10 @@ def reason_text(field: str, value: object, points: float) -> str:
         isinstance(value, int | float | np.number) and not isinstance(value, bool)
     )
     given = pd.Series([value], dtype=object)
-    series = to_numeric(given) if numeric else _text_values(field, given)
+    if field == schema.CREATED_AT and not numeric:
+        series = pd.Series(_arrival_times(given), dtype=object)
+    else:
+        series = to_numeric(given) if numeric else _text_values(field, given)
     return str(_reason_texts(field, series, np.array([points]), numeric)[0])
 
 
@@ -450,6 +486,8 @@ def _records_batch(model: FunnelModel, records: list[Mapping[str, Any]]) -> _Bat
     def read(field: str) -> np.ndarray:
         if field in numeric:
             return X[:, features.feature_names_.index(field)]
+        if _is_arrival(model, field):
+            return _arrival_times([r.get(field) for r in records])
         texts = features.record_texts(field, [r.get(field) for r in records])
         assert texts is not None  # matrix_of_records accepted these values
         return texts

@@ -31,8 +31,13 @@ MISSING_CATEGORY = "missing"
 UNKNOWN_CATEGORY = schema.UNKNOWN
 #: A category seen fewer times than this in training is folded into ``unknown``.
 DEFAULT_MIN_CATEGORY_COUNT = 10
-#: A text column with more distinct values than this is an identifier, not a feature.
-DEFAULT_MAX_CATEGORIES = 200
+#: A text column with more distinct values per training row than this is an identifier.
+DEFAULT_MAX_DISTINCT_SHARE = 0.9
+#: Features derived from ``created_at`` (known the moment a lead arrives): name -> part.
+TIME_FEATURES: dict[str, str] = {
+    f"{schema.CREATED_AT}_weekday": "weekday",  # 0 = Monday ... 6 = Sunday
+    f"{schema.CREATED_AT}_hour": "hour",  # only when the training times have a time part
+}
 #: Distinct raw texts per categorical column whose code is remembered between calls (a
 #: service sees the same few values again and again); further ones are coded every time.
 CODE_CACHE_SIZE = 4096
@@ -49,6 +54,38 @@ def _as_text(values: pd.Series) -> pd.Series:
     """Text view of a column with missing values as NaN (object dtype, stripped)."""
     text = values.astype("string").str.strip()
     return text.mask(text == "").astype(object)
+
+
+def timestamps(values: pd.Series) -> pd.Series:
+    """Timestamps of a column of dates, date-times or their ISO texts (NaT when not one).
+
+    Zoned times keep their own wall-clock time: a lead that arrived on Saturday at 23:00 in
+    its own zone arrived on a Saturday, whatever UTC says.
+    """
+    values = pd.Series(values).reset_index(drop=True)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values
+    try:
+        stamps = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    except (TypeError, ValueError):  # naive and zoned values mixed: one by one
+        stamps = None
+    if stamps is None or isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        return pd.Series(
+            [_wall_clock(v) for v in values], index=values.index, dtype="datetime64[ns]"
+        )
+    return stamps
+
+
+def _wall_clock(value: Any) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return pd.NaT
+    if stamp is pd.NaT:
+        return pd.NaT
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def to_numeric(values: pd.Series) -> pd.Series:
@@ -160,19 +197,29 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         Columns never used as features (besides id, time and labels).
     min_category_count
         Categories rarer than this in training become ``unknown``.
-    max_categories
-        Text columns with more distinct values are dropped as identifiers.
+    max_distinct_share
+        Text columns with more distinct values per row are dropped as identifiers.
+    time_features
+        Derive day of week (and hour, when training times have one) from ``created_at``.
+    awareness_monotone
+        Read ``prior_awareness`` as the ordered levels none < low < high (a number, with
+        unknown and missing as missing) so that the boosters can be constrained never to
+        score a lead lower for knowing the company better; otherwise it is a category.
     """
 
     def __init__(
         self,
         exclude: tuple[str, ...] = (),
         min_category_count: int = DEFAULT_MIN_CATEGORY_COUNT,
-        max_categories: int = DEFAULT_MAX_CATEGORIES,
+        max_distinct_share: float = DEFAULT_MAX_DISTINCT_SHARE,
+        time_features: bool = True,
+        awareness_monotone: bool = True,
     ) -> None:
         self.exclude = exclude
         self.min_category_count = min_category_count
-        self.max_categories = max_categories
+        self.max_distinct_share = max_distinct_share
+        self.time_features = time_features
+        self.awareness_monotone = awareness_monotone
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> LeadFeatures:
         """Learn the feature list, numeric vs categorical, and each category list."""
@@ -189,18 +236,40 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
                 continue
             text = self._normalise_text(col, values)
             counts = text.value_counts()
-            if len(counts) > self.max_categories:
-                dropped[col] = f"{len(counts)} distinct values: an identifier, not a feature"
+            if len(counts) > self.max_distinct_share * max(len(X), 1):
+                dropped[col] = (
+                    f"{len(counts)} distinct values in {len(X)} rows: an identifier, not a feature"
+                )
                 continue
+            if col == schema.PRIOR_AWARENESS and self.awareness_monotone:
+                categories[col] = [*schema.AWARENESS_LEVELS, UNKNOWN_CATEGORY, MISSING_CATEGORY]
+                continue  # every level keeps its place in the order, however rare
             kept = sorted(counts[counts >= self.min_category_count].index.astype(str))
             kept = [c for c in kept if c not in (MISSING_CATEGORY, UNKNOWN_CATEGORY)]
             categories[col] = [*kept, UNKNOWN_CATEGORY, MISSING_CATEGORY]
         self.numeric_ = numeric
         self.categories_ = categories
+        self.ordinal_ = [c for c in categories if c == schema.PRIOR_AWARENESS] * bool(
+            self.awareness_monotone
+        )
         self.dropped_ = dropped
+        self.time_features_ = self._fit_time_features(X)
         self.feature_names_ = [c for c in candidates if c in numeric or c in categories]
+        self.feature_names_ += list(self.time_features_)
         self._coders: dict[str, _Coder] | None = None
         return self
+
+    def _fit_time_features(self, X: pd.DataFrame) -> dict[str, str]:
+        """Which :data:`TIME_FEATURES` the training rows support (name -> part)."""
+        if not self.time_features or schema.CREATED_AT in self.exclude:
+            return {}
+        if schema.CREATED_AT not in X:
+            return {}
+        stamps = timestamps(X[schema.CREATED_AT])
+        if stamps.isna().all():
+            return {}
+        has_time = bool((stamps.dropna() != stamps.dropna().dt.normalize()).any())
+        return {name: part for name, part in TIME_FEATURES.items() if part != "hour" or has_time}
 
     @staticmethod
     def _normalise_text(col: str, values: pd.Series) -> pd.Series:
@@ -215,13 +284,28 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         """Features in fit order; absent columns count as missing, never an error."""
         coders = self._coder_table()
         out: dict[str, Any] = {}
+        ordinal = self._ordinal()
         for col, values in self._encode(X).items():
             out[col] = (
                 pd.Categorical.from_codes(values, dtype=coders[col].dtype)
-                if col in coders
+                if col in coders and col not in ordinal
                 else values
             )
         return pd.DataFrame(out, index=range(len(X)))
+
+    def _ordinal(self) -> list[str]:
+        return getattr(self, "ordinal_", None) or []  # models pickled before it: none
+
+    @property
+    def booster_categories(self) -> list[list[str]]:
+        """The category lists the boosters are trained with (ordered fields are numbers)."""
+        ordinal = self._ordinal()
+        return [cats for col, cats in self.categories_.items() if col not in ordinal]
+
+    def monotone_constraints(self) -> list[int]:
+        """LightGBM's ``monotone_constraints``: +1 for the ordered awareness, else 0."""
+        ordinal = self._ordinal()
+        return [1 if f in ordinal else 0 for f in self.feature_names_]
 
     def transform_matrix(self, X: pd.DataFrame) -> np.ndarray:
         """:func:`feature_matrix` of :meth:`transform`, computed without the frame."""
@@ -235,10 +319,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         n = len(X)
         coders = self._coder_table()
         out: dict[str, np.ndarray] = {}
+        time_parts = self._time_parts(X[schema.CREATED_AT] if schema.CREATED_AT in X else None, n)
         for col in self.feature_names_:
             coder = coders.get(col)
-            if col not in X:
-                out[col] = np.full(n, np.nan if coder is None else coder.missing)
+            if col in time_parts:
+                out[col] = time_parts[col]
+            elif col not in X:
+                absent = coder is None or col in self._ordinal()
+                out[col] = np.full(n, np.nan if absent else coder.missing)
             elif coder is None:
                 out[col] = to_numeric_array(X[col])
             else:
@@ -246,9 +334,16 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         return out
 
     def _codes(self, col: str, coder: _Coder, codes: np.ndarray, uniques: list[str]) -> np.ndarray:
-        """Category codes of factorized raw values (code -1 = missing)."""
+        """Category codes of factorized raw values (code -1 = missing).
+
+        An ordered field's codes are its levels' ranks as floats, NaN for unknown and
+        missing (so the boosters' monotone constraint sees only real levels).
+        """
         table = self._code_uniques(col, coder, uniques)[0]
-        return np.append(table, coder.missing)[codes]
+        out = np.append(table, coder.missing)[codes]
+        if col in self._ordinal():
+            out = np.where(out >= coder.unknown, np.nan, out.astype(float))
+        return out
 
     def matrix_of_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
         """:meth:`transform_matrix` of ``pd.DataFrame(records)``, without building the frame.
@@ -259,7 +354,11 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         """
         coders = self._coder_table()
         matrix = np.empty((len(records), len(self.feature_names_)), dtype=np.float64)
+        time_parts = self._record_time_parts(records)
         for j, col in enumerate(self.feature_names_):
+            if col in time_parts:
+                matrix[:, j] = time_parts[col]
+                continue
             values = [r.get(col) for r in records]
             coder = coders.get(col)
             if coder is None:
@@ -276,11 +375,33 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
     def plain_records(self, records: Sequence[Mapping[str, Any]]) -> bool:
         """Whether :meth:`matrix_of_records` takes these records (it then reads each alone)."""
         for col in self.feature_names_:
+            if col in self.time_features_:
+                continue  # read from created_at, whatever its form (see _time_parts)
             values = [r.get(col) for r in records]
             plain = _plain_numbers if col in self.numeric_ else _plain_texts
             if not plain(values):
                 return False
         return True
+
+    def _record_time_parts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        if not getattr(self, "time_features_", None):
+            return {}
+        values = pd.Series([r.get(schema.CREATED_AT) for r in records], dtype=object)
+        return self._time_parts(values, len(records))
+
+    def _time_parts(self, values: pd.Series | None, n: int) -> dict[str, np.ndarray]:
+        """Each fitted time feature as floats (NaN where ``created_at`` is missing or bad)."""
+        wanted = getattr(self, "time_features_", None) or {}  # models pickled before them
+        if not wanted:
+            return {}
+        if values is None:
+            return {name: np.full(n, np.nan) for name in wanted}
+        stamps = timestamps(values)
+        parts = {"weekday": stamps.dt.weekday, "hour": stamps.dt.hour}
+        return {
+            name: parts[part].to_numpy(dtype=float, na_value=np.nan)
+            for name, part in wanted.items()
+        }
 
     def record_texts(self, col: str, values: list[Any]) -> np.ndarray | None:
         """:meth:`category_text` of plain values (strings or None); None for other values."""
@@ -391,5 +512,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
 
     @property
     def feature_to_field(self) -> dict[str, str]:
-        """Which canonical input field each model feature comes from (identity today)."""
-        return {f: f for f in self.feature_names_}
+        """Which canonical input field each model feature comes from.
+
+        The time features come from ``created_at``; every other feature is its own field.
+        """
+        time_features = getattr(self, "time_features_", None) or {}
+        return {f: schema.CREATED_AT if f in time_features else f for f in self.feature_names_}
+
+    @property
+    def input_fields(self) -> list[str]:
+        """The canonical input fields the model reads, in feature order (each once)."""
+        return list(dict.fromkeys(self.feature_to_field.values()))

@@ -156,7 +156,7 @@ def _all_columns_model(
     Early stopping on the half it is scored on makes this reference slightly optimistic,
     which is the safe side: the reference is never weaker than it should be.
     """
-    features = LeadFeatures().fit(frame[fit_mask])
+    features = LeadFeatures(time_features=False, awareness_monotone=False).fit(frame[fit_mask])
     X = features.transform(frame)
     params = {
         "objective": "binary",

@@ -20,6 +20,7 @@ score at thresholds chosen on validation data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from leadmodel import schema
+from leadmodel import schema, tuning
 from leadmodel.config import TrainConfig
 from leadmodel.features import LeadFeatures, feature_matrix
 from leadmodel.treeshap import ContributionTables
@@ -40,9 +41,10 @@ STAGE_LABEL: dict[str, str] = {ACCEPT: schema.ACCEPTED, CLOSE: schema.CLOSED}
 SCORE_MIN, SCORE_MAX = 0.0, 100.0
 #: Platt scaling is fitted practically unregularised (one slope and one intercept).
 _PLATT_C = 1e6
-#: Threads LightGBM uses. One: OpenMP threads busy-wait, and on a small machine shared
-#: with a server or another job two threads ran up to 70x slower than one (measured on
-#: the 2-core CI machine under load); fixed, so runs are reproducible on any machine.
+#: Threads LightGBM uses to score and explain. One: OpenMP threads busy-wait, and on a
+#: small machine shared with a server or another job two threads ran up to 70x slower than
+#: one (measured on the 2-core CI machine under load). Training takes its threads from the
+#: settings (:func:`leadmodel.config.training_threads`).
 LGBM_THREADS = 1
 #: Model features as boosters take them: the frame of :meth:`LeadFeatures.transform`, or
 #: its float matrix (:func:`leadmodel.features.feature_matrix`), which LightGBM reads
@@ -69,7 +71,8 @@ class StageModel:
     booster: lgb.Booster
     calib_slope: float = 1.0
     calib_intercept: float = 0.0
-    best_iteration: int = 0
+    best_iteration: int = 0  # trees the folds chose
+    selection: dict[str, Any] = field(default_factory=dict)  # what the folds chose and measured
 
     def matrix(self, X: Features) -> np.ndarray:
         """The float matrix the booster reads: ``X`` itself when it is one already.
@@ -182,7 +185,7 @@ class FunnelModel:
 
     def reads_feature_matrix(self) -> bool:
         """True when every booster was trained on the category lists the features fix."""
-        categories = list(self.features.categories_.values())
+        categories = self.features.booster_categories
         return all(s.booster.pandas_categorical == categories for s in self.stages.values())
 
     def predict(self, leads: pd.DataFrame) -> pd.DataFrame:
@@ -222,87 +225,86 @@ class FunnelModel:
         return [*cols, "p_close", "score", "tier"]
 
 
-def _lgbm_params(config: TrainConfig) -> dict[str, Any]:
-    c = config.lightgbm
-    return {
-        "objective": "binary",
-        "learning_rate": c.learning_rate,
-        "num_leaves": c.num_leaves,
-        "min_child_samples": c.min_child_samples,
-        "bagging_fraction": c.subsample,
-        "bagging_freq": c.subsample_freq,
-        "feature_fraction": c.colsample_bytree,
-        "lambda_l2": c.reg_lambda,
-        "cat_smooth": c.cat_smooth,
-        "cat_l2": c.cat_l2,
-        "min_data_per_group": c.min_data_per_group,
-        "max_cat_to_onehot": c.max_cat_to_onehot,
-        "seed": config.seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": LGBM_THREADS,
-        "verbosity": -1,
-    }
-
-
 def fit_stage(
     name: str,
-    X_train: pd.DataFrame,
-    y_train: np.ndarray,
-    X_valid: pd.DataFrame,
-    y_valid: np.ndarray,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    calibrate: np.ndarray,
     config: TrainConfig,
-) -> StageModel:
-    """Fit one stage with early stopping on validation, then Platt-calibrate on validation."""
-    params = _lgbm_params(config)
-    train_set = lgb.Dataset(X_train, label=y_train, free_raw_data=False)
-    valid_set = lgb.Dataset(X_valid, label=y_valid, reference=train_set, free_raw_data=False)
-    booster = lgb.train(
-        params,
-        train_set,
-        num_boost_round=config.lightgbm.n_estimators,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        callbacks=[
-            lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False),
-        ],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    if best < booster.current_iteration():
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    stage = StageModel(name=name, booster=booster, best_iteration=int(best))
-    raw_valid = stage.raw(X_valid)
+    say: Callable[[str], None] | None = None,
+    monotone: list[int] | None = None,
+) -> tuple[StageModel, np.ndarray]:
+    """Fit one stage on the fit window ``X``; Platt-calibrate on the newest leads.
+
+    Settings and trees are chosen on folds (:func:`leadmodel.tuning.select`); the booster
+    is then fitted on every row with them. ``calibrate`` marks the newest leads: the
+    calibration line is fitted on their out-of-fold log-odds, so the probabilities follow
+    the current base rate. ``monotone``: LightGBM's monotone constraints per feature.
+    Returns the stage and those leads' calibrated log-odds.
+    """
+    selection = tuning.select(X, y, config, say=say, name=name, monotone=monotone)
+    booster = tuning.fit_booster(X, y, selection)
+    stage = StageModel(name=name, booster=booster, best_iteration=selection.rounds)
+    stage.selection = selection.summary()
+    raw = selection.oof_raw[calibrate]
+    y_cal = y[calibrate]
+    if len(np.unique(y_cal)) < 2:  # too few recent decisions: calibrate on all folds
+        raw, y_cal = selection.oof_raw, y
     platt = LogisticRegression(C=_PLATT_C, solver="lbfgs", max_iter=1000)
-    platt.fit(raw_valid.reshape(-1, 1), y_valid)
+    platt.fit(raw.reshape(-1, 1), y_cal)
     stage.calib_slope = float(platt.coef_[0, 0])
     stage.calib_intercept = float(platt.intercept_[0])
-    return stage
+    return stage, stage.calibrated_logit(selection.oof_raw[calibrate])
 
 
 def _decided(frame: pd.DataFrame, label: str) -> pd.Series:
     return frame[label].notna() if label in frame else pd.Series(False, index=frame.index)
 
 
-def fit_funnel(train: pd.DataFrame, valid: pd.DataFrame, config: TrainConfig) -> FunnelModel:
-    """Fit the funnel on time-ordered training and validation rows (canonical, typed)."""
+def fit_funnel(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    config: TrainConfig,
+    say: Callable[[str], None] | None = None,
+) -> FunnelModel:
+    """Fit the funnel on the fit window: time-ordered ``train`` rows, then the newer ``valid``.
+
+    Both stages are fitted on all of it (trees chosen by folds); ``valid``, the newest
+    leads, calibrates them and anchors the score and the tier cut-offs, each on
+    out-of-fold scores.
+    """
+    window = pd.concat([train, valid], ignore_index=True)
+    newest = np.r_[np.zeros(len(train), dtype=bool), np.ones(len(valid), dtype=bool)]
     features = LeadFeatures(
         exclude=tuple(config.features.exclude),
         min_category_count=config.features.min_category_count,
-        max_categories=config.features.max_categories,
-    ).fit(train)
-    X_train, X_valid = features.transform(train), features.transform(valid)
+        max_distinct_share=config.features.max_distinct_share,
+        time_features=config.features.time_features,
+        awareness_monotone=config.features.awareness_monotone,
+    ).fit(window)
+    monotone = features.monotone_constraints()
+    X = features.transform(window)
     stages: dict[str, StageModel] = {}
     for name in STAGES:
         label = STAGE_LABEL[name]
-        tr, va = _decided(train, label).to_numpy(), _decided(valid, label).to_numpy()
-        if name == ACCEPT and (tr.sum() == 0 or va.sum() == 0):
+        decided = _decided(window, label).to_numpy()
+        if name == ACCEPT and (decided[~newest].sum() == 0 or decided[newest].sum() == 0):
             continue  # the export has no acceptance decisions: close stage alone
-        y_tr = train.loc[tr, label].to_numpy(dtype=float)
-        y_va = valid.loc[va, label].to_numpy(dtype=float)
-        stages[name] = fit_stage(name, X_train[tr], y_tr, X_valid[va], y_va, config)
-
-    close = stages[CLOSE]
-    valid_logit = close.calibrated_logit(close.raw(X_valid))
+        if decided.sum() == 0:
+            raise ValueError(f"no lead has a decided '{label}' outcome: nothing to learn from")
+        y = window.loc[decided, label].to_numpy(dtype=float)
+        X_stage = X[decided].reset_index(drop=True)
+        stages[name], logit_newest = fit_stage(
+            name, X_stage, y, newest[decided], config, say, monotone
+        )
+        if name == CLOSE:
+            # the newest leads as scored out of sample: decided ones out of fold, open
+            # ones (never fitted on) by the stage itself
+            close, open_newest = stages[CLOSE], newest & ~decided
+            open_logit = (
+                close.calibrated_logit(close.raw(X[open_newest])) if open_newest.any() else []
+            )
+            valid_logit = np.r_[logit_newest, open_logit]
     low, high = np.quantile(valid_logit, [config.score.low_quantile, config.score.high_quantile])
     if not high > low:
         high = low + 1.0

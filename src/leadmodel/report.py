@@ -422,8 +422,21 @@ class _Context:
     labelled: bool
 
 
+def _readiness(ctx: _Context) -> str:
+    """The training run's readiness verdict, as the run gave it (empty for older models)."""
+    found = ctx.model.metadata.get("readiness") or {}
+    if not found.get("verdict"):
+        return ""
+    reasons = "; ".join(found.get("reasons") or [])
+    return _p(
+        f"Readiness at training: {found['verdict']}. {reasons}. Only a model that is ready "
+        "becomes the champion that scores new leads.",
+        "note" if found["verdict"] != "ready" else "lead",
+    )
+
+
 def _headline(ctx: _Context) -> str:
-    parts = []
+    parts = [_readiness(ctx)]
     close = ctx.metrics.get(CLOSE)
     if close is None:
         trained = ctx.model.metadata.get("metrics", {}).get(CLOSE, {})

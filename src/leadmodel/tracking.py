@@ -102,7 +102,8 @@ def model_signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignatu
 
 def input_example(leads: pd.DataFrame, model: FunnelModel, rows: int = 3) -> pd.DataFrame:
     """A few raw rows with the columns the model reads (numbers as floats)."""
-    cols = [c for c in leads.columns if c == schema.LEAD_ID or c in model.features.feature_names_]
+    fields = set(model.features.input_fields)
+    cols = [c for c in leads.columns if c == schema.LEAD_ID or c in fields]
     example = leads[cols].head(rows).reset_index(drop=True).copy()
     for c in model.features.numeric_:
         if c in example:

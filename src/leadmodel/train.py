@@ -43,11 +43,17 @@ HASH_CHUNK_BYTES = 1 << 20
 
 @dataclass
 class Split:
-    """Time-ordered slices: oldest for fitting, then validation, newest for testing."""
+    """Time-ordered slices: the fit window (``train``, then the newer ``valid`` that
+    calibrates), and the newest leads for testing."""
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
+
+    @property
+    def fit_window(self) -> pd.DataFrame:
+        """Every lead the model learns from: ``train`` and then the newer ``valid``."""
+        return pd.concat([self.train, self.valid], ignore_index=True)
 
 
 def time_split(frame: pd.DataFrame, order_by: str, test_share: float, valid_share: float) -> Split:
@@ -86,6 +92,106 @@ class StageEvaluation:
     curves: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+READY, WEAK, NOT_READY = "ready", "weak", "not ready"
+
+
+@dataclass
+class Readiness:
+    """Whether the model is fit to serve, as one word and the reasons for it.
+
+    On the test slice (the newest leads), for the close stage:
+
+    - ``ready``: the ROC-AUC interval lies clearly above 0.5 (its low end reaches
+      ``readiness.min_auc_low``) and no baseline ranks clearly better: the paired
+      bootstrap interval of LightGBM's AUC minus the best baseline's reaches
+      ``-readiness.max_baseline_gap`` or above. A baseline that is ahead by no more than
+      the noise of the test slice does not stop a model that is also calibrated and
+      explained; the run still says plainly that it is ahead.
+    - ``weak``: clearly better than chance, but a baseline ranks clearly better.
+    - ``not ready``: not clearly better than chance, or the test slice cannot say.
+
+    Only a ready model becomes champion.
+    """
+
+    verdict: str
+    reasons: list[str]
+    auc: float
+    auc_low: float
+    auc_high: float
+    best_baseline: str
+    best_baseline_auc: float
+    diff_low: float
+    diff_high: float
+
+    def line(self) -> str:
+        return f"{self.verdict}: " + "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "verdict": self.verdict,
+                "reasons": self.reasons,
+                "close_roc_auc": self.auc,
+                "close_roc_auc_low": self.auc_low,
+                "close_roc_auc_high": self.auc_high,
+                "best_baseline": self.best_baseline,
+                "best_baseline_roc_auc": self.best_baseline_auc,
+                "auc_gain_low": self.diff_low,
+                "auc_gain_high": self.diff_high,
+            }
+        )
+
+
+#: Baseline names in evaluation metrics -> their curve keys and their names in sentences.
+BASELINES = {
+    "logistic": ("logistic", "logistic regression"),
+    "rule_points": ("rule points", "the rule points score"),
+}
+
+
+def readiness(evaluation: StageEvaluation, config: TrainConfig) -> Readiness:
+    """The readiness verdict of the close stage from its test-slice evaluation."""
+    rule = config.readiness
+    y, p = evaluation.curves["lightgbm"]
+    auc = evaluation.metrics["lightgbm"]["roc_auc"]
+    scored = {k: evaluation.metrics[k]["roc_auc"] for k in BASELINES if k in evaluation.metrics}
+    best = max(scored, key=lambda k: -1.0 if _isnan(scored[k]) else scored[k])
+    best_auc = scored[best]
+    curve, said = BASELINES[best]
+    found = evaluate.bootstrap_auc_intervals(
+        y, p, evaluation.curves[curve][1], rule.bootstrap, rule.level, config.seed
+    )
+    low, high = found["auc_low"], found["auc_high"]
+    diff_low, diff_high = found["diff_low"], found["diff_high"]
+    if _isnan(auc) or _isnan(low):
+        reasons = ["the test slice has only one close outcome, so its ROC-AUC says nothing"]
+        return Readiness(NOT_READY, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
+    level = f"{rule.level:.0%}"
+    reasons = [
+        f"close ROC-AUC {auc:.3f} on the newest leads ({level} interval {low:.3f}-{high:.3f})"
+    ]
+    clear = low >= rule.min_auc_low
+    beaten = diff_high < -rule.max_baseline_gap
+    if not clear:
+        reasons.append(
+            f"the interval reaches below {rule.min_auc_low}: not clearly better than chance"
+        )
+    if beaten:
+        reasons.append(
+            f"{said} ranks the newest leads clearly better than LightGBM "
+            f"({best_auc:.3f} vs {auc:.3f}; gain interval {diff_low:+.3f} to {diff_high:+.3f})"
+        )
+    elif best_auc > auc:
+        reasons.append(
+            f"{said} ranks the newest leads slightly better ({best_auc:.3f} vs {auc:.3f}), "
+            f"within the test slice's noise (gain interval {diff_low:+.3f} to {diff_high:+.3f})"
+        )
+    else:
+        reasons.append(f"ahead of the best baseline, {said} ({best_auc:.3f})")
+    verdict = READY if clear and not beaten else (WEAK if clear else NOT_READY)
+    return Readiness(verdict, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
+
+
 @dataclass
 class TrainResult:
     """Everything a caller (CLI, tests, benchmark) wants back from a training run."""
@@ -101,6 +207,7 @@ class TrainResult:
     data_summary: dict[str, Any]
     test: pd.DataFrame
     test_predictions: pd.DataFrame
+    readiness: Readiness
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -115,6 +222,10 @@ class TrainResult:
             "model_version": self.model_version,
             "promoted": self.promoted,
             "promotion_reason": self.promotion_reason,
+            "readiness": self.readiness.verdict,
+            "readiness_reasons": self.readiness.reasons,
+            "readiness_detail": self.readiness.to_dict(),
+            "selection": {s: st.selection for s, st in self.model.stages.items()},
             **{stage: _clean(m) for stage, m in self.metrics.items()},
             "baselines": {
                 stage: {k: _clean(v) for k, v in ev.metrics.items() if k != "lightgbm"}
@@ -125,7 +236,7 @@ class TrainResult:
         }
 
 
-def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
+def _clean(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
 
 
@@ -145,8 +256,12 @@ def _rank_metrics(y: np.ndarray, scaled: np.ndarray) -> dict[str, float]:
 def evaluate_stages(
     model: FunnelModel, split: Split, config: TrainConfig
 ) -> tuple[dict[str, StageEvaluation], pd.DataFrame]:
-    """Test-slice evaluation of every stage against the logistic and rule-points baselines."""
-    X_train = model.transform(split.train)
+    """Test-slice evaluation of every stage against the logistic and rule-points baselines.
+
+    The logistic baseline is fitted on the whole fit window, as the model is.
+    """
+    window = split.fit_window
+    X_train = model.transform(window)
     X_test = model.transform(split.test)
     predictions = model.predict_features(X_test, split.test)
     rules = baselines.rule_points(split.test, config.rule_points)
@@ -154,14 +269,14 @@ def evaluate_stages(
     for stage in model.stages:
         label = STAGE_LABEL[stage]
         p_col = f"p_{stage}"
-        tr = split.train[label].notna().to_numpy()
+        tr = window[label].notna().to_numpy()
         te = split.test[label].notna().to_numpy()
         y_test = split.test.loc[te, label].to_numpy(dtype=float)
         p_model = predictions.loc[te, p_col].to_numpy()
         logistic = baselines.fit_logistic(
             model.features,
             X_train[tr],
-            split.train.loc[tr, label].to_numpy(dtype=float),
+            window.loc[tr, label].to_numpy(dtype=float),
             config.seed,
         )
         p_logistic = baselines.predict_logistic(logistic, model.features, X_test[te])
@@ -212,13 +327,23 @@ def _data_summary(frame: pd.DataFrame, result: ingest.IngestResult, path: Path) 
 
 
 def _gate(
-    name: str, new_version: str, new_metrics: dict[str, float], split: Split, config: TrainConfig
+    name: str,
+    new_version: str,
+    new_metrics: dict[str, float],
+    split: Split,
+    config: TrainConfig,
+    ready: Readiness,
 ) -> Registration:
-    """Move ``champion`` to the new version when the rule in the config says it is as good."""
+    """Move ``champion`` to a ready new version when the config's rule says it is as good."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     current = get_alias_version(client, name, CHAMPION)
+    if ready.verdict != READY:
+        kept = f"champion stays v{current}" if current else "no champion set"
+        return Registration(
+            new_version, False, f"not promoted ({kept}): model is {ready.line()}", current
+        )
     if current is None:
         promote(name, new_version)
         return Registration(new_version, True, "no champion yet", None)
@@ -318,10 +443,11 @@ def train(
     if leakage.stops:
         raise LeakageError(leakage)
 
-    say("fitting the funnel model")
-    model = fit_funnel(split.train, split.valid, cfg)
+    say("choosing the model on folds of the fit window")
+    model = fit_funnel(split.train, split.valid, cfg, say=say)
     say("evaluating on the newest leads")
     evaluations, predictions = evaluate_stages(model, split, cfg)
+    ready = readiness(evaluations["close"], cfg)
     summary = _data_summary(frame, result, path)
     model.metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -329,7 +455,16 @@ def train(
         "metrics": {stage: _clean(ev.metrics["lightgbm"]) for stage, ev in evaluations.items()},
         "features": list(model.features.feature_names_),
         "order_by": order_by,
+        "readiness": ready.to_dict(),
     }
+    warnings = [f.sentence() for f in leakage.warnings]
+    for stage, st in model.stages.items():
+        if st.selection.get("timed_out"):
+            warnings.append(
+                f"{stage}: the settings search hit tuning.timeout_s after "
+                f"{st.selection['trials']} of {cfg.tuning.trials} trials; another machine "
+                "may choose differently"
+            )
 
     say("logging to MLflow")
     use_tracking(tracking)
@@ -368,6 +503,22 @@ def train(
         )
         for stage, st in model.stages.items():
             mlflow.log_metric(f"{stage}_best_iteration", st.best_iteration)
+            mlflow.log_metrics(
+                {
+                    f"{stage}_cv_logloss": st.selection["cv_logloss"],
+                    f"{stage}_cv_roc_auc": st.selection["cv_auc"],
+                    f"{stage}_search_seconds": st.selection["seconds"],
+                }
+            )
+            mlflow.log_dict(st.selection, f"selection/{stage}.json")
+        mlflow.log_dict(ready.to_dict(), "readiness.json")
+        mlflow.set_tag("readiness", ready.verdict)
+        mlflow.log_metrics(
+            {
+                "close_roc_auc_low": ready.auc_low,
+                "close_roc_auc_high": ready.auc_high,
+            }
+        )
         _log_evaluation(evaluations, Path(tmp))
         say("explaining the test slice")
         log_run_report(model, split.test, Path(tmp) / "report")  # report.html, explain/*
@@ -378,7 +529,7 @@ def train(
         name = register_name or cfg.registry.name
         say("registering the model")
         version = register(model_uri, name)
-        reg = _gate(name, version, evaluations["close"].metrics["lightgbm"], split, cfg)
+        reg = _gate(name, version, evaluations["close"].metrics["lightgbm"], split, cfg, ready)
         mlflow.set_tags(
             {
                 "registered_model": name,
@@ -402,5 +553,6 @@ def train(
         data_summary=summary,
         test=split.test,
         test_predictions=predictions,
-        warnings=[f.sentence() for f in leakage.warnings],
+        readiness=ready,
+        warnings=warnings,
     )

@@ -95,7 +95,13 @@ def reference_transform(features: LeadFeatures, X: pd.DataFrame) -> pd.DataFrame
     """The column-by-column pandas transform the fast one replaced (kept as the oracle)."""
     n = len(X)
     out: dict[str, pd.Series] = {}
+    given = X[schema.CREATED_AT] if schema.CREATED_AT in X else pd.Series([None] * n)
+    stamps = pd.to_datetime(given, errors="coerce").reset_index(drop=True)
     for col in features.feature_names_:
+        if col in features.time_features_:
+            part = stamps.dt.weekday if col.endswith("weekday") else stamps.dt.hour
+            out[col] = part.astype(float)
+            continue
         if col in features.numeric_:
             out[col] = (
                 to_numeric(X[col]).reset_index(drop=True)
@@ -110,6 +116,10 @@ def reference_transform(features: LeadFeatures, X: pd.DataFrame) -> pd.DataFrame
             text = text.where(known, UNKNOWN_CATEGORY).mask(text.isna(), MISSING_CATEGORY)
         else:
             text = pd.Series(MISSING_CATEGORY, index=range(n), dtype=object)
+        if col in features.ordinal_:  # ordered levels as their ranks, the rest missing
+            rank = {level: float(i) for i, level in enumerate(schema.AWARENESS_LEVELS)}
+            out[col] = text.map(rank).astype(float)
+            continue
         out[col] = pd.Series(pd.Categorical(text, categories=cats))
     return pd.DataFrame(out, index=range(n))
 
@@ -150,14 +160,15 @@ def test_mixed_types_in_a_text_column_are_coded_by_their_text(model, messy) -> N
 
 
 def test_the_matrix_holds_the_category_codes_lightgbm_computes(model, messy) -> None:
-    categories = list(model.features.categories_.values())
+    categories = model.features.booster_categories
+    assert len(categories) == len(model.features.categories_) - len(model.features.ordinal_)
     for name, stage in model.stages.items():
         assert stage.booster.pandas_categorical == categories, name
     frame = model.transform(messy)
     matrix = model.features.transform_matrix(messy)
     np.testing.assert_array_equal(matrix, feature_matrix(frame, categories))
     for j, col in enumerate(frame.columns):
-        if col in model.features.categories_:
+        if col in model.features.categories_ and col not in model.features.ordinal_:
             np.testing.assert_array_equal(matrix[:, j], frame[col].cat.codes.to_numpy())
 
 
