@@ -125,6 +125,9 @@ class Mapping(BaseModel):
     Raw-value lookups in ``values`` and ``na_values`` compare trimmed text, ``values``
     also ignores case. Export columns named in ``rename``, ``derive`` or ``drop`` that a
     file does not have are ignored, so one mapping serves exports with fewer columns.
+    ``row_number`` names columns added to the export before renaming, each holding the
+    1-based row number (the ``reject_row`` of a rejected row): an id and a time order for
+    an export that has neither, e.g. ``row_number: [lead_id, row]`` with ``order_by: row``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -135,6 +138,7 @@ class Mapping(BaseModel):
     drop: list[str] = Field(default_factory=list)
     derive: dict[str, str] = Field(default_factory=dict)
     order_by: str | None = None
+    row_number: list[str] = Field(default_factory=list)
     exclude_features: list[str] = Field(default_factory=list)
     allow_features: list[str] = Field(default_factory=list)
     max_reject_share: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -158,6 +162,20 @@ class Mapping(BaseModel):
     @classmethod
     def _na_as_text(cls, value: Any) -> Any:
         return [_yaml_text(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("row_number", mode="before")
+    @classmethod
+    def _row_number_as_list(cls, value: Any) -> Any:
+        """One name may be written without a list."""
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("row_number")
+    @classmethod
+    def _row_number_names_once(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"names a column more than once: {', '.join(repeated)}")
+        return value
 
     @field_validator("derive")
     @classmethod
@@ -489,6 +507,7 @@ def validate(
     *,
     require_labels: bool = False,
     now: pd.Timestamp | str | None = None,
+    rows: np.ndarray | None = None,
 ) -> IngestResult:
     """Map, type and check a raw export; split it into valid rows and rejected rows.
 
@@ -504,6 +523,9 @@ def validate(
     now
         The time of the export; a ``created_at`` after it is rejected. Default: the
         current UTC time plus :data:`FUTURE_TOLERANCE`.
+    rows
+        The 1-based file row of every raw row, for the mapping's ``row_number`` columns
+        when ``raw`` is one chunk of a bigger file (default: 1, 2, 3 ...).
 
     Raises
     ------
@@ -512,7 +534,7 @@ def validate(
     """
     mapping = mapping or Mapping()
     table = _text_table(raw, _id_columns(mapping))
-    return _validate_table(table, mapping, require_labels, now)
+    return _validate_table(table, mapping, require_labels, now, rows)
 
 
 def read_leads(
@@ -610,9 +632,11 @@ def _validate_table(
     mapping: Mapping,
     require_labels: bool,
     now: pd.Timestamp | str | None,
+    rows: np.ndarray | None = None,
 ) -> IngestResult:
     """Validate a text table (see :func:`validate`)."""
-    columns = _mapped_columns(table, mapping, require_labels)
+    numbered = _with_row_numbers(table, mapping, rows)
+    columns = _mapped_columns(numbered, mapping, require_labels)
     order_by = mapping.order_by or schema.CREATED_AT
     typed: dict[str, pd.Series] = {}
     parse_problems = []
@@ -626,6 +650,21 @@ def _validate_table(
     rule_problems = _schema_problems(frame, order_by, _as_now(now))
     problems = _merge_problems(parse_problems, rule_problems, list(frame.columns))
     return _split(table, frame, columns, problems, order_by, mapping)
+
+
+def _with_row_numbers(table: pa.Table, mapping: Mapping, rows: np.ndarray | None) -> pa.Table:
+    """The table plus the mapping's ``row_number`` columns (1-based row numbers as text)."""
+    if not mapping.row_number:
+        return table
+    numbers = np.arange(1, table.num_rows + 1) if rows is None else np.asarray(rows)
+    if numbers.shape != (table.num_rows,):
+        raise ValueError(f"rows: {numbers.size} row numbers for {table.num_rows} rows")
+    text = pc.cast(pa.array(numbers, type=pa.int64()), pa.string())
+    for name in mapping.row_number:
+        if name in table.column_names:
+            raise IngestError(f"mapping: row_number column '{name}' is already in the export")
+        table = table.append_column(name, text)
+    return table
 
 
 def _mapped_columns(table: pa.Table, mapping: Mapping, require_labels: bool) -> list[_Column]:

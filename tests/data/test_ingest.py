@@ -293,6 +293,34 @@ def test_missing_order_values_are_rejected() -> None:
     assert result.rejects["reject_reason"].tolist() == ["seq: missing (required in every row)"]
 
 
+def test_row_number_gives_an_export_without_id_or_time_both(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", "Channel,Won\nads,TRUE\nsearch,oops\nads,FALSE\n")
+    mapping = Mapping(
+        rename={"Channel": "source"},
+        derive={"closed": "Won"},
+        row_number=["lead_id", "row"],
+        order_by="row",
+    )
+    result = read_leads(path, mapping)
+    assert result.order_by == "row"
+    assert result.valid["lead_id"].tolist() == ["1", "3"]  # the id is text, as any id
+    assert result.valid["row"].tolist() == [1.0, 3.0]  # the order is a number
+    rejects = result.rejects
+    assert rejects["reject_row"].tolist() == [2]  # the same number the id would have had
+    assert list(rejects.columns) == ["Channel", "Won", "reject_row", "reject_reason"]
+    # one chunk of a bigger file numbers its rows as the file does
+    chunk = pd.DataFrame({"Channel": ["ads", "web"], "Won": ["1", "0"]})
+    assert validate(chunk, mapping, rows=np.array([7, 8])).valid["lead_id"].tolist() == ["7", "8"]
+
+
+def test_row_number_is_one_name_or_a_list_and_never_an_export_column() -> None:
+    assert Mapping.model_validate({"row_number": "seq"}).row_number == ["seq"]
+    with pytest.raises(ValueError, match="more than once: seq"):
+        Mapping(row_number=["seq", "seq"])
+    with pytest.raises(IngestError, match="row_number column 'lead_id' is already in the export"):
+        validate(frame(website_visits=["1"]), Mapping(row_number="lead_id"))
+
+
 def test_missing_required_column_names_it_and_the_columns_found() -> None:
     with pytest.raises(IngestError, match=r"missing required column 'source'.*'lead_id'"):
         validate(pd.DataFrame({"lead_id": ["a"], "created_at": ["2024-01-01"]}))
