@@ -360,7 +360,7 @@ def validate_chunk(
     now
         The time after which ``created_at`` is in the future (one value for all chunks).
     """
-    result = ingest.validate(raw, mapping, now=now)
+    result = ingest.validate(raw, mapping, now=now, rows=rows)
     rejects = result.rejects
     local = rejects[ingest.REJECT_ROW].to_numpy(dtype=np.int64) - 1
     duplicate = np.asarray(first_rows) < np.asarray(rows)

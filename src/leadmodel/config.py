@@ -81,6 +81,14 @@ class TuningConfig(_Strict):
             "(the trial count then depends on the machine, so results may differ)."
         ),
     )
+    search_rows: int = Field(
+        100_000,
+        ge=100,
+        description=(
+            "Larger fit windows are searched on a stratified sample of this many leads; "
+            "the trees for all of them come from one more fold run with the chosen settings."
+        ),
+    )
     num_leaves: tuple[int, int] = (4, 63)
     learning_rate: tuple[float, float] = (0.01, 0.15)
     min_child_samples: tuple[int, int] = (10, 200)

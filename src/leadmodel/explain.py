@@ -557,9 +557,11 @@ def _lead_ids(leads: pd.DataFrame) -> np.ndarray:
 
 
 def _json_value(value: object) -> object:
-    """A JSON-friendly scalar: None for missing, int for whole floats."""
+    """A JSON-friendly scalar: None for missing, int for whole floats, ISO text for times."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
+    if isinstance(value, pd.Timestamp):
+        return None if value is pd.NaT else value.isoformat()
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():

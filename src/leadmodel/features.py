@@ -15,6 +15,7 @@ gives the float matrix of category codes LightGBM reads (:func:`feature_matrix`)
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,13 +68,15 @@ def timestamps(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values
+    if values.dtype == object:  # numbers are not times: as text, they read as none
+        values = values.map(lambda v: v if isinstance(v, str | dt.date) or _is_na(v) else str(v))
     try:
         stamps = pd.to_datetime(values, errors="coerce", format="ISO8601")
     except (TypeError, ValueError):  # naive and zoned values mixed: one by one
         stamps = None
     if stamps is None or isinstance(stamps.dtype, pd.DatetimeTZDtype):
         return pd.Series(
-            [_wall_clock(v) for v in values], index=values.index, dtype="datetime64[ns]"
+            [_wall_clock(v) for v in values], index=values.index, dtype="datetime64[us]"
         )
     return stamps
 
@@ -397,7 +400,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         if values is None:
             return {name: np.full(n, np.nan) for name in wanted}
         stamps = timestamps(values)
-        parts = {"weekday": stamps.dt.weekday, "hour": stamps.dt.hour}
+        parts = {"weekday": stamps.dt.day_of_week, "hour": stamps.dt.hour}
         return {
             name: parts[part].to_numpy(dtype=float, na_value=np.nan)
             for name, part in wanted.items()

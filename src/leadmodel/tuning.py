@@ -9,7 +9,10 @@ leads is then learnt by the calibration, on out-of-fold scores of those leads.
 
 A small search over a few settings (:class:`leadmodel.config.TuningConfig`) runs with
 Optuna's TPE sampler, seeded; its first trial is the ``lightgbm:`` settings themselves,
-so the search can only improve on them (on the folds). The budget is a trial count, so a
+so the search can only improve on them (on the folds). On a fit window larger than
+``tuning.search_rows`` the search runs on a stratified sample of that size, and one more
+fold run on all rows with the chosen settings sets the number of trees, so the cost of
+the search stops growing with the rows. The budget is a trial count, so a
 fixed seed and thread count give the same model on any machine; the time cap only ends
 a search that would run far longer than planned, and the run then says so.
 """
@@ -24,7 +27,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from leadmodel.config import TrainConfig, training_threads
 
@@ -79,6 +82,7 @@ class Selection:
     timed_out: bool
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    searched_rows: int = 0
 
     def summary(self) -> dict[str, Any]:
         """Plain values for the run's log."""
@@ -90,6 +94,7 @@ class Selection:
             "trials": self.trials,
             "timed_out": self.timed_out,
             "seconds": round(self.seconds, 2),
+            "searched_rows": self.searched_rows,
             "chosen": searched,
             "history": self.history,
         }
@@ -165,7 +170,11 @@ def select(
     base = lgbm_params(config)
     if monotone and any(monotone):
         base["monotone_constraints"] = list(monotone)
-    folds = _folds(np.asarray(y), tuning.folds, config.seed)
+    y = np.asarray(y)
+    sample = _sample(y, tuning.search_rows, config.seed)
+    X_search = X if sample is None else X.iloc[sample].reset_index(drop=True)
+    y_search = y if sample is None else y[sample]
+    folds = _folds(y_search, tuning.folds, config.seed)
     best: list[_Trial] = []
     history: list[dict[str, float]] = []
 
@@ -178,7 +187,7 @@ def select(
                 params[setting] = trial.suggest_int(key, int(low), int(high), log=log)
             else:
                 params[setting] = trial.suggest_float(key, float(low), float(high), log=log)
-        found = _cross_validate(X, y, params, folds, config)
+        found = _cross_validate(X_search, y_search, params, folds, config)
         history.append(
             {"trial": trial.number, "rounds": found.rounds, "logloss": found.logloss}
             | {key: params[setting] for key, setting in SEARCHED.items()}
@@ -198,8 +207,12 @@ def select(
     study.enqueue_trial({key: _start_value(config, key) for key in SEARCHED})
     started = time.perf_counter()
     study.optimize(objective, n_trials=tuning.trials, timeout=tuning.timeout_s)
-    seconds = time.perf_counter() - started
     chosen = best[0]
+    if sample is not None:  # the trees for all rows: one more fold run, on all of them
+        say(f"{name}: trees for all {len(y):,} leads with the chosen settings")
+        folds = _folds(y, tuning.folds, config.seed)
+        chosen = _cross_validate(X, y, chosen.params, folds, config)
+    seconds = time.perf_counter() - started
     oof = np.empty(len(y), dtype=float)
     for booster, (_, held_out) in zip(chosen.boosters, folds, strict=True):
         part = X.iloc[held_out]
@@ -214,7 +227,17 @@ def select(
         timed_out=len(study.trials) < tuning.trials,
         seconds=seconds,
         history=history,
+        searched_rows=len(y) if sample is None else len(sample),
     )
+
+
+def _sample(y: np.ndarray, rows: int, seed: int) -> np.ndarray | None:
+    """A stratified random sample of ``rows`` positions (None: all rows are few enough)."""
+    if len(y) <= rows:
+        return None
+    splitter = StratifiedShuffleSplit(n_splits=1, train_size=rows, random_state=seed)
+    picked, _ = next(splitter.split(np.zeros(len(y)), y))
+    return np.sort(picked)
 
 
 def _start_value(config: TrainConfig, key: str) -> float:

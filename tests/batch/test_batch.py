@@ -124,6 +124,17 @@ def test_small_chunks_match_the_whole_file(
     pd.testing.assert_frame_equal(_read_text(rejects), want, check_dtype=False)
 
 
+def test_row_number_ids_count_on_across_chunks(model, tmp_path: Path) -> None:
+    rows = _clean_rows(9).drop(columns=["lead_id"])
+    data = tmp_path / "no_ids.csv"
+    rows.to_csv(data, index=False)
+    out = tmp_path / "scores.csv"
+    mapping = ingest.Mapping(row_number=["lead_id"])
+    summary = batch.score_file(data, out, model=model, mapping=mapping, chunk_rows=2)
+    assert summary.rows_scored == 9
+    assert list(_read_text(out)["lead_id"]) == [str(i) for i in range(1, 10)]
+
+
 def test_duplicate_ids_across_chunks_keep_the_first_row(model, tmp_path: Path) -> None:
     rows = _clean_rows(8)
     rows.loc[4, "lead_id"] = rows.loc[1, "lead_id"]  # row 5 repeats row 2 (another chunk)

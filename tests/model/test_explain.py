@@ -472,6 +472,8 @@ def test_cli_report_writes_a_self_contained_page(trained, tmp_path: Path) -> Non
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)
     assert page.count('src="data:image/png;base64,') >= 8
+    verdict = trained.result.readiness.verdict
+    assert f"Readiness at training: {verdict}." in page
 
 
 def test_cli_report_counts_rejected_rows(trained, tmp_path: Path) -> None:

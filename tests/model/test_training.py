@@ -97,7 +97,9 @@ def test_test_slice_is_the_newest_leads(trained) -> None:
 def test_run_is_tracked_with_params_metrics_plots_and_data_summary(trained) -> None:
     client = mlflow.tracking.MlflowClient()
     run = client.get_run(trained.result.run_id)
-    assert run.data.params["lightgbm.learning_rate"] == "0.01"
+    assert run.data.params["lightgbm.learning_rate"] == "0.03"
+    assert run.data.params["tuning.trials"] == "8"
+    assert run.data.tags["readiness"] == trained.result.readiness.verdict
     for key in (
         "close_roc_auc",
         "close_ece",
@@ -106,8 +108,13 @@ def test_run_is_tracked_with_params_metrics_plots_and_data_summary(trained) -> N
         "close_logistic_roc_auc",
         "rows_rejected",
         "close_lift_top10",
+        "close_cv_logloss",
+        "close_roc_auc_low",
     ):
         assert key in run.data.metrics, key
+    selection = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/selection/close.json")
+    assert selection["rounds"] == trained.result.model.stages["close"].best_iteration
+    assert len(selection["history"]) == selection["trials"] == 8
     files = {f.path for f in client.list_artifacts(run.info.run_id, "plots")}
     for stage in ("accept", "close"):
         for plot in ("roc", "reliability", "gains", "tiers"):
@@ -173,6 +180,9 @@ def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path:
         yaml.safe_dump(
             {
                 "lightgbm": {"n_estimators": 1, "num_leaves": 2},
+                # readiness would stop it first (a baseline ranks it clearly better):
+                # let it through, so that the champion comparison is what refuses it
+                "readiness": {"max_baseline_gap": 1.0, "min_auc_low": 0.5},
                 "features": {
                     "exclude": [
                         "prior_awareness",

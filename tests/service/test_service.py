@@ -243,6 +243,8 @@ def test_model_endpoint(api: httpx.Client, trained: Trained, library_model: Any)
     assert 0.5 < info["metrics"]["close"]["roc_auc"] <= 1
     assert info["stages"] == ["accept", "close"]
     assert list(info["tiers"]) == ["A", "B", "C", "D"]
+    assert info["readiness"] == library_model.metadata["readiness"]["verdict"] == "ready"
+    assert info["readiness_reasons"] and "close ROC-AUC" in info["readiness_reasons"][0]
 
 
 def test_openapi_documents_the_api(server: Server) -> None:

@@ -99,7 +99,7 @@ def reference_transform(features: LeadFeatures, X: pd.DataFrame) -> pd.DataFrame
     stamps = pd.to_datetime(given, errors="coerce").reset_index(drop=True)
     for col in features.feature_names_:
         if col in features.time_features_:
-            part = stamps.dt.weekday if col.endswith("weekday") else stamps.dt.hour
+            part = stamps.dt.day_of_week if col.endswith("weekday") else stamps.dt.hour
             out[col] = part.astype(float)
             continue
         if col in features.numeric_:
