@@ -283,6 +283,8 @@ def _training_summary(result: Any) -> None:
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
+    for column, why in result.model.features.dropped_.items():
+        console.print(f"[yellow]left out:[/] {column}: {why}")
     table = Table(title="Test slice (newest leads)")
     for col in ("stage", "model", "ROC-AUC", "PR-AUC", "Brier", "ECE", "lift@10%", "wins@20%"):
         table.add_column(col, justify="right" if col not in ("stage", "model") else "left")

@@ -226,6 +226,8 @@ class TrainResult:
             "readiness_reasons": self.readiness.reasons,
             "readiness_detail": self.readiness.to_dict(),
             "selection": {s: st.selection for s, st in self.model.stages.items()},
+            "features": list(self.model.features.feature_names_),
+            "dropped_features": dict(self.model.features.dropped_),
             **{stage: _clean(m) for stage, m in self.metrics.items()},
             "baselines": {
                 stage: {k: _clean(v) for k, v in ev.metrics.items() if k != "lightgbm"}

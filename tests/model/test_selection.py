@@ -87,6 +87,21 @@ def test_identifier_dropped_but_repeating_codes_kept() -> None:
     assert "landing_page" in features.feature_names_
 
 
+def test_cli_says_which_columns_were_left_out(tmp_path: Path) -> None:
+    synth = generate(3_000, seed=6).export
+    synth["email"] = [f"p{i}@example.com" for i in range(len(synth))]
+    path = write_table(synth, tmp_path / "with_email.csv")
+    config = tmp_path / "fast.yaml"
+    config.write_text("tuning: {trials: 1}\n")
+    args = ["train", "--data", str(path), "--config", str(config), "--register", "emails"]
+    human = CliRunner().invoke(app, args)
+    assert human.exit_code == 0, human.output
+    said = " ".join(human.output.split())
+    assert "left out: email: 2400 distinct values in 2400 rows: an identifier" in said
+    found = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    assert "email" in found["dropped_features"] and "email" not in found["features"]
+
+
 def test_time_features_come_from_created_at_and_read_as_arrival() -> None:
     frame = pd.DataFrame(
         {
