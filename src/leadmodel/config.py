@@ -74,7 +74,7 @@ class TuningConfig(_Strict):
         8, ge=1, description="Settings tried per stage (1 = only the lightgbm: settings)."
     )
     timeout_s: float = Field(
-        300.0,
+        1800.0,
         gt=0,
         description=(
             "Wall-clock cap on one stage's search; a search cut short says so in the run "

@@ -61,10 +61,9 @@ def test_scenarios_keep_the_truth_auc_and_calibration(scenario_run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scenario_run", ["drift"], indirect=True)
 def test_drift_is_what_it_claims(scenario_run) -> None:
-    name, _, synth = scenario_run
-    if name != "drift":
-        pytest.skip("drift scenario only")
+    _, _, synth = scenario_run
     ordered = synth.export.sort_values(schema.CREATED_AT)
     quarter = len(ordered) // 4
     old_rate = ordered[schema.CLOSED].iloc[:quarter].mean()
@@ -73,10 +72,9 @@ def test_drift_is_what_it_claims(scenario_run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scenario_run", ["campaigns"], indirect=True)
 def test_repeating_high_cardinality_field_is_a_feature_with_signal(scenario_run) -> None:
-    name, result, _ = scenario_run
-    if name != "campaigns":
-        pytest.skip("campaigns scenario only")
+    _, result, _ = scenario_run
     features = result.model.features
     assert "campaign" in features.categories_ and "campaign" not in features.dropped_
     assert len(features.categories_["campaign"]) > 100  # the big campaigns, each its own
