@@ -335,8 +335,13 @@ def _gate(
     split: Split,
     config: TrainConfig,
     ready: Readiness,
+    fields: list[str],
 ) -> Registration:
-    """Move ``champion`` to a ready new version when the config's rule says it is as good."""
+    """Move ``champion`` to a ready new version when the config's rule says it is as good.
+
+    A champion that reads other input ``fields`` was trained on other data: the two are
+    not compared, and the champion stays.
+    """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
@@ -350,6 +355,19 @@ def _gate(
         promote(name, new_version)
         return Registration(new_version, True, "no champion yet", None)
     champion, _ = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
+    theirs = champion.features.input_fields
+    if sorted(theirs) != sorted(fields):
+        only_new = sorted(set(fields) - set(theirs))[:3]
+        only_old = sorted(set(theirs) - set(fields))[:3]
+        return Registration(
+            new_version,
+            False,
+            f"not promoted (champion stays v{current}): the champion reads other fields "
+            f"(only the new model: {', '.join(only_new) or '-'}; only the champion: "
+            f"{', '.join(only_old) or '-'}), so it was trained on other data; register "
+            "models of another data set under a name of their own (--register)",
+            current,
+        )
     test = split.test[split.test[schema.CLOSED].notna()]
     y = test[schema.CLOSED].to_numpy(dtype=float)
     old = evaluate.stage_metrics(y, champion.predict(test)["p_close"].to_numpy())
@@ -531,7 +549,15 @@ def train(
         name = register_name or cfg.registry.name
         say("registering the model")
         version = register(model_uri, name)
-        reg = _gate(name, version, evaluations["close"].metrics["lightgbm"], split, cfg, ready)
+        reg = _gate(
+            name,
+            version,
+            evaluations["close"].metrics["lightgbm"],
+            split,
+            cfg,
+            ready,
+            model.features.input_fields,
+        )
         mlflow.set_tags(
             {
                 "registered_model": name,

@@ -266,3 +266,17 @@ def test_large_fit_window_is_searched_on_a_sample_and_sized_on_all_rows() -> Non
     assert roc_auc_score(y, found.oof_raw) > 0.6  # out-of-fold scores of every lead
     again = tuning.select(X, y, config)
     assert again.rounds == found.rounds and again.params == found.params  # reproducible
+
+
+def test_gate_refuses_to_compare_models_that_read_other_fields(tmp_path: Path) -> None:
+    synth = generate(4_000, seed=8).export
+    path = write_table(synth, tmp_path / "leads.parquet")
+    fast = tmp_path / "fast.yaml"
+    fast.write_text("tuning: {trials: 1}\n")
+    first = train(path, config=fast, register_name="mixed")
+    assert first.promoted, first.promotion_reason
+    other = write_table(synth.drop(columns=["industry", "job_level"]), tmp_path / "b.parquet")
+    second = train(other, config=fast, register_name="mixed")
+    assert not second.promoted
+    assert "the champion reads other fields" in second.promotion_reason
+    assert "only the champion: industry, job_level" in second.promotion_reason

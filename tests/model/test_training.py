@@ -185,16 +185,8 @@ def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path:
                 # readiness would stop it first (a baseline ranks it clearly better):
                 # let it through, so that the champion comparison is what refuses it
                 "readiness": {"max_baseline_gap": 1.0, "min_auc_low": 0.5},
-                "features": {
-                    "exclude": [
-                        "prior_awareness",
-                        "website_visits",
-                        "time_on_site_s",
-                        "pages_viewed",
-                        "email_clicks",
-                        "email_opens",
-                    ]
-                },
+                # one stump-sized tree on the same fields (other fields: not compared)
+                "tuning": {"trials": 1, "num_leaves": [2, 2]},
             }
         )
     )
