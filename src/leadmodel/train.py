@@ -456,7 +456,7 @@ def train(
     say("checking for leakage")
     candidates = schema.feature_columns(list(frame.columns), exclude)
     labels = [lab for lab in (schema.CLOSED, schema.ACCEPTED) if lab in frame]
-    history = pd.concat([split.train, split.valid], ignore_index=True)
+    history = split.fit_window
     leakage = check_leakage(
         history, candidates, labels, cfg.leakage, set(mapping_obj.allow_features), cfg.seed
     )
