@@ -4,6 +4,10 @@ Nothing here runs at import time: the tracking URI is resolved and set only when
 function that needs it is called. Default store: ``sqlite:///mlflow.db`` in the working
 directory (the registry needs a database backend); ``MLFLOW_TRACKING_URI`` points
 elsewhere, e.g. at an ``mlflow server``.
+
+An embedded SQLite store is created only by a command that writes (``train``,
+``promote``), under a file lock beside it, so that several jobs may start on a new store
+at once; commands that only read never create an empty store where there is none.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -21,6 +24,7 @@ from typing import Any
 import joblib
 import mlflow
 import pandas as pd
+from filelock import FileLock, Timeout
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
@@ -38,40 +42,172 @@ _ARTIFACT_KEY = "funnel"
 _RUNTIME_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow", "joblib", "pyarrow")
 
 
+_SQLITE = "sqlite:///"
+#: How long a job waits for another one that is creating or upgrading the store.
+STORE_LOCK_TIMEOUT_S = 600
+
+
+class StoreError(Exception):
+    """The MLflow store cannot be used as asked (one clear line naming it)."""
+
+
 def tracking_uri() -> str:
-    """The tracking URI in force: ``MLFLOW_TRACKING_URI`` or the embedded SQLite default."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """The tracking URI in force: ``MLFLOW_TRACKING_URI`` or the embedded SQLite default.
+
+    A relative SQLite path is made absolute, so that every message names the file.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    path = sqlite_file(uri)
+    if path is not None and not uri.startswith(_SQLITE + "/"):
+        query = uri.partition("?")[2]
+        return _SQLITE + str(path) + (f"?{query}" if query else "")
+    return uri
 
 
-def use_tracking(uri: str | None = None) -> str:
-    """Point MLflow at ``uri`` (default: :func:`tracking_uri`) and return it."""
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of an embedded ``sqlite:///`` store (absolute), else None."""
+    if not uri.startswith(_SQLITE):
+        return None
+    name = uri[len(_SQLITE) :].split("?", 1)[0]
+    if name in ("", ":memory:"):
+        return None
+    return Path(name).absolute()
+
+
+def use_tracking(uri: str | None = None, write: bool = False) -> str:
+    """Point MLflow at ``uri`` (default: :func:`tracking_uri`) and return it.
+
+    ``write=False`` (reading): an embedded store that does not exist is not created;
+    :class:`ModelNotFound` names the file looked for. ``write=True``: the store is
+    created or upgraded under a file lock (see :func:`prepare_store`).
+    """
     uri = uri or tracking_uri()
+    if write:
+        prepare_store(uri)
+    else:
+        path = sqlite_file(uri)
+        if path is not None and not path.is_file():
+            raise ModelNotFound(
+                f"no MLflow store at {path} (tracking URI {uri}): run the command in the "
+                "folder where you trained, or set MLFLOW_TRACKING_URI to that store"
+            )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
 
 
-def default_model_uri() -> str:
-    """The model commands use when none is given: ``LEADMODEL_MODEL_URI`` or the champion."""
-    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL_URI
-
-
 @contextlib.contextmanager
-def _quiet_mlflow() -> Iterator[None]:
-    """Silence MLflow's advice about type hints on ``predict`` (deliberately absent)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Tt]ype hint", category=UserWarning)
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold the embedded store's file lock (``<store>.lock``); no-op for a server store."""
+    path = sqlite_file(uri)
+    if path is None:
         yield
+        return
+    # mode 0o666: every user who may write the store may also take its lock
+    lock = FileLock(f"{path}.lock", timeout=STORE_LOCK_TIMEOUT_S, mode=0o666)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StoreError(
+            f"MLflow store {path}: another job held its lock ({path}.lock) for more than "
+            f"{STORE_LOCK_TIMEOUT_S} s"
+        ) from None
+    except OSError as exc:
+        raise StoreError(_store_problem(path, exc)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def prepare_store(uri: str) -> None:
+    """Create or upgrade the embedded store once, under its file lock.
+
+    MLflow builds a new SQLite store's tables on first use; two processes doing that at
+    once leave it broken for good (alembic's temporary tables). The first job here
+    builds it while the others wait; they then find the tables and go on. A folder or
+    file that cannot be written gives one line.
+    """
+    path = sqlite_file(uri)
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise StoreError(f"MLflow store {path}: the folder {path.parent} does not exist")
+    with store_lock(uri):
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+        except Exception as exc:  # sqlalchemy/alembic errors arrive in many wrappers
+            raise StoreError(_store_problem(path, exc)) from None
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise StoreError(_store_problem(path, PermissionError("read-only")))
+
+
+def _store_problem(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text:
+        return (
+            f"MLflow store {path} is read-only for this user: point MLFLOW_TRACKING_URI "
+            "at a store you can write, or fix the permissions of the file and its folder"
+        )
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"MLflow store {path} cannot be used: {type(exc).__name__}: {first[:200]}"
+
+
+def start_experiment(name: str) -> str:
+    """Make ``name`` the active experiment (created under the store lock) and check that
+    its artifact folder can be written; returns the experiment id."""
+    uri = mlflow.get_tracking_uri()
+    with store_lock(uri):
+        try:
+            experiment = mlflow.set_experiment(name)
+        except MlflowException as exc:
+            raise StoreError(_store_problem(sqlite_file(uri) or Path(uri), exc)) from None
+    folder = _local_folder(experiment.artifact_location)
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise StoreError(
+                f"MLflow artifact folder {folder} of experiment '{name}' cannot be written "
+                f"({exc.strerror or exc}): fix its permissions, or use another store"
+            ) from None
+    return experiment.experiment_id
+
+
+def _local_folder(location: str) -> Path | None:
+    """The local folder of an artifact location (plain path or ``file:``), else None."""
+    if location.startswith("file://"):
+        return Path(location[len("file://") :])
+    if location.startswith("file:"):
+        return Path(location[len("file:") :])
+    if "://" in location:
+        return None
+    return Path(location)
+
+
+def default_model_uri(name: str | None = None) -> str:
+    """The model commands use when none is given: ``LEADMODEL_MODEL_URI``, else the
+    champion of ``name`` (a mapping's data set), else of ``lead-scorer``."""
+    return os.environ.get(MODEL_ENV) or f"models:/{name or DEFAULT_MODEL_NAME}@{CHAMPION}"
 
 
 class LeadScorer(mlflow.pyfunc.PythonModel):
-    """The one model artifact: raw canonical lead rows in, scores out."""
+    """The one model artifact: raw canonical lead rows in, scores out.
 
-    def load_context(self, context):  # noqa: ANN001 - MLflow inspects these signatures
+    Logged as code (``leadmodel/pyfunc_model.py``), never pickled.
+    """
+
+    def load_context(self, context: Any) -> None:
         self.model: FunnelModel = joblib.load(context.artifacts[_ARTIFACT_KEY])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001
-        """Scores for raw canonical rows (untyped: MLflow validates with the signature)."""
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Scores for raw canonical rows (MLflow checks the columns with the signature)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.model.predict(frame)
 
@@ -118,12 +254,12 @@ def log_model(model: FunnelModel, example: pd.DataFrame, name: str = "model") ->
     """Log the funnel model as one pyfunc artifact in the active run; returns ModelInfo."""
     output = model.predict(example)
     signature = model_signature(example, output)
-    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "funnel.joblib"
         joblib.dump(model, path)
         return mlflow.pyfunc.log_model(
             name=name,
-            python_model=LeadScorer(),
+            python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={_ARTIFACT_KEY: str(path)},
             signature=signature,
             input_example=example,
@@ -147,8 +283,7 @@ def load_funnel(
     use_tracking(tracking)
     uri = uri or default_model_uri()
     try:
-        with _quiet_mlflow():
-            pyfunc = mlflow.pyfunc.load_model(uri)
+        pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
         raise ModelNotFound(
             f"no model at '{uri}' ({str(exc).splitlines()[0][:160]}); train one first with "
@@ -189,11 +324,34 @@ def get_alias_version(client: MlflowClient, name: str, alias: str) -> str | None
         return None
 
 
-def register(model_uri: str, name: str) -> str:
-    """Register a logged model under ``name``; returns the new version and tags it challenger."""
-    mv = mlflow.register_model(model_uri, name)
-    MlflowClient().set_registered_model_alias(name, CHALLENGER, mv.version)
+def register(info: Any, name: str) -> str:
+    """Register a logged model (its ``ModelInfo``) under ``name``; returns the new version
+    and tags it challenger.
+
+    Under the store lock: jobs that register at the same moment get versions one by one.
+    Through the client API, which reports nothing on stderr (the CLI says what happened).
+    """
+    client = MlflowClient()
+    with store_lock(mlflow.get_registry_uri()):
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        mv = client.create_model_version(
+            name, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
+        )
+        client.set_registered_model_alias(name, CHALLENGER, mv.version)
     return str(mv.version)
+
+
+def registered_names() -> list[str]:
+    """Every registered model in the store, by name (none when there is no store yet)."""
+    try:
+        use_tracking()
+    except ModelNotFound:
+        return []
+    return sorted(m.name for m in MlflowClient().search_registered_models())
 
 
 def promote(name: str, version: str) -> None:
@@ -202,13 +360,22 @@ def promote(name: str, version: str) -> None:
     try:
         client.get_model_version(name, str(version))
     except MlflowException:
+        names = sorted(m.name for m in client.search_registered_models())
+        if name not in names:
+            raise ModelNotFound(
+                f"no registered model '{name}' in {mlflow.get_registry_uri()} "
+                f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
+            ) from None
         raise ModelNotFound(f"model '{name}' has no version {version}") from None
     client.set_registered_model_alias(name, CHAMPION, str(version))
 
 
 def list_versions(name: str) -> list[dict[str, Any]]:
     """Versions of a registered model, newest first, with aliases and headline metrics."""
-    use_tracking()
+    try:
+        use_tracking()
+    except ModelNotFound:
+        return []  # no store here yet: nothing registered
     client = MlflowClient()
     try:
         versions = client.search_model_versions(f"name='{name}'")

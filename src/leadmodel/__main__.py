@@ -1,0 +1,5 @@
+"""``python -m leadmodel``: the ``leadmodel`` command."""
+
+from leadmodel.cli import app
+
+app(prog_name="leadmodel")
