@@ -215,10 +215,31 @@ class ReadinessConfig(_Strict):
             "baseline's to reach -this or above (0: a baseline clearly ahead stops it)."
         ),
     )
+    min_leads: int = Field(
+        1000,
+        ge=0,
+        description="Decided leads the export needs before a model may be champion "
+        "(Salesforce Einstein asks for 1,000).",
+    )
+    min_wins: int = Field(
+        120,
+        ge=0,
+        description="Won leads needed (Einstein: 120 conversions).",
+    )
+    min_per_outcome: int = Field(
+        40,
+        ge=0,
+        description="Leads of each outcome of each stage (won and lost, accepted and "
+        "rejected) needed (Dynamics 365 asks for 40 of each).",
+    )
 
 
 class RegistryConfig(_Strict):
-    name: str = "lead-scorer"
+    name: str = Field(
+        "lead-scorer",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Registered model; used only when set: else the mapping's model_name.",
+    )
     max_auc_drop: float = Field(0.005, ge=0, description="Champion rule: close ROC-AUC drop.")
     max_brier_increase: float = Field(0.0, ge=0, description="Champion rule: Brier increase.")
 

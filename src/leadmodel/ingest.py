@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,16 @@ class RejectShareError(IngestError):
 # --- the column mapping ------------------------------------------------------------------
 
 
+#: A registered model name that is safe inside ``models:/NAME@alias`` URIs.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+def model_name_of(path: Path) -> str:
+    """A mapping file's default registered model name: ``x_education.yaml`` -> ``x-education``."""
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", path.stem.replace("_", "-")).strip("-.")
+    return name[:100] or "lead-scorer"
+
+
 class Mapping(BaseModel):
     """How one CRM export maps onto the canonical lead table (loaded from YAML).
 
@@ -128,6 +139,9 @@ class Mapping(BaseModel):
     ``row_number`` names columns added to the export before renaming, each holding the
     1-based row number (the ``reject_row`` of a rejected row): an id and a time order for
     an export that has neither, e.g. ``row_number: [lead_id, row]`` with ``order_by: row``.
+    ``model_name`` is the registered model of this data set (default: the mapping file's
+    name, ``x_education.yaml`` -> ``x-education``): models of different exports never
+    compete for one ``champion``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -142,6 +156,7 @@ class Mapping(BaseModel):
     exclude_features: list[str] = Field(default_factory=list)
     allow_features: list[str] = Field(default_factory=list)
     max_reject_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
 
     @field_validator("values", mode="before")
     @classmethod
@@ -238,13 +253,16 @@ def load_mapping(path: str | Path | None) -> Mapping:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise IngestError(f"mapping {path}: not valid YAML{where}: {problem}") from exc
     if data is None:
-        return Mapping()
+        data = {}
     if not isinstance(data, dict):
         raise IngestError(f"mapping {path}: expected keys such as 'rename:' at the top level")
     try:
-        return Mapping.model_validate(data)
+        found = Mapping.model_validate(data)
     except ValidationError as exc:
         raise IngestError(f"mapping {path}: {_pydantic_problems(exc)}") from exc
+    if found.model_name is None:
+        found = found.model_copy(update={"model_name": model_name_of(path)})
+    return found
 
 
 def _pydantic_problems(exc: ValidationError) -> str:

@@ -928,7 +928,7 @@ def report_from_file(
         No valid leads, or a capacity the data cannot be turned into a weekly volume.
     """
     from leadmodel import ingest
-    from leadmodel.tracking import load_funnel
+    from leadmodel.tracking import default_model_uri, load_funnel
 
     say = progress or (lambda _msg: None)
     out = Path(out)
@@ -940,8 +940,9 @@ def report_from_file(
         raise ValueError(f"--capacity: must be a positive number of leads per week, got {capacity}")
     if weeks is not None and not weeks > 0:
         raise ValueError(f"--weeks: must be a positive number of weeks, got {weeks}")
+    mapping = mapping if isinstance(mapping, ingest.Mapping) else ingest.load_mapping(mapping)
     say("loading the model")
-    model, info = load_funnel(model_uri)
+    model, info = load_funnel(model_uri or default_model_uri(mapping.model_name))
     say("reading and validating leads")
     result = ingest.read_leads(data, mapping)
     if result.rows_valid == 0:

@@ -33,6 +33,7 @@ from leadmodel.tracking import (
     log_model,
     promote,
     register,
+    start_experiment,
     use_tracking,
 )
 
@@ -149,8 +150,55 @@ BASELINES = {
 }
 
 
-def readiness(evaluation: StageEvaluation, config: TrainConfig) -> Readiness:
-    """The readiness verdict of the close stage from its test-slice evaluation."""
+def too_little_data(frame: pd.DataFrame, config: TrainConfig) -> list[str]:
+    """Why ``frame`` (the decided leads of an export) is too small to serve from, if it is.
+
+    The commercial tools' rules, in the settings (``readiness.min_*``): Salesforce
+    Einstein asks for 1,000 leads and 120 conversions, Dynamics 365 for 40 of each outcome.
+    """
+    rule = config.readiness
+    closed = frame[schema.CLOSED].dropna()
+    wins = int(closed.sum())
+    counts = {
+        "decided leads": (len(closed), rule.min_leads, "min_leads"),
+        "won leads": (wins, max(rule.min_wins, rule.min_per_outcome), "min_wins"),
+        "lost leads": (len(closed) - wins, rule.min_per_outcome, "min_per_outcome"),
+    }
+    if schema.ACCEPTED in frame:
+        accepted = frame[schema.ACCEPTED].dropna()
+        n_acc = int(accepted.sum())
+        counts["accepted leads"] = (n_acc, rule.min_per_outcome, "min_per_outcome")
+        counts["rejected leads"] = (len(accepted) - n_acc, rule.min_per_outcome, "min_per_outcome")
+    short = [
+        f"{n:,} {what} (need {need:,}, readiness.{key})"
+        for what, (n, need, key) in counts.items()
+        if n < need
+    ]
+    return [f"too little data to serve from: {', '.join(short)}"] if short else []
+
+
+def check_labels(frame: pd.DataFrame, where: str) -> None:
+    """One line naming the label column when its decided leads have a single outcome."""
+    for label in (schema.CLOSED, schema.ACCEPTED):
+        if label not in frame:
+            continue
+        decided = frame[label].dropna()
+        values = sorted(set(decided.astype(int).tolist()))
+        if len(values) == 1:
+            raise ValueError(
+                f"{label}: all {len(decided):,} decided leads {where} have {label} = "
+                f"{values[0]}; a model needs leads of both outcomes (0 and 1)"
+                + (" (or drop the column in the mapping)" if label == schema.ACCEPTED else "")
+            )
+
+
+def readiness(
+    evaluation: StageEvaluation, config: TrainConfig, shortfall: list[str] | None = None
+) -> Readiness:
+    """The readiness verdict of the close stage from its test-slice evaluation.
+
+    ``shortfall`` (from :func:`too_little_data`) makes any verdict ``not ready``.
+    """
     rule = config.readiness
     y, p = evaluation.curves["lightgbm"]
     auc = evaluation.metrics["lightgbm"]["roc_auc"]
@@ -163,8 +211,11 @@ def readiness(evaluation: StageEvaluation, config: TrainConfig) -> Readiness:
     )
     low, high = found["auc_low"], found["auc_high"]
     diff_low, diff_high = found["diff_low"], found["diff_high"]
+    shortfall = list(shortfall or [])
     if _isnan(auc) or _isnan(low):
-        reasons = ["the test slice has only one close outcome, so its ROC-AUC says nothing"]
+        reasons = shortfall + [
+            "the test slice has only one close outcome, so its ROC-AUC says nothing"
+        ]
         return Readiness(NOT_READY, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
     level = f"{rule.level:.0%}"
     reasons = [
@@ -189,6 +240,8 @@ def readiness(evaluation: StageEvaluation, config: TrainConfig) -> Readiness:
     else:
         reasons.append(f"ahead of the best baseline, {said} ({best_auc:.3f})")
     verdict = READY if clear and not beaten else (WEAK if clear else NOT_READY)
+    if shortfall:
+        verdict, reasons = NOT_READY, shortfall + reasons
     return Readiness(verdict, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
 
 
@@ -208,6 +261,7 @@ class TrainResult:
     test: pd.DataFrame
     test_predictions: pd.DataFrame
     readiness: Readiness
+    model_name: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -219,6 +273,7 @@ class TrainResult:
         return {
             "run_id": self.run_id,
             "model_uri": self.model_uri,
+            "model_name": self.model_name,
             "model_version": self.model_version,
             "promoted": self.promoted,
             "promotion_reason": self.promotion_reason,
@@ -353,7 +408,8 @@ def _gate(
         )
     if current is None:
         promote(name, new_version)
-        return Registration(new_version, True, "no champion yet", None)
+        first = "promoted: the first ready version is champion"
+        return Registration(new_version, True, first, None)
     champion, _ = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
     theirs = champion.features.input_fields
     if sorted(theirs) != sorted(fields):
@@ -424,6 +480,21 @@ def _isnan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
+def model_name(register_name: str | None, mapping: ingest.Mapping, config: TrainConfig) -> str:
+    """The registered model a run goes to: one per data set, so that models of
+    different exports never compete for one ``champion``.
+
+    ``--register`` first, then ``registry.name`` when a config sets it, then the mapping's
+    ``model_name`` (default: the mapping file's name), else ``lead-scorer`` (the canonical
+    lead table without a mapping).
+    """
+    if register_name:
+        return register_name
+    if "name" in config.registry.model_fields_set:
+        return config.registry.name
+    return mapping.model_name or config.registry.name
+
+
 def train(
     data: str | Path,
     mapping: str | Path | ingest.Mapping | None = None,
@@ -437,13 +508,18 @@ def train(
     say = progress or (lambda _msg: None)
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     mapping_obj = mapping if isinstance(mapping, ingest.Mapping) else ingest.load_mapping(mapping)
+    name = model_name(register_name, mapping_obj, cfg)
     path = Path(data)
+    say("opening the MLflow store")
+    uri = use_tracking(tracking, write=True)  # before the work: a store we cannot use fails now
+    experiment_id = start_experiment(experiment or cfg.experiment)
 
     say("reading and validating leads")
     result = ingest.read_leads(path, mapping_obj, require_labels=True)
     frame = result.valid
     if frame[schema.CLOSED].notna().sum() == 0:
         raise ValueError("no lead has a decided 'closed' outcome: nothing to learn from")
+    check_labels(frame, "in the export")
     order_by = result.order_by
     exclude = set(cfg.features.exclude) | set(mapping_obj.exclude_features)
     if order_by != schema.CREATED_AT:
@@ -452,6 +528,7 @@ def train(
     cfg.features.exclude = sorted(exclude)
 
     split = time_split(frame, order_by, cfg.split.test_share, cfg.split.valid_share)
+    check_labels(split.fit_window, "of the fit window (all but the newest leads)")
 
     say("checking for leakage")
     candidates = schema.feature_columns(list(frame.columns), exclude)
@@ -467,7 +544,7 @@ def train(
     model = fit_funnel(split.train, split.valid, cfg, say=say)
     say("evaluating on the newest leads")
     evaluations, predictions = evaluate_stages(model, split, cfg)
-    ready = readiness(evaluations["close"], cfg)
+    ready = readiness(evaluations["close"], cfg, too_little_data(frame, cfg))
     summary = _data_summary(frame, result, path)
     model.metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -487,9 +564,8 @@ def train(
             )
 
     say("logging to MLflow")
-    use_tracking(tracking)
-    mlflow.set_experiment(experiment or cfg.experiment)
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+    use_tracking(uri)
+    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(
             {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in cfg.flat().items()}
         )
@@ -546,9 +622,8 @@ def train(
         info = log_model(model, example)
         model_uri = info.model_uri
         reg: Registration | None = None
-        name = register_name or cfg.registry.name
-        say("registering the model")
-        version = register(model_uri, name)
+        say(f"registering the model as '{name}'")
+        version = register(info, name)
         reg = _gate(
             name,
             version,
@@ -582,5 +657,6 @@ def train(
         test=split.test,
         test_predictions=predictions,
         readiness=ready,
+        model_name=name,
         warnings=warnings,
     )

@@ -174,7 +174,7 @@ def test_same_data_config_and_seed_give_same_metrics(trained) -> None:
 def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path: Path) -> None:
     name = "gate"
     first = train(trained.data_path, experiment="gate", register_name=name)
-    assert first.promoted and "no champion" in first.promotion_reason
+    assert first.promoted and "first ready version is champion" in first.promotion_reason
     same = train(trained.data_path, experiment="gate", register_name=name)
     assert same.promoted, same.promotion_reason
     weak = tmp_path / "weak.yaml"
