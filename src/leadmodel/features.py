@@ -232,6 +232,9 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         dropped: dict[str, str] = {}
         for col in candidates:
             values = X[col]
+            if values.isna().all():
+                dropped[col] = f"no value in any of the {len(X):,} training leads"
+                continue
             if col in schema.NUMERIC_COLUMNS or (
                 col not in schema.TEXT_COLUMNS and is_numeric_column(values)
             ):
