@@ -35,6 +35,20 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
 
 
+@app.callback()
+def _quiet_libraries() -> None:
+    """Keep the libraries' chatter off a user's console; their real warnings stay visible.
+
+    MLflow logs at INFO (table creation, "validating input example") and draws download
+    progress bars on every model load; a user cannot act on either. Set the variables
+    yourself to see them again.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 # --- commands are added below, one per step of the flow -------------------------------
 
 
@@ -242,7 +256,10 @@ def train(
     ),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     register: str | None = typer.Option(
-        None, "--register", help="Registered model name (default from config: lead-scorer)."
+        None,
+        "--register",
+        help="Registered model name [default: the config's registry.name, else the "
+        "mapping's model_name (its file name), else lead-scorer].",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -250,6 +267,7 @@ def train(
     from leadmodel.config import ConfigError
     from leadmodel.ingest import IngestError
     from leadmodel.leakage import LeakageError
+    from leadmodel.tracking import StoreError
     from leadmodel.train import train as run_training
 
     try:
@@ -262,8 +280,10 @@ def train(
                 register_name=register,
                 progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
             )
-    except (ConfigError, IngestError, LeakageError, ValueError) as exc:
+    except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:  # e.g. an artifact folder that became read-only during the run
+        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
     if as_json:
         print_json(result.to_json())
         return
@@ -310,41 +330,50 @@ def _training_summary(result: Any) -> None:
     )
     console.print(
         f"[bold]Run[/] {result.run_id}  [bold]model[/] {result.model_uri}\n"
-        f"[bold]Registered[/] version {result.model_version}: {result.promotion_reason}\n"
+        f"[bold]Registered[/] '{result.model_name}' version {result.model_version}: "
+        f"{result.promotion_reason}\n"
         f"Browse: mlflow ui --backend-store-uri {tracking_uri()}"
     )
 
 
 @app.command()
 def models(
-    name: str = typer.Option("lead-scorer", "--name", help="Registered model name."),
+    name: str | None = typer.Option(
+        None, "--name", help="Registered model name [default: every registered model]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List registered model versions with their aliases and headline metrics."""
+    """List registered models and their versions, with aliases and headline metrics."""
     from rich.table import Table
 
-    from leadmodel.tracking import list_versions, tracking_uri
+    from leadmodel.tracking import list_versions, registered_names, tracking_uri
 
-    rows = list_versions(name)
+    names = [name] if name else registered_names()
+    found = {n: list_versions(n) for n in names}
     if as_json:
-        print_json(rows)
+        print_json(found[name] if name else found)
         return
-    if not rows:
-        console.print(f"No versions of '{name}' in {tracking_uri()}: run `leadmodel train` first.")
-        return
-    table = Table(title=f"{name} ({tracking_uri()})")
-    for col in ("version", "aliases", "close ROC-AUC", "close Brier", "accept ROC-AUC", "created"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["version"],
-            ", ".join(r["aliases"]),
-            _fmt(r["close_roc_auc"]),
-            _fmt(r["close_brier"]),
-            _fmt(r["accept_roc_auc"]),
-            r["created"][:19],
+    if not any(found.values()):
+        what = f"versions of '{name}'" if name else "registered models"
+        console.print(
+            f"No {what} in {tracking_uri()}: run `leadmodel train` first.", soft_wrap=True
         )
-    console.print(table)
+        return
+    for model_name, rows in found.items():
+        table = Table(title=f"{model_name} ({tracking_uri()})")
+        for col in ("version", "aliases", "close ROC-AUC", "close Brier", "accept ROC-AUC"):
+            table.add_column(col)
+        table.add_column("created")
+        for r in rows:
+            table.add_row(
+                r["version"],
+                ", ".join(r["aliases"]),
+                _fmt(r["close_roc_auc"]),
+                _fmt(r["close_brier"]),
+                _fmt(r["accept_roc_auc"]),
+                r["created"][:19],
+            )
+        console.print(table)
 
 
 def _fmt(value: float | None) -> str:
@@ -360,8 +389,8 @@ def promote(
     from leadmodel.tracking import ModelNotFound, use_tracking
     from leadmodel.tracking import promote as move_champion
 
-    use_tracking()
     try:
+        use_tracking()
         move_champion(name, version)
     except ModelNotFound as exc:
         fail(str(exc))
