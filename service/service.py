@@ -59,7 +59,14 @@ from service.api import (
     WhatIfResponse,
 )
 from service.errors import Problem, RequestProblem, error_body, problems_from_pydantic
-from service.guard import MAX_BODY_BYTES, RequestGuard, refusal
+from service.guard import (
+    MAX_BODY_BYTES,
+    NO_TOKEN,
+    RequestGuard,
+    TokenError,
+    api_token,
+    refusal,
+)
 from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
 from service.scoring import (
     Answer,
@@ -435,11 +442,17 @@ class LeadScorerService:
     """Scores CRM leads with the model loaded once at start-up from the MLflow registry."""
 
     @bentoml.on_deployment
-    def check_model() -> None:
-        """Before any worker starts: the model must load, else one clear line and exit 1."""
+    def check_start() -> None:
+        """Before any worker starts: the token setting is usable and the model loads.
+
+        Else one clear line and exit 1. Without a token the API is open: one warning says
+        so (here, once per server, not once per worker).
+        """
         try:
+            if api_token() is None:
+                logger.warning("%s", NO_TOKEN)
             tracking.load_funnel(tracking.default_model_uri())
-        except tracking.ModelNotFound as exc:
+        except (TokenError, tracking.ModelNotFound) as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None

@@ -466,17 +466,23 @@ def test_token_required_on_every_api_endpoint(
     refused = [
         {},
         {"Authorization": "Bearer wrong-token"},
+        {"Authorization": "bearer wrong-token"},
         {"Authorization": f"Bearer {server.token}x"},
+        {"Authorization": f"bearer {server.token.swapcase()}"},  # the token is exact
         {"Authorization": server.token},  # the token without "Bearer "
         {"Authorization": f"Basic {server.token}"},
+        {"Authorization": f"Bearer{server.token}"},
     ]
     for headers in refused:
         response = httpx.request(method, server.url + path, json=body, headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.headers["WWW-Authenticate"] == "Bearer"
         assert response.json()["errors"][0]["loc"] == "authorization"
-    with server.client() as client:
-        assert client.request(method, path, json=body).status_code == 200
+    # the scheme is case-insensitive (RFC 7235): what HTTP clients and proxies may send
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        headers = {"Authorization": f"{scheme} {server.token}"}
+        response = httpx.request(method, server.url + path, json=body, headers=headers)
+        assert response.status_code == 200, (scheme, response.text)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/metrics", "/docs.json"])
