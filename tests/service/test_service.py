@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import time
@@ -257,6 +258,20 @@ def test_openapi_documents_the_api(server: Server) -> None:
     assert schemas["ScoreRequest"]["examples"] and schemas["Lead"]["examples"]
     assert all(p.get("description") for p in schemas["Lead"]["properties"].values())
     assert doc["paths"]["/score"]["post"]["responses"]["422"]
+
+
+def test_openapi_declares_the_token_version_and_description(server: Server) -> None:
+    doc = httpx.get(f"{server.url}/docs.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    (name,) = [n for n, s in schemes.items() if s["type"] == "http" and s["scheme"] == "bearer"]
+    for method, path, _ in API_CALLS:  # every endpoint the token guards, and only those
+        assert doc["paths"][path][method.lower()]["security"] == [{name: []}], path
+    for path in ("/healthz", "/livez", "/readyz", "/metrics"):
+        assert "security" not in doc["paths"][path]["get"], path
+    assert doc["info"]["version"] == importlib.metadata.version("leadmodel")
+    description = doc["info"]["description"]
+    assert "lead" in description and "Authorization: Bearer" in description
+    assert "BentoML" not in description and "contact" not in doc["info"]
 
 
 # --- bad requests: 4xx naming the field and the lead, never a 500 ------------------------------
