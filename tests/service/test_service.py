@@ -352,6 +352,16 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str, int | None]] = [
         1,
     ),
     ("empty-id", "/score", {"leads": [lead(lead_id="")]}, 422, "leads[0].lead_id", 0),
+    ("blank-id", "/score", {"leads": [OK_LEAD, lead(lead_id=" \t ")]}, 422, "leads[1].lead_id", 1),
+    ("control-id", "/explain", {"leads": [lead(lead_id="L\x1b[2J")]}, 422, "leads[0].lead_id", 0),
+    (
+        "whatif-control-id",
+        "/whatif",
+        {"lead": lead(lead_id="L\n1"), "changes": {"source": "email"}},
+        422,
+        "lead.lead_id",
+        None,
+    ),
     (
         "duplicate-id",
         "/score",
@@ -433,6 +443,19 @@ def test_bad_request_names_field_and_lead(
     assert error["errors"][0]["loc"] == loc
     assert error["errors"][0]["index"] == index
     assert "\n" not in error["error"]
+
+
+def test_blank_ids_and_ids_with_control_characters_are_refused(api: httpx.Client) -> None:
+    bad = ["  ", "L\n1", "L\t2", "L\x003", "\x1b[31mL4", "L5\r"]
+    leads = [lead(lead_id="ok"), *(lead(lead_id=i) for i in bad)]
+    response = api.post("/score", json={"leads": leads})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["loc"], e["field"], e["index"]) for e in errors] == [
+        (f"leads[{i}].lead_id", "lead_id", i) for i in range(1, len(leads))
+    ]
+    assert errors[0]["message"] == "must not be blank"
+    assert all(e["message"].startswith("must not contain control characters") for e in errors[1:])
 
 
 def test_not_json_and_too_large(api: httpx.Client) -> None:
