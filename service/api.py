@@ -11,7 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic_core import PydanticCustomError
+
+from leadmodel import schema
 
 #: Leads per ``/score`` or ``/explain`` request.
 MAX_LEADS = 1_000
@@ -25,6 +28,17 @@ Awareness = Literal["none", "low", "high"]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 #: A scalar value of an extra feature column (never a nested object or a list).
 ExtraValue = Annotated[str, Strict()] | Annotated[float, Field(allow_inf_nan=False)] | bool | None
+
+
+def _lead_id(value: str) -> str:
+    problem = schema.lead_id_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("lead_id", problem)
+    return value
+
+
+#: A ``lead_id``: the canonical table's rule (:func:`leadmodel.schema.lead_id_problem`).
+LeadId = Annotated[str, AfterValidator(_lead_id)]
 
 EXAMPLE_LEAD: dict[str, Any] = {
     "lead_id": "L0001234",
@@ -63,7 +77,13 @@ class Lead(BaseModel):
     )
     __pydantic_extra__: dict[str, ExtraValue] = Field(init=False)
 
-    lead_id: str = Field(min_length=1, description="CRM id of the lead, unique within a request.")
+    lead_id: LeadId = Field(
+        min_length=1,
+        description=(
+            "CRM id of the lead, unique within a request; not blank, no control characters "
+            "(tab, newline, NUL ...)."
+        ),
+    )
     created_at: datetime | None = Field(
         None, description="When the lead was captured (ISO 8601 date or date-time)."
     )

@@ -58,8 +58,16 @@ from service.api import (
     WhatIfRequest,
     WhatIfResponse,
 )
+from service.document import BEARER_SECURITY, DocumentedService
 from service.errors import Problem, RequestProblem, error_body, problems_from_pydantic
-from service.guard import MAX_BODY_BYTES, RequestGuard, refusal
+from service.guard import (
+    MAX_BODY_BYTES,
+    NO_TOKEN,
+    RequestGuard,
+    TokenError,
+    api_token,
+    refusal,
+)
 from service.model_process import ModelProcess, ModelProcessError, ModelProcessGone
 from service.scoring import (
     Answer,
@@ -102,8 +110,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-#: Route options shared by the POST endpoints: documented errors, p_accept only when present.
-_ROUTE: dict[str, Any] = {"responses": _ERRORS, "response_model_exclude_unset": True}
+#: Route options shared by the POST endpoints: documented errors, p_accept only when present,
+#: the bearer token (in the OpenAPI document; :class:`RequestGuard` enforces it).
+_ROUTE: dict[str, Any] = {
+    "responses": _ERRORS,
+    "response_model_exclude_unset": True,
+    "openapi_extra": {"security": BEARER_SECURITY},
+}
 
 
 def _problem_response(problems: list[Problem], status: int) -> JSONResponse:
@@ -279,9 +292,25 @@ def _is_service_lookup(dependant: Any) -> bool:
     )
 
 
+#: What the OpenAPI document says of the API (``/docs.json``, rendered at ``/``).
+API_DESCRIPTION = """\
+leadmodel's lead-scoring API: for every CRM lead, P(close/won), P(accept by sales) when \
+the model has that stage, a 0-100 score, a tier (A best) and the fields that moved the \
+score, from the model in the MLflow registry (the same scores as `leadmodel score` in \
+batch). `/explain` gives every field's points, `/whatif` the change when fields change, \
+`/model` the model in service.
+
+**Authentication**: when the service runs with `LEADMODEL_API_TOKEN` set, `/score`, \
+`/explain`, `/whatif` and `/model` require `Authorization: Bearer <token>` (401 \
+otherwise). The health endpoints, `/metrics` and this document stay open.
+
+**Refused requests** get a 4xx whose `error` is one line naming the field and the lead's \
+index (`leads[3].website_visits: must be >= 0`); `errors` lists every problem found.
+"""
+
 app = FastAPI(
     title="leadmodel scoring API",
-    description="P(accept), P(close), a 0-100 score, a tier and the reasons, per CRM lead.",
+    description=API_DESCRIPTION,
     version="1",
     docs_url=None,
     redoc_url=None,
@@ -429,17 +458,28 @@ class Coalescer:
 
 
 # --- the BentoML service -------------------------------------------------------------------
-@bentoml.service(name="lead_scorer", traffic={"timeout": REQUEST_TIMEOUT_S})
+@bentoml.service(
+    name="lead_scorer",
+    description=API_DESCRIPTION,
+    service_class=DocumentedService,
+    traffic={"timeout": REQUEST_TIMEOUT_S},
+)
 @bentoml.asgi_app(app, path="/")
 class LeadScorerService:
     """Scores CRM leads with the model loaded once at start-up from the MLflow registry."""
 
     @bentoml.on_deployment
-    def check_model() -> None:
-        """Before any worker starts: the model must load, else one clear line and exit 1."""
+    def check_start() -> None:
+        """Before any worker starts: the token setting is usable and the model loads.
+
+        Else one clear line and exit 1. Without a token the API is open: one warning says
+        so (here, once per server, not once per worker).
+        """
         try:
+            if api_token() is None:
+                logger.warning("%s", NO_TOKEN)
             tracking.load_funnel(tracking.default_model_uri())
-        except tracking.ModelNotFound as exc:
+        except (TokenError, tracking.ModelNotFound) as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None
@@ -593,7 +633,11 @@ class LeadScorerService:
         return result | {"model": self.ref, "warnings": self._warnings([lead, changed])}
 
     @app.get(
-        "/model", operation_id="model", response_model=ModelInfo, responses={401: _ERRORS[401]}
+        "/model",
+        operation_id="model",
+        response_model=ModelInfo,
+        responses={401: _ERRORS[401]},
+        openapi_extra={"security": BEARER_SECURITY},
     )
     def model_info(self) -> ModelInfo:
         """The model in service: name, version, alias, training date, metrics, features."""

@@ -570,6 +570,10 @@ def serve(
 
     if not 0 < port < 2**16:
         fail(f"--port: must be 1-65535, got {port}")
+    token_env = "LEADMODEL_API_TOKEN"  # what service/guard.py refuses too, here sooner
+    token = os.environ.get(token_env)
+    if token is not None and not token.strip():
+        fail(f"{token_env} is set but empty: set a token, or unset it to serve without one")
     root = Path(__file__).resolve().parents[2]
     if not (root / "service" / "service.py").is_file():
         fail(f"the service code is not in {root / 'service'}; run from a repository checkout")

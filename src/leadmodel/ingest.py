@@ -939,6 +939,7 @@ _MESSAGES: Final[dict[str, str]] = {
     schema.CHECK_CLOSED_NOT_ACCEPTED: (
         "closed = 1 but accepted = 0; a won deal must have been accepted"
     ),
+    schema.CHECK_CONTROL: schema.LEAD_ID_CONTROL,
 }
 
 
@@ -955,6 +956,7 @@ def _details(problems: pd.DataFrame, columns: dict[str, _Column]) -> Any:
     message = pd.Series(kinds).map(_MESSAGES).fillna(pd.Series(kinds)).to_numpy(dtype=object)
     quoted = " (got '" + got + "')"
     quoted[kinds == schema.CHECK_MISSING] = ""
+    quoted[kinds == schema.CHECK_CONTROL] = ""  # the reason stays one line (the id is in the row)
     dup = kinds == schema.CHECK_DUPLICATE
     if dup.any():
         message[dup] = "duplicate of row " + _first_rows(columns[schema.LEAD_ID], rows[dup])

@@ -77,6 +77,26 @@ OUTBOUND_SOURCES: Final[frozenset[str]] = frozenset({"cold_call", "cold_email", 
 NON_FEATURE_COLUMNS: Final[frozenset[str]] = frozenset({LEAD_ID, CREATED_AT, ACCEPTED, CLOSED})
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+#: Characters no ``lead_id`` may hold: the control characters (Unicode category Cc: tab,
+#: newline, NUL, escape ...). They break CSV rows, logs and terminals, and a CRM id never
+#: needs one.
+CONTROL_CHARACTERS: Final = r"[\x00-\x1f\x7f-\x9f]"
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+LEAD_ID_BLANK: Final = "must not be blank"
+LEAD_ID_CONTROL: Final = "must not contain control characters (tab, newline, NUL, escape ...)"
+
+
+def lead_id_problem(value: str) -> str | None:
+    """What is wrong with one ``lead_id``, or None: blank, or holding control characters.
+
+    The rule of every path: the service refuses such a lead, ingestion rejects such a row
+    (where surrounding whitespace is trimmed first, so a blank id is a missing one).
+    """
+    if not value.strip():
+        return LEAD_ID_BLANK
+    if _CONTROL.search(value):
+        return LEAD_ID_CONTROL
+    return None
 
 
 def normalise_source(value: object) -> str:
@@ -115,6 +135,7 @@ CHECK_FUTURE: Final = "in the future"
 CHECK_NOT_ALLOWED: Final = "not allowed"
 CHECK_NOT_BINARY: Final = "not 0/1"
 CHECK_CLOSED_NOT_ACCEPTED: Final = "closed = 1 but accepted = 0"
+CHECK_CONTROL: Final = "control characters"
 
 
 def lead_table_schema(
@@ -151,7 +172,10 @@ def lead_table_schema(
         checks[LEAD_ID] = pdr.Column(
             object,
             nullable=False,
-            checks=check(_not_repeated, CHECK_DUPLICATE),
+            checks=[
+                check(_not_repeated, CHECK_DUPLICATE),
+                check(_no_control_characters, CHECK_CONTROL),
+            ],
         )
     if CREATED_AT in present:
         checks[CREATED_AT] = pdr.Column(
@@ -205,3 +229,9 @@ def _not_repeated(ids: pd.Series) -> pd.Series:
     repeated = ids.duplicated(keep="first")
     repeated[repeated] = ids[repeated].notna()  # only look at the few repeats for NaN
     return ~repeated
+
+
+def _no_control_characters(ids: pd.Series) -> pd.Series:
+    """False for every id holding a control character (missing ids pass: ``missing``)."""
+    found = ids.astype("string").str.contains(CONTROL_CHARACTERS, regex=True)
+    return ~found.fillna(False).astype(bool)

@@ -214,6 +214,20 @@ def test_missing_id_and_unparseable_date_are_rejected() -> None:
     ]
 
 
+def test_ids_with_control_characters_are_rejected_and_blank_ids_are_missing() -> None:
+    raw = frame(website_visits=["1", "2", "3", "4", "5", "6", "7"])
+    raw["lead_id"] = ["A", "B\tC", "D\x00", "E\x1b[0m", "F\nG", " \t ", "\tH\n"]
+    result = validate(raw)
+    control = "lead_id: must not contain control characters (tab, newline, NUL, escape ...)"
+    assert result.rejects["reject_row"].tolist() == [2, 3, 4, 5, 6]
+    assert result.rejects["reject_reason"].tolist() == [control] * 4 + [
+        "lead_id: missing (required in every row)"
+    ]
+    assert result.reasons == {"lead_id: control characters": 4, "lead_id: missing": 1}
+    assert result.valid["lead_id"].tolist() == ["A", "H"]  # around an id: trimmed
+    assert all(schema.lead_id_problem(i) is None for i in result.valid["lead_id"])
+
+
 def test_dates_with_time_zones_become_naive_utc_and_future_dates_are_rejected() -> None:
     raw = frame(website_visits=["1", "2", "3", "4"])
     raw["created_at"] = [

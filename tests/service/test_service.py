@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import time
@@ -259,6 +260,20 @@ def test_openapi_documents_the_api(server: Server) -> None:
     assert doc["paths"]["/score"]["post"]["responses"]["422"]
 
 
+def test_openapi_declares_the_token_version_and_description(server: Server) -> None:
+    doc = httpx.get(f"{server.url}/docs.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    (name,) = [n for n, s in schemes.items() if s["type"] == "http" and s["scheme"] == "bearer"]
+    for method, path, _ in API_CALLS:  # every endpoint the token guards, and only those
+        assert doc["paths"][path][method.lower()]["security"] == [{name: []}], path
+    for path in ("/healthz", "/livez", "/readyz", "/metrics"):
+        assert "security" not in doc["paths"][path]["get"], path
+    assert doc["info"]["version"] == importlib.metadata.version("leadmodel")
+    description = doc["info"]["description"]
+    assert "lead" in description and "Authorization: Bearer" in description
+    assert "BentoML" not in description and "contact" not in doc["info"]
+
+
 # --- bad requests: 4xx naming the field and the lead, never a 500 ------------------------------
 OK_LEAD = lead()
 BAD_REQUESTS: list[tuple[str, str, Any, int, str, int | None]] = [
@@ -337,6 +352,16 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str, int | None]] = [
         1,
     ),
     ("empty-id", "/score", {"leads": [lead(lead_id="")]}, 422, "leads[0].lead_id", 0),
+    ("blank-id", "/score", {"leads": [OK_LEAD, lead(lead_id=" \t ")]}, 422, "leads[1].lead_id", 1),
+    ("control-id", "/explain", {"leads": [lead(lead_id="L\x1b[2J")]}, 422, "leads[0].lead_id", 0),
+    (
+        "whatif-control-id",
+        "/whatif",
+        {"lead": lead(lead_id="L\n1"), "changes": {"source": "email"}},
+        422,
+        "lead.lead_id",
+        None,
+    ),
     (
         "duplicate-id",
         "/score",
@@ -420,6 +445,19 @@ def test_bad_request_names_field_and_lead(
     assert "\n" not in error["error"]
 
 
+def test_blank_ids_and_ids_with_control_characters_are_refused(api: httpx.Client) -> None:
+    bad = ["  ", "L\n1", "L\t2", "L\x003", "\x1b[31mL4", "L5\r"]
+    leads = [lead(lead_id="ok"), *(lead(lead_id=i) for i in bad)]
+    response = api.post("/score", json={"leads": leads})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["loc"], e["field"], e["index"]) for e in errors] == [
+        (f"leads[{i}].lead_id", "lead_id", i) for i in range(1, len(leads))
+    ]
+    assert errors[0]["message"] == "must not be blank"
+    assert all(e["message"].startswith("must not contain control characters") for e in errors[1:])
+
+
 def test_not_json_and_too_large(api: httpx.Client) -> None:
     form = api.post("/score", content=b"leads=1", headers={"Content-Type": "text/plain"})
     assert form.status_code == 415 and form.json()["errors"][0]["loc"] == "body"
@@ -466,17 +504,23 @@ def test_token_required_on_every_api_endpoint(
     refused = [
         {},
         {"Authorization": "Bearer wrong-token"},
+        {"Authorization": "bearer wrong-token"},
         {"Authorization": f"Bearer {server.token}x"},
+        {"Authorization": f"bearer {server.token.swapcase()}"},  # the token is exact
         {"Authorization": server.token},  # the token without "Bearer "
         {"Authorization": f"Basic {server.token}"},
+        {"Authorization": f"Bearer{server.token}"},
     ]
     for headers in refused:
         response = httpx.request(method, server.url + path, json=body, headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.headers["WWW-Authenticate"] == "Bearer"
         assert response.json()["errors"][0]["loc"] == "authorization"
-    with server.client() as client:
-        assert client.request(method, path, json=body).status_code == 200
+    # the scheme is case-insensitive (RFC 7235): what HTTP clients and proxies may send
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        headers = {"Authorization": f"{scheme} {server.token}"}
+        response = httpx.request(method, server.url + path, json=body, headers=headers)
+        assert response.status_code == 200, (scheme, response.text)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/metrics", "/docs.json"])

@@ -1,4 +1,5 @@
-"""Starting without a model fails in one clear line; the service builds into a Bento."""
+"""Starting without a model or with an empty token fails in one clear line; no token is
+warned about; the service builds into a Bento."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from service.guard import EMPTY_TOKEN, NO_TOKEN, TOKEN_ENV
 
 from tests.conftest import REPO_ROOT, free_port
 from tests.service.conftest import leadmodel_bin, service_env
@@ -22,21 +24,30 @@ def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("error:")]
 
 
-def test_no_model_fails_at_start_in_one_line(mlflow_store: str, tmp_path: Path) -> None:
-    """`leadmodel serve` and plain `bentoml serve` alike: exit 1, one line, no traceback."""
-    env = service_env(mlflow_store, tmp_path, LEADMODEL_MODEL_URI=MISSING_URI)
+def _start_both(
+    env: dict[str, str], bentoml_env: dict[str, str] | None = None
+) -> dict[str, subprocess.Popen[bytes]]:
+    """`leadmodel serve` and plain `bentoml serve`, started at once (CPU time is short)."""
     bentoml = str(Path(sys.executable).with_name("bentoml"))
     commands = {
-        "leadmodel serve": [leadmodel_bin(), "serve", "--port", str(free_port())],
-        "bentoml serve": [bentoml, "serve", "--port", str(free_port())],
+        "leadmodel serve": ([leadmodel_bin(), "serve", "--port", str(free_port())], env),
+        "bentoml serve": ([bentoml, "serve", "--port", str(free_port())], bentoml_env or env),
     }
-    started = {
+    return {
         name: subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command, cwd=REPO_ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        for name, command in commands.items()
+        for name, (command, run_env) in commands.items()
     }
-    for name, process in started.items():
+
+
+def test_no_model_fails_at_start_in_one_line(mlflow_store: str, tmp_path: Path) -> None:
+    """`leadmodel serve` and plain `bentoml serve` alike: exit 1, one line, no traceback.
+
+    Without a token (``service_env`` unsets it) both also warn, once, that the API is open.
+    """
+    env = service_env(mlflow_store, tmp_path, LEADMODEL_MODEL_URI=MISSING_URI)
+    for name, process in _start_both(env).items():
         out, err = process.communicate(timeout=START_FAIL_TIMEOUT_S)
         output = out.decode(errors="replace") + err.decode(errors="replace")
         assert process.returncode == 1, (name, output[-2000:])
@@ -44,6 +55,25 @@ def test_no_model_fails_at_start_in_one_line(mlflow_store: str, tmp_path: Path) 
         errors = _error_lines(err.decode(errors="replace"))
         assert len(errors) == 1, (name, output[-2000:])
         assert MISSING_URI in errors[0] and "leadmodel train" in errors[0], errors[0]
+        warned = [line for line in output.splitlines() if NO_TOKEN in line]
+        assert len(warned) == 1 and "WARNING" in warned[0], (name, output[-2000:])
+
+
+def test_empty_token_fails_at_start_in_one_line(mlflow_store: str, tmp_path: Path) -> None:
+    """A token set to nothing or whitespace stops the server at once; it never serves open.
+
+    `leadmodel serve` refuses before starting BentoML; plain `bentoml serve` refuses before
+    loading the model (the URI here does not exist: the token must be checked first).
+    """
+    env = service_env(mlflow_store, tmp_path, LEADMODEL_MODEL_URI=MISSING_URI)
+    started = _start_both(env | {TOKEN_ENV: ""}, bentoml_env=env | {TOKEN_ENV: " \t"})
+    for name, process in started.items():
+        out, err = process.communicate(timeout=START_FAIL_TIMEOUT_S)
+        output = out.decode(errors="replace") + err.decode(errors="replace")
+        assert process.returncode != 0, (name, output[-2000:])
+        assert "Traceback" not in output, (name, output[-2000:])
+        errors = _error_lines(err.decode(errors="replace"))
+        assert errors == [f"error: {EMPTY_TOKEN}"], (name, output[-2000:])
 
 
 def test_bentoml_build_makes_a_bento(tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+"""The bearer-token gate in-process: the header rule and the token setting."""
+
+from __future__ import annotations
+
+import pytest
+from service.guard import EMPTY_TOKEN, TOKEN_ENV, TokenError, api_token, authorized
+
+TOKEN = b"s3cret-Token_42"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"Bearer s3cret-Token_42", b"bearer s3cret-Token_42", b"BEARER s3cret-Token_42",
+     b"Bearer  s3cret-Token_42"],
+)  # fmt: skip
+def test_the_scheme_is_case_insensitive(header: bytes) -> None:
+    assert authorized(header, TOKEN)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"", b"Bearer", b"Bearer ", b"s3cret-Token_42", b"Basic s3cret-Token_42",
+     b"Bearers3cret-Token_42", b"Bearer s3cret-token_42", b"Bearer s3cret-Token_42 ",
+     b"Bearer s3cret-Token_4", b"Token s3cret-Token_42", b"bearer: s3cret-Token_42"],
+)  # fmt: skip
+def test_the_token_is_exact(header: bytes) -> None:
+    assert not authorized(header, TOKEN)
+
+
+def test_token_setting() -> None:
+    assert api_token({}) is None  # unset: the API is open (and the service says so)
+    assert api_token({TOKEN_ENV: "abc"}) == "abc"
+    for blank in ("", " ", "\t\n"):
+        with pytest.raises(TokenError) as caught:
+            api_token({TOKEN_ENV: blank})
+        assert str(caught.value) == EMPTY_TOKEN
+    assert TOKEN_ENV in EMPTY_TOKEN and "\n" not in EMPTY_TOKEN
