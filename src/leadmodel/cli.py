@@ -599,12 +599,24 @@ def score(
     master: str | None = typer.Option(
         None, "--master", help="Spark master with --engine spark (default local[2])."
     ),
+    max_reject_share: float | None = typer.Option(
+        None,
+        "--max-reject-share",
+        min=0.0,
+        max=1.0,
+        help="Fail (exit 1) above this share of rejected rows, or when no lead is scored "
+        "[default: the mapping's max_reject_share, else 0.5].",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons)."""
+    """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
+
+    Exit 1 when no lead is scored or too many rows are rejected (the scores and rejects
+    of the other leads are still written), 130 on Ctrl-C.
+    """
     import os
 
-    from leadmodel.batch import DEFAULT_CHUNK_ROWS, score_file
+    from leadmodel.batch import DEFAULT_CHUNK_ROWS, RejectLimitError, score_file
     from leadmodel.ingest import IngestError
     from leadmodel.tracking import ModelNotFound
 
@@ -617,11 +629,15 @@ def score(
     if master is not None and engine != "spark":
         fail("--master: only used with --engine spark")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
+    problem: str | None = None
     try:
         if engine == "spark":
-            summary = _score_spark(data, out, model, mapping, reasons, rejects, master)
+            summary = _score_spark(
+                data, out, model, mapping, reasons, rejects, master, max_reject_share
+            )
         else:
-            with _score_progress(enabled=err_console.is_terminal and not as_json) as progress:
+            enabled = err_console.is_terminal and not as_json
+            with _score_progress(enabled=enabled) as progress:
                 summary = score_file(
                     data,
                     out,
@@ -631,7 +647,10 @@ def score(
                     rejects=rejects,
                     chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
                     progress=progress,
+                    max_reject_share=max_reject_share,
                 )
+    except RejectLimitError as exc:  # the run finished; the summary says what was kept
+        summary, problem = exc.summary, str(exc)
     except (IngestError, ModelNotFound, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
@@ -640,8 +659,10 @@ def score(
         fail(f"interrupted: nothing written to {out}", code=130)
     if as_json:
         print_json(summary.to_json())
-        return
-    _score_summary(summary)
+    else:
+        _score_summary(summary)
+    if problem is not None:
+        fail(problem, code=1)
 
 
 def _score_spark(
@@ -652,6 +673,7 @@ def _score_spark(
     reasons: int,
     rejects: str | None,
     master: str | None,
+    max_reject_share: float | None = None,
 ) -> Any:
     """Run the Spark engine; Spark and JVM failures become one line."""
     from leadmodel.ingest import IngestError
@@ -662,7 +684,16 @@ def _score_spark(
     except ImportError as exc:  # pragma: no cover - the module itself has no hard deps
         fail(f"--engine spark: {exc}")
     try:
-        return score_file_spark(data, out, model, mapping, reasons, rejects, master=master)
+        return score_file_spark(
+            data,
+            out,
+            model,
+            mapping,
+            reasons,
+            rejects,
+            master=master,
+            max_reject_share=max_reject_share,
+        )
     except (IngestError, ModelNotFound, ValueError, SparkUnavailable, KeyboardInterrupt):
         raise
     except Exception as exc:  # Spark's errors arrive wrapped (Py4J, analysis errors)
@@ -710,7 +741,10 @@ def _score_summary(summary: Any) -> None:
         f"({summary.rows_per_second:,.0f} rows/s) with model version {summary.model_version}",
         soft_wrap=True,
     )
-    console.print(f"[bold]Scores[/] {summary.out}")
+    if summary.out is not None:
+        console.print(f"[bold]Scores[/] {summary.out}")
+    else:
+        console.print("[yellow]Scores not written:[/] no lead was scored")
     if summary.rejects is not None:
         console.print(f"[bold]Rejects[/] {summary.rejects}")
     elif summary.rows_rejected:
