@@ -462,10 +462,14 @@ class AtomicTableWriter:
         self._writer: Any = None
 
     def __enter__(self) -> AtomicTableWriter:
-        if self.format == "csv":
-            self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
-        else:
-            self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        try:
+            if self.format == "csv":
+                self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
+            else:
+                self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        except BaseException:  # __exit__ is not called when __enter__ fails
+            self.tmp.unlink(missing_ok=True)
+            raise
         return self
 
     def write(self, frame: pd.DataFrame) -> None:

@@ -612,7 +612,7 @@ def score(
     """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
 
     Exit 1 when no lead is scored or too many rows are rejected (the scores and rejects
-    of the other leads are still written), 130 on Ctrl-C.
+    of the other leads are still written), 130 on Ctrl-C (SIGINT), 143 on SIGTERM.
     """
     import os
 
@@ -631,32 +631,34 @@ def score(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
     problem: str | None = None
     try:
-        if engine == "spark":
-            summary = _score_spark(
-                data, out, model, mapping, reasons, rejects, master, max_reject_share
-            )
-        else:
-            enabled = err_console.is_terminal and not as_json
-            with _score_progress(enabled=enabled) as progress:
-                summary = score_file(
-                    data,
-                    out,
-                    model_uri=model,
-                    mapping=mapping,
-                    reasons=reasons,
-                    rejects=rejects,
-                    chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
-                    progress=progress,
-                    max_reject_share=max_reject_share,
+        with _score_sigterm():
+            if engine == "spark":
+                summary = _score_spark(
+                    data, out, model, mapping, reasons, rejects, master, max_reject_share
                 )
+            else:
+                enabled = err_console.is_terminal and not as_json
+                with _score_progress(enabled=enabled) as progress:
+                    summary = score_file(
+                        data,
+                        out,
+                        model_uri=model,
+                        mapping=mapping,
+                        reasons=reasons,
+                        rejects=rejects,
+                        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+                        progress=progress,
+                        max_reject_share=max_reject_share,
+                    )
     except RejectLimitError as exc:  # the run finished; the summary says what was kept
         summary, problem = exc.summary, str(exc)
     except (IngestError, ModelNotFound, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write the scores: {exc}")
-    except KeyboardInterrupt:
-        fail(f"interrupted: nothing written to {out}", code=130)
+    except KeyboardInterrupt as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("Ctrl-C", 130)
+        fail(f"interrupted ({name}): nothing written to {out}", code=code)
     if as_json:
         print_json(summary.to_json())
     else:
@@ -699,6 +701,44 @@ def _score_spark(
     except Exception as exc:  # Spark's errors arrive wrapped (Py4J, analysis errors)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         fail(f"Spark job failed: {(lines[0] if lines else type(exc).__name__)[:300]}")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during `leadmodel score`: the KeyboardInterrupt clean-up runs, exit 143."""
+
+
+class _score_sigterm:  # noqa: N801 - used like a function
+    """Turn SIGTERM into :class:`_Terminated` while scoring; the old handler is restored.
+
+    Without it a scheduler's SIGTERM ends the process at once and leaves the hidden
+    temporary outputs behind. Only the main thread may set handlers: elsewhere, no-op.
+    """
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.installed = False
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise _Terminated()
+
+        self.previous = signal.signal(signal.SIGTERM, interrupt)
+        self.installed = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.installed:
+            # None: a handler not set from Python; the default is the closest to restore
+            previous = self.previous if self.previous is not None else signal.SIG_DFL
+            signal.signal(signal.SIGTERM, previous)
+            self.installed = False
 
 
 class _score_progress:  # noqa: N801 - used like a function

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from leadmodel.cli import app
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
 from leadmodel.tracking import load_funnel
+from tests.conftest import REPO_ROOT
 
 MESSY_ROWS = 3_000
 MESSY_SEED = 11
@@ -314,7 +320,9 @@ def test_cli_all_rejected_fails_and_writes_no_scores(
     out, rejects = tmp_path / "scores.csv", tmp_path / "rejects.csv"
     args = ["score", "--data", str(data), "--out", str(out), "--rejects", str(rejects)]
     args += ["--model", f"models:/{trained.model_name}/1"] + (["--json"] if as_json else [])
+    before = signal.getsignal(signal.SIGTERM)
     result = CliRunner().invoke(app, args)
+    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone
     assert result.exit_code == 1, result.output
     errors = _errors(result)
     assert len(errors) == 1, result.output
@@ -401,3 +409,44 @@ def test_library_raises_with_the_summary(model, tmp_path: Path) -> None:
     assert caught.value.summary.out is None and not caught.value.summary.ok
     assert "add --rejects PATH" in str(caught.value)
     assert _only(tmp_path) == {"leads.parquet"}
+
+
+# --- SIGTERM is handled like Ctrl-C --------------------------------------------------------
+
+#: Enough leads, in small enough chunks, to be still scoring when SIGTERM arrives.
+SIGTERM_ROWS = 40_000
+SIGTERM_CHUNK = 500
+
+
+def test_sigterm_leaves_no_temporary_file(trained, tmp_path: Path) -> None:
+    data = write_table(generate(SIGTERM_ROWS, seed=9).export, tmp_path / "leads.csv")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out, rejects = folder / "scores.csv", folder / "rejects.csv"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    command = [sys.executable, "-c", "from leadmodel.cli import app; app()", "score"]
+    command += ["--data", str(data), "--out", str(out), "--rejects", str(rejects)]
+    command += ["--model", f"models:/{trained.model_name}/1"]
+    command += ["--chunk-rows", str(SIGTERM_CHUNK)]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(folder.glob(".*.tmp")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, (proc.returncode, stderr)
+    errors = [line for line in stderr.splitlines() if "error:" in line]  # not MLflow's noise
+    assert len(errors) == 1 and "interrupted (SIGTERM): nothing written" in errors[0], stderr
+    assert "Traceback" not in stderr
+    assert list(folder.iterdir()) == []  # no scores, no rejects, no hidden .tmp files
