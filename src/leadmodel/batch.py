@@ -15,6 +15,9 @@ The flow, top to bottom:
 4. :class:`AtomicTableWriter` appends chunks to a hidden temporary file in the target
    folder and renames it at the end; an interrupted run leaves no file under the final
    name (and no temporary file).
+5. :func:`finish` commits the outputs and applies the reject rule both engines share: a
+   run that scores no lead, or rejects more than ``max_reject_share`` of the rows, ends
+   with :class:`RejectLimitError`.
 
 ``rows_scored + rows_rejected == rows_in`` always. Seen ids are kept as 64-bit hashes
 with the row of their first occurrence (16 bytes a lead), not as strings.
@@ -459,10 +462,14 @@ class AtomicTableWriter:
         self._writer: Any = None
 
     def __enter__(self) -> AtomicTableWriter:
-        if self.format == "csv":
-            self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
-        else:
-            self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        try:
+            if self.format == "csv":
+                self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
+            else:
+                self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        except BaseException:  # __exit__ is not called when __enter__ fails
+            self.tmp.unlink(missing_ok=True)
+            raise
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -504,30 +511,133 @@ def rejects_schema(columns: list[str]) -> pa.Schema:
 
 @dataclass
 class BatchSummary:
-    """What a batch run did; ``rows_scored + rows_rejected == rows_in``."""
+    """What a batch run did; ``rows_scored + rows_rejected == rows_in``.
+
+    ``ok`` is False when the run failed the reject rule (:func:`reject_problem`), with
+    the line in ``error``; ``out`` is None when no scores file was written.
+    """
 
     rows_in: int
     rows_scored: int
     rows_rejected: int
     reasons: dict[str, int]
-    out: Path
+    out: Path | None
     model_version: str
     seconds: float
     rejects: Path | None = None
     reasons_per_lead: int = 0
     engine: str = "pandas"
+    max_reject_share: float = ingest.DEFAULT_MAX_REJECT_SHARE
+    ok: bool = True
+    error: str | None = None
 
     @property
     def rows_per_second(self) -> float:
         return self.rows_in / self.seconds if self.seconds > 0 else float("nan")
 
+    @property
+    def reject_share(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (paths as text)."""
         out = dataclasses.asdict(self)
-        out["out"] = str(self.out)
+        out["out"] = str(self.out) if self.out is not None else None
         out["rejects"] = str(self.rejects) if self.rejects else None
         out["rows_per_second"] = self.rows_per_second
+        out["reject_share"] = self.reject_share
         return out
+
+
+# --- the reject rule (both engines) --------------------------------------------------------
+
+#: Reject reasons named in the line that fails a run, commonest first.
+REASONS_IN_MESSAGE: Final = 3
+
+
+class RejectLimitError(ingest.IngestError):
+    """No lead was scored, or more rows were rejected than the limit allows.
+
+    ``summary`` is the run's :class:`BatchSummary` (``ok`` False, ``error`` the line);
+    what was written is in ``summary.out`` and ``summary.rejects``.
+    """
+
+    def __init__(self, summary: BatchSummary) -> None:
+        super().__init__(summary.error)
+        self.summary = summary
+
+
+def reject_limit(max_reject_share: float | None, mapping: ingest.Mapping) -> float:
+    """The share of rejected rows a run may have, as ``leadmodel validate`` decides it.
+
+    ``max_reject_share`` when given, else the mapping's, else
+    :data:`leadmodel.ingest.DEFAULT_MAX_REJECT_SHARE`.
+    """
+    if max_reject_share is None:
+        max_reject_share = mapping.max_reject_share
+    if max_reject_share is None:
+        max_reject_share = ingest.DEFAULT_MAX_REJECT_SHARE
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise ValueError(f"max_reject_share: must be between 0 and 1, got {max_reject_share}")
+    return float(max_reject_share)
+
+
+def reject_problem(summary: BatchSummary) -> str | None:
+    """The one line that fails a run, or None when it passes.
+
+    A run fails when no lead was scored, or when the rejected share is above
+    ``summary.max_reject_share`` (strictly, as in :func:`leadmodel.ingest.read_leads`).
+    """
+    share, limit = summary.reject_share, summary.max_reject_share
+    if summary.rows_scored and share <= limit:
+        return None
+    top = list(summary.reasons.items())
+    named = ", ".join(f"{reason} {n:,}" for reason, n in top[:REASONS_IN_MESSAGE])
+    if len(top) > REASONS_IN_MESSAGE:
+        named += f", and {len(top) - REASONS_IN_MESSAGE} more"
+    hint = (
+        f"see {summary.rejects}"
+        if summary.rejects is not None
+        else "add --rejects PATH to keep them with their reasons"
+    )
+    if not summary.rows_scored:
+        return f"no lead scored: all {summary.rows_in:,} rows rejected ({named}); {hint}"
+    return (
+        f"{summary.rows_rejected:,} of {summary.rows_in:,} rows rejected ({share:.1%}), "
+        f"more than the limit of {limit * 100:g}% ({named}); "
+        f"the other {summary.rows_scored:,} leads were scored; {hint}"
+    )
+
+
+def finish(
+    summary: BatchSummary,
+    started: float,
+    write_scores: Callable[[], object],
+    write_rejects: Callable[[], object] | None,
+) -> BatchSummary:
+    """Write what a finished run keeps, then apply the reject rule; the same for both engines.
+
+    * Some leads scored, rejected share within the limit: both files written, the
+      summary returned.
+    * Rejected share above the limit: both files are still written (nothing given is
+      lost), then :class:`RejectLimitError`.
+    * No lead scored: no scores file (an older one under that name stays as it was, as
+      after any failed run), the rejects file written, then :class:`RejectLimitError`
+      with ``summary.out`` None.
+
+    ``started`` is the ``time.perf_counter()`` of the start of the run.
+    """
+    problem = reject_problem(summary)
+    if summary.rows_scored:
+        write_scores()
+    else:
+        summary = dataclasses.replace(summary, out=None)
+    if write_rejects is not None:
+        write_rejects()
+    summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
+    if problem is not None:
+        raise RejectLimitError(dataclasses.replace(summary, ok=False, error=problem))
+    return summary
 
 
 def check_paths(data: str | Path, out: str | Path, rejects: str | Path | None = None) -> None:
@@ -553,6 +663,7 @@ def score_file(
     progress: ProgressFn | None = None,
     model: tuple[FunnelModel, dict[str, Any]] | None = None,
     now: pd.Timestamp | str | None = None,
+    max_reject_share: float | None = None,
 ) -> BatchSummary:
     """Score every valid lead of ``data`` into ``out`` (CSV or Parquet, by extension).
 
@@ -576,11 +687,17 @@ def score_file(
         An already loaded ``(FunnelModel, info)`` (skips loading ``model_uri``).
     now
         Time of the export: a ``created_at`` after it is rejected (default: ingest's).
+    max_reject_share
+        Largest share of rejected rows the run accepts (default: the mapping's, else
+        :data:`leadmodel.ingest.DEFAULT_MAX_REJECT_SHARE`); see :func:`finish`.
 
     Raises
     ------
     IngestError, ModelNotFound, ValueError
         With one clear line, before anything is written.
+    RejectLimitError
+        After the run, when no lead was scored or too many rows were rejected
+        (``.summary`` says what was written; see :func:`finish`).
     """
     started = time.perf_counter()
     if reasons < 0:
@@ -588,6 +705,7 @@ def score_file(
     check_paths(data, out, rejects)
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
+    limit = reject_limit(max_reject_share, mapping)
     now = validation_time(now)
     seen = SeenIds()
     counts: dict[str, int] = {}
@@ -623,17 +741,21 @@ def score_file(
                 progress(rows_in, chunks.done, chunks.total)
         if writer.rows + rows_rejected != rows_in:  # a bug, never bad input: write nothing
             raise RuntimeError(f"{rows_in:,} rows read, {writer.rows + rows_rejected:,} accounted")
-        writer.commit()
-        if reject_writer is not None:
-            reject_writer.commit()
-    return BatchSummary(
-        rows_in=rows_in,
-        rows_scored=writer.rows,
-        rows_rejected=rows_rejected,
-        reasons=dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-        out=Path(out),
-        model_version=version,
-        seconds=time.perf_counter() - started,
-        rejects=Path(rejects) if rejects is not None else None,
-        reasons_per_lead=reasons,
-    )
+        summary = BatchSummary(
+            rows_in=rows_in,
+            rows_scored=writer.rows,
+            rows_rejected=rows_rejected,
+            reasons=dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+            out=Path(out),
+            model_version=version,
+            seconds=time.perf_counter() - started,
+            rejects=Path(rejects) if rejects is not None else None,
+            reasons_per_lead=reasons,
+            max_reject_share=limit,
+        )
+        return finish(
+            summary,
+            started,
+            writer.commit,
+            reject_writer.commit if reject_writer is not None else None,
+        )

@@ -632,12 +632,24 @@ def score(
     master: str | None = typer.Option(
         None, "--master", help="Spark master with --engine spark (default local[2])."
     ),
+    max_reject_share: float | None = typer.Option(
+        None,
+        "--max-reject-share",
+        min=0.0,
+        max=1.0,
+        help="Fail (exit 1) above this share of rejected rows, or when no lead is scored "
+        "[default: the mapping's max_reject_share, else 0.5].",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons)."""
+    """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
+
+    Exit 1 when no lead is scored or too many rows are rejected (the scores and rejects
+    of the other leads are still written), 130 on Ctrl-C (SIGINT), 143 on SIGTERM.
+    """
     import os
 
-    from leadmodel.batch import DEFAULT_CHUNK_ROWS, score_file
+    from leadmodel.batch import DEFAULT_CHUNK_ROWS, RejectLimitError, score_file
     from leadmodel.ingest import IngestError
     from leadmodel.tracking import ModelNotFound
 
@@ -650,31 +662,42 @@ def score(
     if master is not None and engine != "spark":
         fail("--master: only used with --engine spark")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
+    problem: str | None = None
     try:
-        if engine == "spark":
-            summary = _score_spark(data, out, model, mapping, reasons, rejects, master)
-        else:
-            with _score_progress(enabled=err_console.is_terminal and not as_json) as progress:
-                summary = score_file(
-                    data,
-                    out,
-                    model_uri=model,
-                    mapping=mapping,
-                    reasons=reasons,
-                    rejects=rejects,
-                    chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
-                    progress=progress,
+        with _score_sigterm():
+            if engine == "spark":
+                summary = _score_spark(
+                    data, out, model, mapping, reasons, rejects, master, max_reject_share
                 )
+            else:
+                enabled = err_console.is_terminal and not as_json
+                with _score_progress(enabled=enabled) as progress:
+                    summary = score_file(
+                        data,
+                        out,
+                        model_uri=model,
+                        mapping=mapping,
+                        reasons=reasons,
+                        rejects=rejects,
+                        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+                        progress=progress,
+                        max_reject_share=max_reject_share,
+                    )
+    except RejectLimitError as exc:  # the run finished; the summary says what was kept
+        summary, problem = exc.summary, str(exc)
     except (IngestError, ModelNotFound, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write the scores: {exc}")
-    except KeyboardInterrupt:
-        fail(f"interrupted: nothing written to {out}", code=130)
+    except KeyboardInterrupt as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("Ctrl-C", 130)
+        fail(f"interrupted ({name}): nothing written to {out}", code=code)
     if as_json:
         print_json(summary.to_json())
-        return
-    _score_summary(summary)
+    else:
+        _score_summary(summary)
+    if problem is not None:
+        fail(problem, code=1)
 
 
 def _score_spark(
@@ -685,6 +708,7 @@ def _score_spark(
     reasons: int,
     rejects: str | None,
     master: str | None,
+    max_reject_share: float | None = None,
 ) -> Any:
     """Run the Spark engine; Spark and JVM failures become one line."""
     from leadmodel.ingest import IngestError
@@ -695,12 +719,59 @@ def _score_spark(
     except ImportError as exc:  # pragma: no cover - the module itself has no hard deps
         fail(f"--engine spark: {exc}")
     try:
-        return score_file_spark(data, out, model, mapping, reasons, rejects, master=master)
+        return score_file_spark(
+            data,
+            out,
+            model,
+            mapping,
+            reasons,
+            rejects,
+            master=master,
+            max_reject_share=max_reject_share,
+        )
     except (IngestError, ModelNotFound, ValueError, SparkUnavailable, KeyboardInterrupt):
         raise
     except Exception as exc:  # Spark's errors arrive wrapped (Py4J, analysis errors)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         fail(f"Spark job failed: {(lines[0] if lines else type(exc).__name__)[:300]}")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during `leadmodel score`: the KeyboardInterrupt clean-up runs, exit 143."""
+
+
+class _score_sigterm:  # noqa: N801 - used like a function
+    """Turn SIGTERM into :class:`_Terminated` while scoring; the old handler is restored.
+
+    Without it a scheduler's SIGTERM ends the process at once and leaves the hidden
+    temporary outputs behind. Only the main thread may set handlers: elsewhere, no-op.
+    """
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.installed = False
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise _Terminated()
+
+        self.previous = signal.signal(signal.SIGTERM, interrupt)
+        self.installed = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.installed:
+            # None: a handler not set from Python; the default is the closest to restore
+            previous = self.previous if self.previous is not None else signal.SIG_DFL
+            signal.signal(signal.SIGTERM, previous)
+            self.installed = False
 
 
 class _score_progress:  # noqa: N801 - used like a function
@@ -743,7 +814,10 @@ def _score_summary(summary: Any) -> None:
         f"({summary.rows_per_second:,.0f} rows/s) with model version {summary.model_version}",
         soft_wrap=True,
     )
-    console.print(f"[bold]Scores[/] {summary.out}")
+    if summary.out is not None:
+        console.print(f"[bold]Scores[/] {summary.out}")
+    else:
+        console.print("[yellow]Scores not written:[/] no lead was scored")
     if summary.rejects is not None:
         console.print(f"[bold]Rejects[/] {summary.rejects}")
     elif summary.rows_rejected:

@@ -411,11 +411,14 @@ def score_file_spark(
     reasons: int = 0,
     rejects: str | None = None,
     master: str | None = None,
+    max_reject_share: float | None = None,
 ) -> batch.BatchSummary:
     """:func:`leadmodel.batch.score_file` on Spark: ``out`` (and ``rejects``) become folders.
 
     Each output is a folder of part files in the format of its extension (read it with
-    ``pandas.read_parquet(out)`` or ``spark.read``); it appears only when complete.
+    ``pandas.read_parquet(out)`` or ``spark.read``); it appears only when complete. The
+    reject rule and what is kept when it fails are those of :func:`leadmodel.batch.finish`
+    (:class:`leadmodel.batch.RejectLimitError`).
     """
     import time
 
@@ -425,29 +428,36 @@ def score_file_spark(
         table_format(rejects)
         if rejects == out:
             raise ValueError(f"{rejects}: the rejects file must differ from --out")
+    if not isinstance(mapping, ingest.Mapping):
+        mapping = ingest.load_mapping(mapping)
+    limit = batch.reject_limit(max_reject_share, mapping)
     if "://" not in data:
         ingest._check_file(data)  # the same lines as the single-machine job for local files
     spark = spark_session(master)
     job = spark_scoring(read_leads(spark, data), model_uri, reasons, mapping, persist=True)
     try:
-        _write_atomic(job.scores, out)
-        if rejects is not None:
-            _write_atomic(job.rejects, rejects)
-        counts = job.counts()
+        counts = job.counts()  # computes the persisted job once, before anything is written
+        summary = batch.BatchSummary(
+            rows_in=counts["rows_in"],
+            rows_scored=counts["rows_scored"],
+            rows_rejected=counts["rows_rejected"],
+            reasons=counts["reasons"],
+            out=Path(out),
+            model_version=job.model_version,
+            seconds=time.perf_counter() - started,
+            rejects=Path(rejects) if rejects is not None else None,
+            reasons_per_lead=reasons,
+            engine="spark",
+            max_reject_share=limit,
+        )
+        return batch.finish(
+            summary,
+            started,
+            lambda: _write_atomic(job.scores, out),
+            (lambda: _write_atomic(job.rejects, rejects)) if rejects is not None else None,
+        )
     finally:
         job.combined.unpersist()
-    return batch.BatchSummary(
-        rows_in=counts["rows_in"],
-        rows_scored=counts["rows_scored"],
-        rows_rejected=counts["rows_rejected"],
-        reasons=counts["reasons"],
-        out=Path(out),
-        model_version=job.model_version,
-        seconds=time.perf_counter() - started,
-        rejects=Path(rejects) if rejects is not None else None,
-        reasons_per_lead=reasons,
-        engine="spark",
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

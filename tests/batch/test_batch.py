@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from leadmodel.cli import app
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
 from leadmodel.tracking import load_funnel
+from tests.conftest import REPO_ROOT
 
 MESSY_ROWS = 3_000
 MESSY_SEED = 11
@@ -287,3 +293,160 @@ def test_cli_bad_input_gives_one_clear_line(
     assert len(errors) == 1 and needle in errors[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.csv").exists()
+
+
+# --- a run that scores nothing, or too little, fails (issue 15) ---------------------------
+
+MAX_REJECTS_ROWS = 10
+
+
+def _bad_rows(n: int, bad: int) -> pd.DataFrame:
+    """``n`` valid leads of which the first ``bad`` lose their lead_id."""
+    rows = _clean_rows(n, seed=4)
+    rows.loc[: bad - 1, "lead_id"] = ""
+    return rows
+
+
+def _errors(result: Any) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_all_rejected_fails_and_writes_no_scores(
+    trained, tmp_path: Path, as_json: bool
+) -> None:
+    data = tmp_path / "leads.csv"
+    _bad_rows(120, 120).to_csv(data, index=False)
+    out, rejects = tmp_path / "scores.csv", tmp_path / "rejects.csv"
+    args = ["score", "--data", str(data), "--out", str(out), "--rejects", str(rejects)]
+    args += ["--model", f"models:/{trained.model_name}/1"] + (["--json"] if as_json else [])
+    before = signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(app, args)
+    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone
+    assert result.exit_code == 1, result.output
+    errors = _errors(result)
+    assert len(errors) == 1, result.output
+    assert "no lead scored: all 120 rows rejected (lead_id: missing 120)" in errors[0]
+    assert str(rejects) in errors[0] and "Traceback" not in result.output
+    assert not out.exists()  # no header-only file that looks like a night with no leads
+    assert len(_read_text(rejects)) == 120  # why, row by row
+    assert _only(tmp_path) == {"leads.csv", "rejects.csv"}
+    if as_json:
+        summary = json.loads(result.stdout)
+        assert summary["ok"] is False and summary["error"] in errors[0]
+        assert summary["out"] is None and summary["rows_scored"] == 0
+        assert summary["rows_rejected"] == summary["rows_in"] == 120
+    else:
+        assert "Scores not written" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "options,mapping_limit,code",
+    [
+        (["--max-reject-share", "0.3"], None, 1),  # 40 % rejected: above the limit
+        (["--max-reject-share", "0.5"], 0.3, 0),  # the option wins over the mapping
+    ],
+)
+def test_cli_reject_share_limit(
+    trained, tmp_path: Path, options: list[str], mapping_limit: float | None, code: int
+) -> None:
+    data = tmp_path / "leads.csv"
+    _bad_rows(MAX_REJECTS_ROWS, 4).to_csv(data, index=False)
+    out, rejects = tmp_path / "scores.csv", tmp_path / "rejects.csv"
+    args = ["score", "--data", str(data), "--out", str(out), "--rejects", str(rejects), "--json"]
+    args += ["--model", f"models:/{trained.model_name}/1", *options]
+    if mapping_limit is not None:
+        (tmp_path / "m.yaml").write_text(f"max_reject_share: {mapping_limit}\n")
+        args += ["--mapping", str(tmp_path / "m.yaml")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == code, result.output
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is (code == 0)
+    assert (summary["rows_scored"], summary["rows_rejected"]) == (6, 4)
+    # scores and rejects are written either way: nothing the user gave is lost
+    assert len(_read(out)) == 6 and len(_read_text(rejects)) == 4
+    errors = _errors(result)
+    if code:
+        assert len(errors) == 1, result.output
+        assert "4 of 10 rows rejected (40.0%), more than the limit of 30%" in errors[0]
+        assert "lead_id: missing 4" in errors[0] and summary["error"] in errors[0]
+    else:
+        assert errors == [] and summary["error"] is None
+
+
+@pytest.mark.parametrize(
+    "limit,mapping_limit,fails",
+    [
+        (0.4, None, False),  # at the limit passes, as in validate
+        (None, None, False),  # default: ingest.DEFAULT_MAX_REJECT_SHARE (50 %)
+        (None, 0.3, True),  # the mapping's limit
+        (0.0, None, True),  # no reject at all allowed
+    ],
+)
+def test_reject_limit_like_validate(
+    model, tmp_path: Path, limit: float | None, mapping_limit: float | None, fails: bool
+) -> None:
+    data = tmp_path / "leads.csv"
+    _bad_rows(MAX_REJECTS_ROWS, 4).to_csv(data, index=False)
+    out = tmp_path / "scores.csv"
+    mapping = ingest.Mapping(max_reject_share=mapping_limit)
+    kwargs = {"model": model, "mapping": mapping, "max_reject_share": limit}
+    if fails:
+        with pytest.raises(batch.RejectLimitError, match="4 of 10 rows rejected") as caught:
+            batch.score_file(data, out, **kwargs)
+        summary = caught.value.summary
+    else:
+        summary = batch.score_file(data, out, **kwargs)
+    assert summary.ok is not fails and len(_read(out)) == summary.rows_scored == 6
+    assert summary.max_reject_share == (limit if limit is not None else mapping_limit or 0.5)
+
+
+def test_library_raises_with_the_summary(model, tmp_path: Path) -> None:
+    data = tmp_path / "leads.parquet"
+    write_table(_bad_rows(5, 5), data)
+    with pytest.raises(batch.RejectLimitError, match="no lead scored") as caught:
+        batch.score_file(data, tmp_path / "scores.parquet", model=model)
+    assert caught.value.summary.out is None and not caught.value.summary.ok
+    assert "add --rejects PATH" in str(caught.value)
+    assert _only(tmp_path) == {"leads.parquet"}
+
+
+# --- SIGTERM is handled like Ctrl-C --------------------------------------------------------
+
+#: Enough leads, in small enough chunks, to be still scoring when SIGTERM arrives.
+SIGTERM_ROWS = 40_000
+SIGTERM_CHUNK = 500
+
+
+def test_sigterm_leaves_no_temporary_file(trained, tmp_path: Path) -> None:
+    data = write_table(generate(SIGTERM_ROWS, seed=9).export, tmp_path / "leads.csv")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out, rejects = folder / "scores.csv", folder / "rejects.csv"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    command = [sys.executable, "-c", "from leadmodel.cli import app; app()", "score"]
+    command += ["--data", str(data), "--out", str(out), "--rejects", str(rejects)]
+    command += ["--model", f"models:/{trained.model_name}/1"]
+    command += ["--chunk-rows", str(SIGTERM_CHUNK)]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(folder.glob(".*.tmp")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, (proc.returncode, stderr)
+    errors = [line for line in stderr.splitlines() if "error:" in line]  # not MLflow's noise
+    assert len(errors) == 1 and "interrupted (SIGTERM): nothing written" in errors[0], stderr
+    assert "Traceback" not in stderr
+    assert list(folder.iterdir()) == []  # no scores, no rejects, no hidden .tmp files

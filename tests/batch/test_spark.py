@@ -114,3 +114,25 @@ def test_spark_and_leadmodel_score_agree(
     local_rejects = pd.read_csv(tmp_path / "local_rejects.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(spark_rejects, local_rejects)
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary folders left behind
+
+
+def test_spark_all_rejected_fails_like_leadmodel_score(
+    trained, tmp_path: Path, spark_stopped_after: None
+) -> None:
+    """The reject rule of the single-machine job (batch.finish); reuses the session above."""
+    rows = generate(50, seed=SEED).export
+    rows["lead_id"] = ""
+    data = write_table(rows, tmp_path / "leads.csv")
+    out, rejects = tmp_path / "scores.parquet", tmp_path / "rejects.csv"
+    args = ["score", "--engine", "spark", "--data", str(data), "--out", str(out)]
+    args += ["--rejects", str(rejects), "--model", f"models:/{trained.model_name}/1", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is False and summary["out"] is None and summary["engine"] == "spark"
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.output
+    assert "no lead scored: all 50 rows rejected (lead_id: missing 50)" in errors[0]
+    assert not out.exists()
+    assert len(_parts(rejects)) == 50
+    assert not list(tmp_path.glob(".*.tmp"))
