@@ -530,6 +530,7 @@ class BatchSummary:
     max_reject_share: float = ingest.DEFAULT_MAX_REJECT_SHARE
     ok: bool = True
     error: str | None = None
+    model_uri: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -716,9 +717,9 @@ def score_file(
         first = next(pieces)  # unreadable files and missing columns fail before the model loads
         ingest.validate(first.iloc[0:0], mapping)
         if model is None:
-            from leadmodel.tracking import load_funnel
+            from leadmodel.tracking import default_model_uri, load_funnel
 
-            model = load_funnel(model_uri)
+            model = load_funnel(model_uri or default_model_uri(mapping.model_name))
         funnel, info = model
         version = model_version_of(info)
         writer = stack.enter_context(AtomicTableWriter(out, output_schema(funnel, reasons)))
@@ -748,6 +749,7 @@ def score_file(
             reasons=dict(sorted(counts.items(), key=lambda kv: -kv[1])),
             out=Path(out),
             model_version=version,
+            model_uri=info.get("uri"),
             seconds=time.perf_counter() - started,
             rejects=Path(rejects) if rejects is not None else None,
             reasons_per_lead=reasons,

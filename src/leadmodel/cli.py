@@ -50,6 +50,10 @@ def _quiet_libraries() -> None:
 
 
 # --- commands are added below, one per step of the flow -------------------------------
+MAPPED_MODEL_HELP = (
+    "Model URI [default: $LEADMODEL_MODEL_URI, else the champion of the mapping's "
+    "model_name, else models:/lead-scorer@champion]."
+)
 
 
 # --- the synthetic CRM export -----------------------------------------------------------
@@ -492,9 +496,7 @@ def _whatif_summary(result: dict[str, Any]) -> None:
 def report(
     data: str = typer.Option(..., "--data", help="Leads to report on (CSV/Parquet export)."),
     out: str = typer.Option(..., "--out", help="The HTML report to write (e.g. report.html)."),
-    model: str | None = typer.Option(
-        None, "--model", help="Model URI (default: the registered champion)."
-    ),
+    model: str | None = typer.Option(None, "--model", help=MAPPED_MODEL_HELP),
     mapping: str | None = typer.Option(
         None, "--mapping", help="Column mapping YAML for the export."
     ),
@@ -584,21 +586,11 @@ def serve(
         fail("bentoml is not installed: pip install -e '.[service]'")
     env = dict(os.environ)
     env[MODEL_ENV] = model or default_model_uri()
-    env["MLFLOW_TRACKING_URI"] = _absolute_sqlite(tracking_uri())
+    env["MLFLOW_TRACKING_URI"] = tracking_uri()  # absolute: bentoml serves from the checkout
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
     os.chdir(root)  # bentoml serves from the repository (bentofile.yaml, service/)
     os.execve(bentoml, command, env)
-
-
-def _absolute_sqlite(uri: str) -> str:
-    """``sqlite:///mlflow.db`` -> an absolute path, so it survives a change of directory."""
-    from pathlib import Path
-
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
 
 
 # --- batch scoring for the CRM sync (issue 6) ---------------------------------------------
@@ -612,7 +604,7 @@ def score(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Model URI (default: $LEADMODEL_MODEL_URI or models:/lead-scorer@champion).",
+        help=MAPPED_MODEL_HELP,
     ),
     mapping: str | None = typer.Option(
         None, "--mapping", help="Column mapping YAML for the export."
@@ -811,7 +803,8 @@ def _score_summary(summary: Any) -> None:
     console.print(
         f"[bold]Scored[/] {summary.rows_scored:,} of {summary.rows_in:,} leads "
         f"({summary.rows_rejected:,} rejected) in {summary.seconds:,.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s) with model version {summary.model_version}",
+        f"({summary.rows_per_second:,.0f} rows/s) with model version {summary.model_version}"
+        + (f" ({summary.model_uri})" if summary.model_uri else ""),
         soft_wrap=True,
     )
     if summary.out is not None:

@@ -232,6 +232,7 @@ class SparkScoring:
     output_columns: list[str]
     raw_columns: list[str]
     model_version: str
+    model_uri: str | None = None
 
     @property
     def scores(self) -> DataFrame:
@@ -294,7 +295,7 @@ def spark_scoring(
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
-    from leadmodel.tracking import load_funnel
+    from leadmodel.tracking import default_model_uri, load_funnel
 
     if reasons < 0:
         raise ValueError(f"reasons: must be 0 or more, got {reasons}")
@@ -302,7 +303,7 @@ def spark_scoring(
         mapping = ingest.load_mapping(mapping)
     names = [str(c).strip() for c in df.columns]
     ingest.validate(pd.DataFrame({n: pd.Series(dtype=str) for n in names}), mapping)  # columns
-    model, info = load_funnel(model_uri)
+    model, info = load_funnel(model_uri or default_model_uri(mapping.model_name))
     version = batch.model_version_of(info)
     out_schema = batch.output_schema(model, reasons)
     now = batch.validation_time()
@@ -353,7 +354,7 @@ def spark_scoring(
     combined = prepared.mapInPandas(score_partition, StructType(combined_fields))
     if persist:
         combined = combined.persist()
-    return SparkScoring(combined, out_schema.names, raw_columns, version)
+    return SparkScoring(combined, out_schema.names, raw_columns, version, info.get("uri"))
 
 
 def score_spark(
@@ -444,6 +445,7 @@ def score_file_spark(
             reasons=counts["reasons"],
             out=Path(out),
             model_version=job.model_version,
+            model_uri=job.model_uri,
             seconds=time.perf_counter() - started,
             rejects=Path(rejects) if rejects is not None else None,
             reasons_per_lead=reasons,

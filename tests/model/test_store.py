@@ -186,6 +186,13 @@ def test_each_data_set_gets_its_own_registered_model(tiny, tmp_path: Path) -> No
     assert other.promoted, other.promotion_reason
     after = next(r["version"] for r in list_versions("lead-scorer") if "champion" in r["aliases"])
     assert after == champion  # the canonical data set's champion was not touched
+    scored = CliRunner().invoke(
+        app,
+        ["score", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "s.csv")]
+        + ["--json"],
+    )
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["model_uri"] == "models:/acme-crm@champion"
     named = tmp_path / "named.yaml"
     named.write_text("model_name: acme-hubspot\n")
     assert model_name(None, load_mapping(named), load_config(config)) == "acme-hubspot"
