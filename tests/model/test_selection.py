@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from leadmodel import evaluate, explain, schema
+from leadmodel import train as train_module
 from leadmodel.cli import app
 from leadmodel.config import ConfigError, TrainConfig, training_threads
 from leadmodel.features import LeadFeatures
@@ -280,3 +281,57 @@ def test_gate_refuses_to_compare_models_that_read_other_fields(tmp_path: Path) -
     assert not second.promoted
     assert "the champion reads other fields" in second.promotion_reason
     assert "only the champion: industry, job_level" in second.promotion_reason
+
+
+def test_tiny_export_reports_but_is_never_champion(tmp_path: Path) -> None:
+    """150 leads trained, registered and became champion with 'B: nan% of 0' (issue 15).
+
+    300 here: with 150 the leakage guard stops first (single columns that 'predict' seven
+    wins), which is loud too.
+    """
+    path = write_table(generate(300, seed=6).export, tmp_path / "tiny.csv")
+    fast = tmp_path / "fast.yaml"
+    fast.write_text("tuning: {trials: 1, folds: 2}\nreadiness: {bootstrap: 20}\n")
+    out = CliRunner().invoke(
+        app, ["train", "--data", str(path), "--config", str(fast), "--register", "tiny", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["readiness"] == NOT_READY and found["promoted"] is False
+    short = found["readiness_reasons"][0]
+    assert short.startswith("too little data to serve from: ")
+    assert "decided leads (need 1,000, readiness.min_leads)" in short
+    assert "won leads (need 120, readiness.min_wins)" in short
+    assert "too little data" in found["promotion_reason"]
+
+
+def test_small_but_sufficient_rules_are_settings() -> None:
+    export = generate(3_000, seed=3).export
+    config = TrainConfig()
+    assert train_module.too_little_data(export, config) == []  # 2,905 decided, 151 wins
+    strict = TrainConfig.model_validate({"readiness": {"min_wins": 500, "min_per_outcome": 2000}})
+    [reason] = train_module.too_little_data(export, strict)
+    assert "won leads (need 2,000, readiness.min_wins)" in reason
+    assert "accepted leads (need 2,000, readiness.min_per_outcome)" in reason
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "hint"),
+    [(schema.CLOSED, 0.0, ""), (schema.ACCEPTED, 1.0, " (or drop the column in the mapping)")],
+)
+def test_label_with_one_outcome_is_one_line_naming_it(
+    tmp_path: Path, label: str, value: float, hint: str
+) -> None:
+    export = generate(600, seed=7).export
+    decided = export[label].notna()
+    export.loc[decided, label] = value  # accepted = 1 everywhere contradicts no won lead
+    path = write_table(export, tmp_path / "one.csv")
+    out = CliRunner().invoke(app, ["train", "--data", str(path), "--register", "one"])
+    assert out.exit_code == 2, out.output
+    n = int(export[label].notna().sum())
+    expected = (
+        f"{label}: all {n:,} decided leads in the export have {label} = {int(value)}; "
+        f"a model needs leads of both outcomes (0 and 1){hint}"
+    )
+    assert expected in " ".join(out.output.split())
+    assert "Traceback" not in out.output and "solver" not in out.output
