@@ -84,6 +84,23 @@ def test_repeating_high_cardinality_field_is_a_feature_with_signal(scenario_run)
     assert ranked.index("campaign") < len(ranked) // 2, ranked
 
 
+def test_all_missing_column_is_left_out_quietly(recwarn: pytest.WarningsRecorder) -> None:
+    """scikit-learn said "Skipping features without any observed values" four times."""
+    from leadmodel import baselines
+
+    export = generate(1_000, seed=9).export
+    export["email_opens"] = np.nan
+    export["notes"] = None
+    features = LeadFeatures().fit(export)
+    for col in ("email_opens", "notes"):
+        assert features.dropped_[col] == "no value in any of the 1,000 training leads"
+        assert col not in features.feature_names_ and col not in features.input_fields
+    decided = export[schema.CLOSED].notna()
+    X = features.transform(export[decided])
+    baselines.fit_logistic(features, X, export.loc[decided, schema.CLOSED].to_numpy(), seed=0)
+    assert [str(w.message) for w in recwarn if "observed values" in str(w.message)] == []
+
+
 def test_identifier_dropped_but_repeating_codes_kept() -> None:
     rng = np.random.default_rng(0)
     n = 2_000
