@@ -69,8 +69,10 @@ def test_train_register_and_load_through_a_tracking_server(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     path, _ = small_export
-    first = train(path, experiment="server", register_name="served")
-    again = train(path, experiment="server", register_name="served")
+    fast = tmp_path / "fast.yaml"  # the tracking server is under test, not the search
+    fast.write_text("tuning: {trials: 1}\n")
+    first = train(path, config=fast, experiment="server", register_name="served")
+    again = train(path, config=fast, experiment="server", register_name="served")
     assert first.promoted and again.promoted, again.promotion_reason
     assert again.model_version == "2"
 

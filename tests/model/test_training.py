@@ -173,9 +173,11 @@ def test_same_data_config_and_seed_give_same_metrics(trained) -> None:
 
 def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path: Path) -> None:
     name = "gate"
-    first = train(trained.data_path, experiment="gate", register_name=name)
+    fast = tmp_path / "fast.yaml"  # the gate is under test, not the search: one trial
+    fast.write_text("tuning: {trials: 1}\n")
+    first = train(trained.data_path, config=fast, experiment="gate", register_name=name)
     assert first.promoted and "first ready version is champion" in first.promotion_reason
-    same = train(trained.data_path, experiment="gate", register_name=name)
+    same = train(trained.data_path, config=fast, experiment="gate", register_name=name)
     assert same.promoted, same.promotion_reason
     weak = tmp_path / "weak.yaml"
     weak.write_text(
@@ -207,10 +209,11 @@ def test_registry_gate_keeps_champion_when_new_model_is_worse(trained, tmp_path:
     assert bad.exit_code == 2 and "no version 999" in bad.output
 
 
-def test_cli_train_json(trained) -> None:
-    result = CliRunner().invoke(
-        app, ["train", "--data", str(trained.data_path), "--register", "cli", "--json"]
-    )
+def test_cli_train_json(trained, tmp_path: Path) -> None:
+    fast = tmp_path / "fast.yaml"  # the command's output is under test: one trial
+    fast.write_text("tuning: {trials: 1}\n")
+    args = ["train", "--data", str(trained.data_path), "--config", str(fast), "--json"]
+    result = CliRunner().invoke(app, [*args, "--register", "cli"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert {"run_id", "model_uri", "model_version", "promoted"} <= set(out)
@@ -267,7 +270,7 @@ def test_leakage_guard_catches_truth_column(leaky_path: Path) -> None:
 
 def test_leakage_guard_allows_a_column_explicitly(leaky_path: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "allow.yaml"
-    cfg.write_text("leakage: {allow: [deal_probability]}")
+    cfg.write_text("leakage: {allow: [deal_probability]}\ntuning: {trials: 1}\n")
     result = train(leaky_path, config=cfg, register_name="allowed")
     assert "deal_probability" in result.model.features.feature_names_
     assert any(f.level == "allowed" for f in result.leakage.findings)
