@@ -568,21 +568,6 @@ class RejectLimitError(ingest.IngestError):
         self.summary = summary
 
 
-def reject_limit(max_reject_share: float | None, mapping: ingest.Mapping) -> float:
-    """The share of rejected rows a run may have, as ``leadmodel validate`` decides it.
-
-    ``max_reject_share`` when given, else the mapping's, else
-    :data:`leadmodel.ingest.DEFAULT_MAX_REJECT_SHARE`.
-    """
-    if max_reject_share is None:
-        max_reject_share = mapping.max_reject_share
-    if max_reject_share is None:
-        max_reject_share = ingest.DEFAULT_MAX_REJECT_SHARE
-    if not 0.0 <= max_reject_share <= 1.0:
-        raise ValueError(f"max_reject_share: must be between 0 and 1, got {max_reject_share}")
-    return float(max_reject_share)
-
-
 def reject_problem(summary: BatchSummary) -> str | None:
     """The one line that fails a run, or None when it passes.
 
@@ -706,7 +691,7 @@ def score_file(
     check_paths(data, out, rejects)
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
-    limit = reject_limit(max_reject_share, mapping)
+    limit = ingest.reject_limit(max_reject_share, mapping)
     now = validation_time(now)
     seen = SeenIds()
     counts: dict[str, int] = {}

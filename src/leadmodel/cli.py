@@ -185,11 +185,11 @@ def validate(
 ) -> None:
     """Check an export against the lead table: rows read, valid and rejected, and why."""
     from leadmodel.ingest import (
-        DEFAULT_MAX_REJECT_SHARE,
         IngestError,
         RejectShareError,
         load_mapping,
         read_leads,
+        reject_limit,
         write_rejects,
     )
     from leadmodel.io import check_writable
@@ -202,11 +202,7 @@ def validate(
     too_many: str | None = None
     try:
         mapping_obj = load_mapping(mapping)
-        limit = max_reject_share
-        if limit is None:
-            limit = mapping_obj.max_reject_share
-        if limit is None:
-            limit = DEFAULT_MAX_REJECT_SHARE
+        limit = reject_limit(max_reject_share, mapping_obj)
         with err_console.status(f"reading {data}..."):
             try:
                 result = read_leads(data, mapping_obj, max_reject_share=limit)

@@ -16,6 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "training" / "configs" / "default.yaml"
 #: Environment variable that pins LightGBM's training threads (tests and CI set 1).
 THREADS_ENV = "LEADMODEL_THREADS"
+#: The registered model of the canonical lead table (no mapping, no name set).
+DEFAULT_MODEL_NAME = "lead-scorer"
+#: A registered model name that is safe inside ``models:/NAME@alias`` URIs.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class _Strict(BaseModel):
@@ -236,8 +240,8 @@ class ReadinessConfig(_Strict):
 
 class RegistryConfig(_Strict):
     name: str = Field(
-        "lead-scorer",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        DEFAULT_MODEL_NAME,
+        pattern=MODEL_NAME_PATTERN,
         description="Registered model; used only when set: else the mapping's model_name.",
     )
     max_auc_drop: float = Field(0.005, ge=0, description="Champion rule: close ROC-AUC drop.")

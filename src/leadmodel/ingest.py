@@ -52,6 +52,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from leadmodel import schema
+from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN
 from leadmodel.io import write_table
 
 CSV_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".tsv", ".txt")
@@ -120,14 +121,10 @@ class RejectShareError(IngestError):
 # --- the column mapping ------------------------------------------------------------------
 
 
-#: A registered model name that is safe inside ``models:/NAME@alias`` URIs.
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-
-
 def model_name_of(path: Path) -> str:
     """A mapping file's default registered model name: ``x_education.yaml`` -> ``x-education``."""
     name = re.sub(r"[^A-Za-z0-9.-]+", "-", path.stem.replace("_", "-")).strip("-.")
-    return name[:100] or "lead-scorer"
+    return name[:100] or DEFAULT_MODEL_NAME
 
 
 class Mapping(BaseModel):
@@ -204,6 +201,21 @@ class Mapping(BaseModel):
     def column_names(self) -> dict[str, str]:
         """Export column -> table column, from ``rename`` and ``derive`` together."""
         return self.rename | {export: label for label, export in self.derive.items()}
+
+
+def reject_limit(max_reject_share: float | None, mapping: Mapping) -> float:
+    """The share of rejected rows a run may have (``validate``, ``score``, Spark alike).
+
+    ``max_reject_share`` when given, else the mapping's, else
+    :data:`DEFAULT_MAX_REJECT_SHARE`.
+    """
+    if max_reject_share is None:
+        max_reject_share = mapping.max_reject_share
+    if max_reject_share is None:
+        max_reject_share = DEFAULT_MAX_REJECT_SHARE
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise ValueError(f"max_reject_share: must be between 0 and 1, got {max_reject_share}")
+    return float(max_reject_share)
 
 
 def _yaml_text(value: Any) -> Any:

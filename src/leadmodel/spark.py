@@ -431,7 +431,7 @@ def score_file_spark(
             raise ValueError(f"{rejects}: the rejects file must differ from --out")
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
-    limit = batch.reject_limit(max_reject_share, mapping)
+    limit = ingest.reject_limit(max_reject_share, mapping)
     if "://" not in data:
         ingest._check_file(data)  # the same lines as the single-machine job for local files
     spark = spark_session(master)

@@ -5,9 +5,9 @@ function that needs it is called. Default store: ``sqlite:///mlflow.db`` in the 
 directory (the registry needs a database backend); ``MLFLOW_TRACKING_URI`` points
 elsewhere, e.g. at an ``mlflow server``.
 
-An embedded SQLite store is created only by a command that writes (``train``,
-``promote``), under a file lock beside it, so that several jobs may start on a new store
-at once; commands that only read never create an empty store where there is none.
+An embedded SQLite store is created only by ``train``, under a file lock beside it, so
+that several jobs may start on a new store at once; commands that only read never create
+an empty store where there is none.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ from mlflow.tracking import MlflowClient
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from leadmodel import schema
+from leadmodel.config import DEFAULT_MODEL_NAME
 from leadmodel.model import FunnelModel
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_MODEL_NAME = "lead-scorer"
 CHAMPION, CHALLENGER = "champion", "challenger"
 MODEL_ENV = "LEADMODEL_MODEL_URI"
-DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
 _ARTIFACT_KEY = "funnel"
 _RUNTIME_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow", "joblib", "pyarrow")
 
@@ -360,7 +359,7 @@ def promote(name: str, version: str) -> None:
     try:
         client.get_model_version(name, str(version))
     except MlflowException:
-        names = sorted(m.name for m in client.search_registered_models())
+        names = registered_names()
         if name not in names:
             raise ModelNotFound(
                 f"no registered model '{name}' in {mlflow.get_registry_uri()} "

@@ -511,7 +511,7 @@ def train(
     name = model_name(register_name, mapping_obj, cfg)
     path = Path(data)
     say("opening the MLflow store")
-    uri = use_tracking(tracking, write=True)  # before the work: a store we cannot use fails now
+    use_tracking(tracking, write=True)  # before the work: a store we cannot use fails now
     experiment_id = start_experiment(experiment or cfg.experiment)
 
     say("reading and validating leads")
@@ -564,7 +564,6 @@ def train(
             )
 
     say("logging to MLflow")
-    use_tracking(uri)
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(
             {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in cfg.flat().items()}
