@@ -14,15 +14,16 @@ through :func:`leadmodel.ingest.read_leads` first (``leadmodel report``);
 from __future__ import annotations
 
 import base64
-import html
 import math
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import jinja2
 import numpy as np
 import pandas as pd
 
@@ -58,24 +59,14 @@ FIGSIZE: Final[tuple[float, float]] = (7.0, 4.5)
 WIDE_FIGSIZE: Final[tuple[float, float]] = (8.0, 6.0)
 DPI: Final = 100
 REPORT_NAME: Final = "report.html"
+#: The page template (package data, ``leadmodel/templates``).
+TEMPLATE: Final = "report.html.j2"
+#: Plot file and alt text of each segment view.
+SEGMENT_PLOTS: Final = {
+    schema.SOURCE: ("sources.png", "rates by channel"),
+    schema.PRIOR_AWARENESS: ("awareness.png", "rates by prior awareness"),
+}
 EXPLAIN_DIR: Final = "explain"
-
-_CSS: Final = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;
- margin:0 auto;max-width:1050px;padding:1.5rem 2rem;color:#1f2933;line-height:1.45}
-h1{margin-bottom:.2rem}h2{border-bottom:2px solid #d9e2ec;padding-bottom:.3rem;margin-top:2.4rem}
-.meta{color:#52606d;font-size:.92rem}.lead{font-size:1.08rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}
-th,td{border-bottom:1px solid #e4e7eb;padding:.3rem .7rem;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
-img{max-width:100%;height:auto;display:block;margin:.6rem 0}
-.figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{flex:1 1 420px;margin:0}
-figcaption{color:#52606d;font-size:.88rem}.note{background:#fffbea;padding:.6rem .9rem;
- border-left:4px solid #f0b429}.rec{background:#e3f8ff;padding:.7rem 1rem;
- border-left:4px solid #2680c2;font-size:1.05rem}.pos{color:#18794e}.neg{color:#b42318}
-.example{border:1px solid #d9e2ec;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}
-ul{margin:.3rem 0}
-"""
 
 
 # --- the numbers behind the report --------------------------------------------------------
@@ -356,55 +347,47 @@ def plot_handover(curve: pd.DataFrame, path: Path, threshold: int | None) -> Pat
     return _save(figure, path)
 
 
-# --- HTML pieces --------------------------------------------------------------------------
+# --- the page: data here, markup in templates/report.html.j2 ------------------------------
 
 
-def _pct(value: float) -> str:
-    return "-" if value is None or _isnan(value) else f"{value:.1%}"
+@dataclass(frozen=True)
+class Column:
+    """A table column: the record key, its header and how its cells are written."""
+
+    key: str
+    header: str
+    format: str = "text"  # text, int, pct, pts, num (``digits`` decimals), times
+    digits: int = 1
 
 
-def _num(value: float, digits: int = 1) -> str:
-    return "-" if value is None or _isnan(value) else f"{value:,.{digits}f}"
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _pts(value: float) -> str:
-    return "-" if value is None or _isnan(value) else f"{value:+.1f}"
+def cell(value: Any, column: Column) -> str:
+    """One table cell as text: ``-`` for a missing number."""
+    if column.format == "text":
+        return str(value)
+    if _missing(value):
+        return "-"
+    if column.format == "int":
+        return f"{int(value):,}"
+    if column.format == "pct":
+        return f"{value:.1%}"
+    if column.format == "pts":
+        return f"{value:+.1f}"
+    if column.format == "times":
+        return f"{value:,.{column.digits}f}x"
+    return f"{value:,.{column.digits}f}"
 
 
-def _int(value: float) -> str:
-    return "-" if value is None or _isnan(value) else f"{int(value):,}"
+def _table(frame: pd.DataFrame, columns: list[Column]) -> dict[str, Any]:
+    return {"columns": columns, "rows": frame[[c.key for c in columns]].to_dict(orient="records")}
 
 
-def _table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, Callable[[Any], str]]]) -> str:
-    """An HTML table of ``frame``: ``{column: (header, formatter)}``, text escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in columns.values())
-    body = []
-    for record in frame[list(columns)].to_dict(orient="records"):
-        cells = "".join(
-            f"<td>{html.escape(fmt(record[c]))}</td>" for c, (_, fmt) in columns.items()
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _img(path: Path, alt: str, caption: str = "") -> str:
+def _figure_data(path: Path, alt: str, caption: str = "") -> dict[str, str]:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">{cap}</figure>'
-    )
-
-
-def _p(text: str, cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<p{attr}>{html.escape(text)}</p>"
-
-
-def _section(section_id: str, title: str, body: str) -> str:
-    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2>{body}</section>'
-
-
-# --- the report ------------------------------------------------------------------------------
+    return {"src": f"data:image/png;base64,{data}", "alt": alt, "caption": caption}
 
 
 @dataclass
@@ -422,77 +405,42 @@ class _Context:
     labelled: bool
 
 
-def _readiness(ctx: _Context) -> str:
-    """The training run's readiness verdict, as the run gave it (empty for older models)."""
+def _readiness(ctx: _Context) -> dict[str, str] | None:
+    """The training run's readiness verdict, as the run gave it (None for older models)."""
     found = ctx.model.metadata.get("readiness") or {}
     if not found.get("verdict"):
-        return ""
-    reasons = "; ".join(found.get("reasons") or [])
-    return _p(
-        f"Readiness at training: {found['verdict']}. {reasons}. Only a model that is ready "
-        "becomes the champion that scores new leads.",
-        "note" if found["verdict"] != "ready" else "lead",
-    )
+        return None
+    return {"verdict": found["verdict"], "reasons": "; ".join(found.get("reasons") or [])}
 
 
-def _headline(ctx: _Context) -> str:
-    parts = [_readiness(ctx)]
+def _headline(ctx: _Context) -> dict[str, Any]:
+    data: dict[str, Any] = {"readiness": _readiness(ctx)}
     close = ctx.metrics.get(CLOSE)
     if close is None:
         trained = ctx.model.metadata.get("metrics", {}).get(CLOSE, {})
-        parts.append(
-            _p(
-                "This file has no decided outcomes of both kinds (won and lost), so the "
-                "model's quality cannot be measured on it. "
-                + (
-                    f"On the newest leads held out at training it reached a ROC-AUC of "
-                    f"{trained['roc_auc']:.3f} for winning."
-                    if trained.get("roc_auc") is not None
-                    else ""
-                ),
-                "note",
-            )
-        )
-        return _section("headline", "Headline: how good is the score?", "".join(parts))
+        return data | {"measured": False, "trained_auc": trained.get("roc_auc")}
     label = f"{TOP_FRACTION * 100:g}"  # the key suffix of evaluate.stage_metrics
-    lift = close.get(f"lift_top{label}", math.nan)
-    text = (
-        f"On the {int(close['n']):,} leads in this file whose outcome is known "
-        f"({int(close['positives']):,} won, {close['rate']:.1%}), the score ranks leads well: "
-        f"ROC-AUC {close['roc_auc']:.3f} (0.5 is a coin flip, 1 is perfect). The top "
-        f"{TOP_FRACTION:.0%} of leads by score were won {lift:.1f}x as often as the average "
-        f"lead. Predicted close probabilities are off by {close['ece']:.2%} on average "
-        f"(expected calibration error). If this file holds leads the model was trained on, "
-        f"these numbers are optimistic: judge the model on leads newer than its training."
-    )
-    parts.append(_p(text, "lead"))
-    rows = []
-    for stage, m in ctx.metrics.items():
-        rows.append(
-            {
-                "stage": stage,
-                "n": m["n"],
-                "rate": m["rate"],
-                "roc_auc": m["roc_auc"],
-                "ece": m["ece"],
-                "brier": m["brier"],
-                "lift": m.get(f"lift_top{label}", math.nan),
-            }
-        )
-    parts.append(
-        _table(
-            pd.DataFrame(rows),
-            {
-                "stage": ("stage", str),
-                "n": ("decided leads", _int),
-                "rate": ("actual rate", _pct),
-                "roc_auc": ("ROC-AUC", lambda v: _num(v, 3)),
-                "ece": ("calibration error", _pct),
-                "brier": ("Brier", lambda v: _num(v, 4)),
-                "lift": (f"lift in top {TOP_FRACTION:.0%}", lambda v: f"{_num(v, 2)}x"),
-            },
-        )
-    )
+    rows = [
+        {
+            "stage": stage,
+            "n": m["n"],
+            "rate": m["rate"],
+            "roc_auc": m["roc_auc"],
+            "ece": m["ece"],
+            "brier": m["brier"],
+            "lift": m.get(f"lift_top{label}", math.nan),
+        }
+        for stage, m in ctx.metrics.items()
+    ]
+    columns = [
+        Column("stage", "stage"),
+        Column("n", "decided leads", "int"),
+        Column("rate", "actual rate", "pct"),
+        Column("roc_auc", "ROC-AUC", "num", 3),
+        Column("ece", "calibration error", "pct"),
+        Column("brier", "Brier", "num", 4),
+        Column("lift", f"lift in top {TOP_FRACTION:.0%}", "times", 2),
+    ]
     y = _labels(ctx.leads, schema.CLOSED)
     decided = ~np.isnan(y)
     curves = {"model": (y[decided], ctx.predictions["p_close"].to_numpy()[decided])}
@@ -502,35 +450,43 @@ def _headline(ctx: _Context) -> str:
     gains = evaluate.plot_gains(
         curves, ctx.plots / "close_gains.png", "Share of wins found by contacting the top leads"
     )
-    parts.append(
-        '<div class="figs">'
-        + _img(reliability, "calibration plot", "Points on the diagonal: predictions are right.")
-        + _img(gains, "cumulative gains", "Above the diagonal: better than random order.")
-        + "</div>"
-    )
-    return _section("headline", "Headline: how good is the score?", "".join(parts))
-
-
-def _tiers(ctx: _Context) -> str:
-    table = tier_summary(ctx.model, ctx.predictions, ctx.leads)
-    columns: dict[str, tuple[str, Callable[[Any], str]]] = {
-        "tier": ("tier", str),
-        "min_score": ("score from", lambda v: _num(v, 0)),
-        "leads": ("leads", _int),
-        "share": ("share of leads", _pct),
+    return data | {
+        "measured": True,
+        "n": close["n"],
+        "positives": close["positives"],
+        "rate": close["rate"],
+        "roc_auc": close["roc_auc"],
+        "ece": close["ece"],
+        "top_fraction": TOP_FRACTION,
+        "lift": close.get(f"lift_top{label}", math.nan),
+        "table": _table(pd.DataFrame(rows), columns),
+        "figures": [
+            _figure_data(
+                reliability, "calibration plot", "Points on the diagonal: predictions are right."
+            ),
+            _figure_data(
+                gains, "cumulative gains", "Above the diagonal: better than random order."
+            ),
+        ],
     }
+
+
+def _tiers(ctx: _Context) -> dict[str, Any]:
+    table = tier_summary(ctx.model, ctx.predictions, ctx.leads)
+    columns = [
+        Column("tier", "tier"),
+        Column("min_score", "score from", "num", 0),
+        Column("leads", "leads", "int"),
+        Column("share", "share of leads", "pct"),
+    ]
     if ctx.model.has_accept:
-        columns["mean_p_accept"] = ("P(accept)", _pct)
-    columns["mean_p_close"] = ("P(close)", _pct)
-    columns["share_of_expected_wins"] = ("share of expected wins", _pct)
+        columns.append(Column("mean_p_accept", "P(accept)", "pct"))
+    columns.append(Column("mean_p_close", "P(close)", "pct"))
+    columns.append(Column("share_of_expected_wins", "share of expected wins", "pct"))
+    figure = None
     if ctx.labelled:
-        columns["decided"] = ("decided", _int)
-        columns["close_rate"] = ("actual close rate", _pct)
-    body = _p(
-        "Tiers cut the 0-100 score at thresholds fixed at training (A: best). The score "
-        "is a rescaling of the predicted chance of winning the lead."
-    ) + _table(table, columns)
-    if ctx.labelled:
+        columns.append(Column("decided", "decided", "int"))
+        columns.append(Column("close_rate", "actual close rate", "pct"))
         y = _labels(ctx.leads, schema.CLOSED)
         decided = ~np.isnan(y)
         tiers = evaluate.tier_table(
@@ -539,103 +495,97 @@ def _tiers(ctx: _Context) -> str:
             order=tuple(ctx.model.tier_thresholds),
         )
         path = evaluate.plot_tiers(tiers, ctx.plots / "tiers.png", "Actual close rate per tier")
-        body += _img(path, "close rate per tier")
-    return _section("tiers", "Tiers", body)
+        figure = _figure_data(path, "close rate per tier")
+    return {"table": _table(table, columns), "figure": figure}
 
 
-def _segment_columns(ctx: _Context, by: str) -> dict[str, tuple[str, Callable[[Any], str]]]:
-    columns: dict[str, tuple[str, Callable[[Any], str]]] = {by: (by, str), "n": ("leads", _int)}
+def _segment_columns(ctx: _Context, by: str) -> list[Column]:
+    columns = [Column(by, by), Column("n", "leads", "int")]
     if ctx.labelled:
         if schema.ACCEPTED in ctx.leads:
-            columns["accept_rate"] = ("accepted by sales", _pct)
-        columns["close_rate"] = ("won", _pct)
+            columns.append(Column("accept_rate", "accepted by sales", "pct"))
+        columns.append(Column("close_rate", "won", "pct"))
     if ctx.model.has_accept:
-        columns["mean_p_accept"] = ("P(accept)", _pct)
-    columns["mean_p_close"] = ("P(close)", _pct)
-    columns["mean_score"] = ("mean score", lambda v: _num(v, 1))
-    columns["mean_points"] = (f"points from {by}", _pts)
+        columns.append(Column("mean_p_accept", "P(accept)", "pct"))
+    columns.append(Column("mean_p_close", "P(close)", "pct"))
+    columns.append(Column("mean_score", "mean score", "num", 1))
+    columns.append(Column("mean_points", f"points from {by}", "pts"))
     return columns
 
 
-def _best_and_worst(table: pd.DataFrame, by: str, ctx: _Context) -> str:
-    """One sentence naming the best and worst segment (enough leads only)."""
+def _extremes(table: pd.DataFrame, by: str, ctx: _Context) -> dict[str, Any] | None:
+    """The best and worst segment (enough leads only), or None with fewer than two."""
     if ctx.labelled:
         enough = table[table["close_decided"] >= MIN_SEGMENT_LEADS]
-        column, what = "close_rate", "were won"
+        column = "close_rate"
     else:
         enough = table[table["n"] >= MIN_SEGMENT_LEADS]
-        column, what = "mean_p_close", "are predicted to be won"
+        column = "mean_p_close"
     enough = enough[enough[column].notna()]
     if len(enough) < 2:
-        return ""
+        return None
     best = enough.loc[enough[column].idxmax()]
     worst = enough.loc[enough[column].idxmin()]
-    return (
-        f"Leads from {best[by]} {what} most often ({best[column]:.1%}), leads from "
-        f"{worst[by]} least often ({worst[column]:.1%})."
-    )
+    return {
+        "best": best[by],
+        "best_rate": best[column],
+        "worst": worst[by],
+        "worst_rate": worst[column],
+    }
 
 
-def _sources(ctx: _Context) -> str:
-    if schema.SOURCE not in ctx.leads:
-        return _section("sources", "Channels", _p("The data has no source column."))
-    table = explain.segment_view(
-        ctx.model, ctx.leads, schema.SOURCE, ctx.contribs, ctx.predictions, ctx.rows
-    )
-    path = plot_segments(table, schema.SOURCE, ctx.plots / "sources.png", ctx.labelled)
-    intro = (
-        "Which channels bring leads that sales accepts and that close. 'Points from source' "
-        "is what the channel itself adds to the score once engagement, awareness and "
-        "firmographics are accounted for; the rates include all of those."
-    )
-    body = _p(intro) + _p(_best_and_worst(table, schema.SOURCE, ctx))
-    body += _table(table, _segment_columns(ctx, schema.SOURCE)) + _img(path, "rates by channel")
-    return _section("sources", "Channels: which sources bring good leads", body)
-
-
-def _awareness(ctx: _Context) -> str:
-    by = schema.PRIOR_AWARENESS
+def _segment(ctx: _Context, by: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """A segment view's table and its plot, or None when the data has no ``by`` column."""
     if by not in ctx.leads:
-        return _section("awareness", "Prior awareness", _p("The data has no prior_awareness."))
+        return None
     table = explain.segment_view(ctx.model, ctx.leads, by, ctx.contribs, ctx.predictions, ctx.rows)
-    levels = table.set_index(by)
-    sentences = [
-        "How well the prospect knew the company before first sales contact, and what "
-        "that is worth in score points (the field's own contribution)."
-    ]
+    name, alt = SEGMENT_PLOTS[by]
+    path = plot_segments(table, by, ctx.plots / name, ctx.labelled)
+    return table, {
+        "labelled": ctx.labelled,
+        "table": _table(table, _segment_columns(ctx, by)),
+        "figure": _figure_data(path, alt),
+    }
+
+
+def _sources(ctx: _Context) -> dict[str, Any] | None:
+    found = _segment(ctx, schema.SOURCE)
+    if found is None:
+        return None
+    table, data = found
+    return data | {"extremes": _extremes(table, schema.SOURCE, ctx)}
+
+
+def _awareness(ctx: _Context) -> dict[str, Any] | None:
+    found = _segment(ctx, schema.PRIOR_AWARENESS)
+    if found is None:
+        return None
+    table, data = found
+    levels = table.set_index(schema.PRIOR_AWARENESS)
+    contrast = None
     if {"high", "none"} <= set(levels.index):
         high, none = levels.loc["high"], levels.loc["none"]
-        worth = high["mean_points"] - none["mean_points"]
-        rate_col = "close_rate" if ctx.labelled else "mean_p_close"
-        what = "were won" if ctx.labelled else "are predicted to be won"
-        sentences.append(
-            f"Leads who knew the company well {what} at {_pct(high[rate_col])}, leads who did "
-            f"not know it at {_pct(none[rate_col])}. On its own, knowing the company well "
-            f"is worth {_pts(worth)} points over not knowing it."
-        )
-    path = plot_segments(table, by, ctx.plots / "awareness.png", ctx.labelled)
-    body = "".join(_p(s) for s in sentences)
-    body += _table(table, _segment_columns(ctx, by)) + _img(path, "rates by prior awareness")
-    return _section("awareness", "Prior awareness: what knowing the company is worth", body)
+        rate = "close_rate" if ctx.labelled else "mean_p_close"
+        contrast = {
+            "high_rate": high[rate],
+            "none_rate": none[rate],
+            "worth": high["mean_points"] - none["mean_points"],
+        }
+    return data | {"contrast": contrast}
 
 
 def _handover(
     ctx: _Context, capacity: float | None, target_accept_rate: float | None
-) -> tuple[str, dict[str, Any] | None]:
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     p_accept = ctx.predictions["p_accept"] if ctx.model.has_accept else None
     y = _labels(ctx.leads, schema.CLOSED) if ctx.labelled else None
     curve = explain.handover_curve(
         ctx.predictions["score"], p_accept, ctx.predictions["p_close"], y
     )
     recommendation = None
-    notes = []
-    target = target_accept_rate
+    target, default_target = target_accept_rate, None
     if capacity is None and target is None and ctx.model.has_accept:
-        target = DEFAULT_TARGET_ACCEPT_RATE
-        notes.append(
-            f"No sales capacity was given (leadmodel report --capacity N), so the threshold "
-            f"below keeps the expected accept rate at {target:.0%} or more."
-        )
+        target = default_target = DEFAULT_TARGET_ACCEPT_RATE
     if capacity is not None or target is not None:
         recommendation = explain.recommend_threshold(
             curve,
@@ -643,33 +593,35 @@ def _handover(
             weeks=ctx.weeks if capacity is not None else None,
             target_accept_rate=target,
         )
-    body = "".join(_p(n, "note") for n in notes)
-    if recommendation is not None:
-        body += _p(recommendation["reasoning"], "rec")
-    else:
-        body += _p("Give the sales capacity (leads per week) to get a recommended threshold.")
     threshold = recommendation["threshold"] if recommendation else None
     path = plot_handover(curve, ctx.plots / "handover.png", threshold)
     shown = curve[curve["threshold"] % HANDOVER_TABLE_STEP == 0].copy()
     shown["per_week"] = shown["leads_passed"] / ctx.weeks if ctx.weeks > 0 else np.nan
-    columns: dict[str, tuple[str, Callable[[Any], str]]] = {
-        "threshold": ("score at least", _int),
-        "leads_passed": ("leads passed", _int),
-        "share_passed": ("share of leads", _pct),
-    }
+    columns = [
+        Column("threshold", "score at least", "int"),
+        Column("leads_passed", "leads passed", "int"),
+        Column("share_passed", "share of leads", "pct"),
+    ]
     if not math.isnan(ctx.weeks):
-        columns["per_week"] = ("per week", lambda v: _num(v, 1))
+        columns.append(Column("per_week", "per week", "num", 1))
     if "share_of_wins" in shown:
-        columns["share_of_wins"] = ("share of wins", _pct)
+        columns.append(Column("share_of_wins", "share of wins", "pct"))
     if ctx.model.has_accept:
-        columns["expected_accept_rate"] = ("expected accept rate", _pct)
-    body += _img(path, "hand-over curve") + _table(shown, columns)
-    return _section("handover", "Hand-over to sales: where to set the bar", body), recommendation
+        columns.append(Column("expected_accept_rate", "expected accept rate", "pct"))
+    data = {
+        "default_target": default_target,
+        "reasoning": recommendation["reasoning"] if recommendation else None,
+        "figure": _figure_data(path, "hand-over curve"),
+        "table": _table(shown, columns),
+    }
+    return data, recommendation
 
 
-def _drivers(ctx: _Context) -> str:
+def _drivers(ctx: _Context) -> dict[str, Any]:
     importance = explain.global_importance(ctx.model, ctx.leads.iloc[ctx.rows], ctx.contribs)
-    figures = [_img(plot_importance(importance, ctx.plots / "importance.png"), "importance")]
+    figures = [
+        _figure_data(plot_importance(importance, ctx.plots / "importance.png"), "importance")
+    ]
     if len(ctx.rows) > BEESWARM_ROWS:
         rng = np.random.default_rng(SAMPLE_SEED)
         pick = np.sort(rng.choice(len(ctx.rows), BEESWARM_ROWS, replace=False))
@@ -677,9 +629,10 @@ def _drivers(ctx: _Context) -> str:
         pick = np.arange(len(ctx.rows))
     explained = ctx.leads.iloc[ctx.rows]
     close = _explanation(ctx.model, explained, ctx.contribs[CLOSE])[pick]
+    beeswarm = plot_beeswarm(close, ctx.plots / "beeswarm_close.png", "Points per field (close)")
     figures.append(
-        _img(
-            plot_beeswarm(close, ctx.plots / "beeswarm_close.png", "Points per field (close)"),
+        _figure_data(
+            beeswarm,
             "beeswarm",
             "Each dot is one lead. Numbers: red = high value, blue = low; categories get "
             "arbitrary colours.",
@@ -693,57 +646,97 @@ def _drivers(ctx: _Context) -> str:
             close, schema.PRIOR_AWARENESS, ctx.plots / "dependence_prior_awareness.png"
         )
         if path is not None:
-            dependence.append(_img(path, "dependence: prior_awareness"))
+            dependence.append(_figure_data(path, "dependence: prior_awareness"))
     if engagement:
         name = engagement[0]
         colour = schema.PRIOR_AWARENESS if schema.PRIOR_AWARENESS in close.feature_names else None
         path = plot_dependence(close, name, ctx.plots / f"dependence_{name}.png", colour)
         caption = "Colour: prior awareness." if colour else ""
         if path is not None:
-            dependence.append(_img(path, f"dependence: {name}", caption))
-    top = close_importance.head(MAX_DRIVERS)
-    body = _p(
-        "Mean size of each field's contribution, in score points (TreeSHAP values of the "
-        "model itself, rescaled to points). Fields with larger points move the score more."
-    )
-    body += _table(
-        top,
-        {
-            "field": ("field", str),
-            "mean_abs_points": ("mean |points|", lambda v: _num(v, 2)),
-            "share": ("share of all points", _pct),
-        },
-    )
-    body += "".join(figures) + '<div class="figs">' + "".join(dependence) + "</div>"
-    return _section("drivers", "What drives the score", body)
+            dependence.append(_figure_data(path, f"dependence: {name}", caption))
+    columns = [
+        Column("field", "field"),
+        Column("mean_abs_points", "mean |points|", "num", 2),
+        Column("share", "share of all points", "pct"),
+    ]
+    return {
+        "table": _table(close_importance.head(MAX_DRIVERS), columns),
+        "figures": figures,
+        "dependence": dependence,
+    }
 
 
-def _examples(ctx: _Context) -> str:
+def _examples(ctx: _Context) -> dict[str, Any]:
     picks = _example_rows(ctx.predictions["score"].to_numpy())
     leads = ctx.leads.iloc[picks].reset_index(drop=True)
     explained = explain.explain_leads(ctx.model, leads, k=EXAMPLE_REASONS)
-    blocks = []
-    for lead in explained:
-        head = (
-            f"Lead {lead[schema.LEAD_ID]}: score {lead['score']:.0f}, tier {lead['tier']}, "
-            f"P(close) {lead['p_close']:.1%}"
-            + (f", P(accept) {lead['p_accept']:.1%}" if "p_accept" in lead else "")
-        )
-        items = "".join(
-            f'<li class="{"pos" if r["points"] > 0 else "neg"}">{html.escape(r["text"])}</li>'
-            for r in lead["reasons"]
-        )
-        blocks.append(
-            f'<div class="example"><strong>{html.escape(head)}</strong>'
-            f"<ul>{items or '<li>no single field stands out</li>'}</ul></div>"
-        )
-    intro = _p(
-        f"Five leads from the best to the worst score, each with its {EXAMPLE_REASONS} "
-        f"strongest reasons. Every lead starts from the same base of "
-        f"{explain.to_points(ctx.model, ctx.contribs[CLOSE])[0]:.1f} points; its reasons "
-        "and the smaller contributions add up to its score."
+    return {
+        "k": EXAMPLE_REASONS,
+        "base_points": explain.to_points(ctx.model, ctx.contribs[CLOSE])[0],
+        "leads": [
+            {
+                "lead_id": lead[schema.LEAD_ID],
+                "score": lead["score"],
+                "tier": lead["tier"],
+                "p_close": lead["p_close"],
+                "p_accept": lead.get("p_accept"),
+                "reasons": lead["reasons"],
+            }
+            for lead in explained
+        ],
+    }
+
+
+def _header(
+    ctx: _Context, info: Mapping[str, Any] | None, intake: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    model = None
+    if info:
+        name, version = info.get("name"), info.get("version")
+        model = f"{name} version {version}" if name and version else str(info.get("uri", ""))
+    trained = ctx.model.metadata.get("trained_at")
+    created = None
+    if schema.CREATED_AT in ctx.leads:
+        dates = pd.to_datetime(ctx.leads[schema.CREATED_AT], errors="coerce")
+        created = (f"{dates.min():%Y-%m-%d}", f"{dates.max():%Y-%m-%d}")
+    rejected = None
+    if intake and intake.get("rows_rejected"):
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in dict(intake.get("reasons", {})).items())
+        rejected = {
+            "rows": intake["rows_rejected"],
+            "rows_in": intake["rows_in"],
+            "reasons": reasons,
+        }
+    return {
+        "model": model,
+        "trained": str(trained)[:10] if trained else None,
+        "created": created,
+        "leads": len(ctx.leads),
+        "sampled": len(ctx.rows) if len(ctx.rows) < len(ctx.leads) else None,
+        "rejected": rejected,
+    }
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    """The page template (package data), with the cell and number filters it uses."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("leadmodel", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
-    return _section("examples", "Example leads and their reasons", intro + "".join(blocks))
+    environment.filters["cell"] = cell
+    environment.filters["count"] = lambda v: f"{int(v):,}"
+    environment.filters["pct"] = lambda v: cell(v, Column("", "", "pct"))
+    environment.filters["pct0"] = lambda v: f"{v:.0%}"
+    environment.filters["pts"] = lambda v: cell(v, Column("", "", "pts"))
+    return environment.get_template(TEMPLATE)
+
+
+def render(title: str, sections: Mapping[str, Any]) -> str:
+    """The report page for the sections' data (see :func:`write_report`)."""
+    return _template().render(title=title, **sections)
 
 
 def write_report(
@@ -822,17 +815,19 @@ def write_report(
         )
         say("drawing the report")
         handover, recommendation = _handover(ctx, capacity, target_accept_rate)
-        sections = [
-            _headline(ctx),
-            _tiers(ctx),
-            _sources(ctx),
-            _awareness(ctx),
-            handover,
-            _drivers(ctx),
-            _examples(ctx),
-            _method_note(),
-        ]
-        page = _page(title, _header(ctx, info, intake), sections)
+        page = render(
+            title,
+            {
+                "header": _header(ctx, info, intake),
+                "headline": _headline(ctx),
+                "tiers": _tiers(ctx),
+                "sources": _sources(ctx),
+                "awareness": _awareness(ctx),
+                "handover": handover,
+                "drivers": _drivers(ctx),
+                "examples": _examples(ctx),
+            },
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")
         plot_names = sorted(p.name for p in plots.glob("*.png"))
@@ -847,59 +842,6 @@ def write_report(
         metrics=metrics,
         plots=plot_names,
         intake=dict(intake or {}),
-    )
-
-
-def _header(ctx: _Context, info: Mapping[str, Any] | None, intake: Mapping[str, Any] | None) -> str:
-    lines = []
-    if info:
-        name = info.get("name")
-        version = info.get("version")
-        model = f"{name} version {version}" if name and version else str(info.get("uri", ""))
-        lines.append(f"Model: {model}")
-    trained = ctx.model.metadata.get("trained_at")
-    if trained:
-        lines.append(f"trained {str(trained)[:10]}")
-    if schema.CREATED_AT in ctx.leads:
-        dates = pd.to_datetime(ctx.leads[schema.CREATED_AT], errors="coerce")
-        lines.append(f"leads created {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}")
-    lines.append(f"{len(ctx.leads):,} leads scored")
-    if len(ctx.rows) < len(ctx.leads):
-        lines.append(f"explanations on a random sample of {len(ctx.rows):,}")
-    meta = _p("; ".join(lines) + ".", "meta")
-    if intake and intake.get("rows_rejected"):
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in dict(intake.get("reasons", {})).items())
-        meta += _p(
-            f"{intake['rows_rejected']:,} of {intake['rows_in']:,} rows in the file were "
-            f"rejected and are not in this report ({reasons}). `leadmodel validate --data "
-            "FILE --rejects rejects.csv` lists them row by row with their reasons.",
-            "note",
-        )
-    return meta
-
-
-def _method_note() -> str:
-    return _section(
-        "method",
-        "How to read the points",
-        _p(
-            "Every lead starts from the same base score; each field adds or removes points. "
-            "The points come from the model itself (TreeSHAP contributions of the gradient "
-            "boosted trees) and add up exactly to the lead's score before it is capped at "
-            "0 and 100. One point is the same change in the odds of winning anywhere on the "
-            "scale. Points for acceptance use the same scale."
-        ),
-    )
-
-
-def _page(title: str, header: str, sections: list[str]) -> str:
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{html.escape(title)}</h1>{header}</header><main>"
-        + "".join(sections)
-        + "</main></body></html>"
     )
 
 
