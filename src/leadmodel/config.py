@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG_PATH = REPO_ROOT / "training" / "configs" / "default.yaml"
+#: The shipped training config: package data, so an installed wheel trains with it too
+#: (``training/configs/default.yaml`` in the repository is a link to this file).
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "default.yaml"
 #: Environment variable that pins LightGBM's training threads (tests and CI set 1).
 THREADS_ENV = "LEADMODEL_THREADS"
 #: The registered model of the canonical lead table (no mapping, no name set).
@@ -302,8 +303,8 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
     """Load a training config from YAML (``None``: the shipped default)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.is_file():
-        if path == DEFAULT_CONFIG_PATH:
-            return TrainConfig()
+        if path == DEFAULT_CONFIG_PATH:  # a broken installation, not a user's mistake
+            raise ConfigError(f"the shipped default config is missing: {path}; reinstall leadmodel")
         raise ConfigError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

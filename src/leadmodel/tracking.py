@@ -41,6 +41,13 @@ _ARTIFACT_KEY = "funnel"
 _RUNTIME_PACKAGES = ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow", "joblib", "pyarrow")
 
 
+def model_requirements() -> list[str]:
+    """What the logged model needs, pinned: leadmodel itself (its code unpickles and runs
+    the model), then the packages the fitted objects were made with, so
+    ``mlflow models serve`` and ``mlflow.pyfunc.spark_udf`` rebuild the same environment."""
+    return [f"{p}=={version(p)}" for p in ("leadmodel", *_RUNTIME_PACKAGES)]
+
+
 _SQLITE = "sqlite:///"
 #: How long a job waits for another one that is creating or upgrading the store.
 STORE_LOCK_TIMEOUT_S = 600
@@ -262,8 +269,7 @@ def log_model(model: FunnelModel, example: pd.DataFrame, name: str = "model") ->
             artifacts={_ARTIFACT_KEY: str(path)},
             signature=signature,
             input_example=example,
-            pip_requirements=[f"{p}=={version(p)}" for p in _RUNTIME_PACKAGES],
-            metadata={"leadmodel": "requires the leadmodel package installed"},
+            pip_requirements=model_requirements(),
         )
 
 
