@@ -460,14 +460,3 @@ def score_file_spark(
         )
     finally:
         job.combined.unpersist()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``spark-submit -m leadmodel.spark`` style entry point: the ``leadmodel score`` options."""
-    from leadmodel.cli import app
-
-    app(["score", "--engine", "spark", *(argv if argv is not None else sys.argv[1:])])
-
-
-if __name__ == "__main__":
-    main()
