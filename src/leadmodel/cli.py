@@ -13,6 +13,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from leadmodel.config import DEFAULT_MODEL_NAME
+
 app = typer.Typer(
     name="leadmodel",
     help="Predict lead quality: P(accept), P(close), score, tier and the reasons why.",
@@ -52,7 +54,7 @@ def _quiet_libraries() -> None:
 # --- commands are added below, one per step of the flow -------------------------------
 MAPPED_MODEL_HELP = (
     "Model URI [default: $LEADMODEL_MODEL_URI, else the champion of the mapping's "
-    "model_name, else models:/lead-scorer@champion]."
+    f"model_name, else models:/{DEFAULT_MODEL_NAME}@champion]."
 )
 
 
@@ -252,14 +254,16 @@ def train(
         None, "--mapping", help="Column mapping YAML for the export."
     ),
     config: str | None = typer.Option(
-        None, "--config", help="Training config YAML (default: training/configs/default.yaml)."
+        None,
+        "--config",
+        help="Training config YAML (default: the shipped one, training/configs/default.yaml).",
     ),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     register: str | None = typer.Option(
         None,
         "--register",
         help="Registered model name [default: the config's registry.name, else the "
-        "mapping's model_name (its file name), else lead-scorer].",
+        f"mapping's model_name (its file name), else {DEFAULT_MODEL_NAME}].",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -383,7 +387,7 @@ def _fmt(value: float | None) -> str:
 @app.command()
 def promote(
     version: str = typer.Argument(..., help="Model version to make champion."),
-    name: str = typer.Option("lead-scorer", "--name", help="Registered model name."),
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
 ) -> None:
     """Move the `champion` alias to VERSION by hand."""
     from leadmodel.tracking import ModelNotFound, use_tracking
