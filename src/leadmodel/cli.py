@@ -51,6 +51,23 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+# --- options several commands share --------------------------------------------------------
+MappingOption = Annotated[
+    str | None, typer.Option("--mapping", help="Column mapping YAML for the export.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+MaxRejectShareOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-reject-share",
+        min=0.0,
+        max=1.0,
+        help="Fail (exit 1) above this share of rejected rows "
+        "[default: the mapping's max_reject_share, else 0.5].",
+    ),
+]
+
+
 # --- commands are added below, one per step of the flow -------------------------------
 MAPPED_MODEL_HELP = (
     "Model URI [default: $LEADMODEL_MODEL_URI, else the champion of the mapping's "
@@ -85,7 +102,7 @@ def synth(
         help="Add a campaign column with this many campaigns of Zipf-like sizes, each "
         "with its own effect (try 400; 0 = off).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic CRM export whose true probabilities are known."""
     from leadmodel.io import check_writable, write_table
@@ -169,21 +186,12 @@ def _pct(value: float | None) -> str:
 @app.command()
 def validate(
     data: str = typer.Option(..., "--data", help="CRM export or lead table (CSV/Parquet)."),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Column mapping YAML for the export."
-    ),
+    mapping: MappingOption = None,
     rejects: str | None = typer.Option(
         None, "--rejects", help="Write the rejected rows with their reasons (.csv/.parquet)."
     ),
-    max_reject_share: float | None = typer.Option(
-        None,
-        "--max-reject-share",
-        min=0.0,
-        max=1.0,
-        help="Fail (exit 1) above this share of rejected rows "
-        "[default: the mapping's max_reject_share, else 0.5].",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    max_reject_share: MaxRejectShareOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check an export against the lead table: rows read, valid and rejected, and why."""
     from leadmodel.ingest import (
@@ -250,9 +258,7 @@ def train(
     data: str = typer.Option(
         ..., "--data", help="Canonical lead table or CRM export (CSV/Parquet)."
     ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Column mapping YAML for the export."
-    ),
+    mapping: MappingOption = None,
     config: str | None = typer.Option(
         None,
         "--config",
@@ -265,7 +271,7 @@ def train(
         help="Registered model name [default: the config's registry.name, else the "
         f"mapping's model_name (its file name), else {DEFAULT_MODEL_NAME}].",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_json: JsonOption = False,
 ) -> None:
     """Fit the funnel model, evaluate it on the newest leads, track it in MLflow, register it."""
     from leadmodel.config import ConfigError
@@ -414,7 +420,7 @@ def whatif(
     model: str | None = typer.Option(
         None, "--model", help="Model URI (default: the registered champion)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_json: JsonOption = False,
 ) -> None:
     """Score one lead as it is and with some fields changed, and show what moved."""
     from leadmodel.explain import what_if
@@ -497,16 +503,14 @@ def report(
     data: str = typer.Option(..., "--data", help="Leads to report on (CSV/Parquet export)."),
     out: str = typer.Option(..., "--out", help="The HTML report to write (e.g. report.html)."),
     model: str | None = typer.Option(None, "--model", help=MAPPED_MODEL_HELP),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Column mapping YAML for the export."
-    ),
+    mapping: MappingOption = None,
     capacity: float | None = typer.Option(
         None, "--capacity", help="Sales capacity in leads per week: sets the hand-over threshold."
     ),
     weeks: float | None = typer.Option(
         None, "--weeks", help="Weeks the file covers (default: from created_at)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_json: JsonOption = False,
 ) -> None:
     """Write the one-file HTML report marketing reads: quality, tiers, channels, drivers."""
     from leadmodel.ingest import IngestError
@@ -606,9 +610,7 @@ def score(
         "--model",
         help=MAPPED_MODEL_HELP,
     ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Column mapping YAML for the export."
-    ),
+    mapping: MappingOption = None,
     reasons: int = typer.Option(
         0, "--reasons", help="Add the top K reasons per lead: K x (field, points) and a text."
     ),
@@ -624,15 +626,8 @@ def score(
     master: str | None = typer.Option(
         None, "--master", help="Spark master with --engine spark (default local[2])."
     ),
-    max_reject_share: float | None = typer.Option(
-        None,
-        "--max-reject-share",
-        min=0.0,
-        max=1.0,
-        help="Fail (exit 1) above this share of rejected rows, or when no lead is scored "
-        "[default: the mapping's max_reject_share, else 0.5].",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    max_reject_share: MaxRejectShareOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
 
