@@ -249,6 +249,22 @@ class RegistryConfig(_Strict):
     max_brier_increase: float = Field(0.0, ge=0, description="Champion rule: Brier increase.")
 
 
+class ExplainConfig(_Strict):
+    """How explanations read: reasons per lead, what counts as a reason, the views' limits."""
+
+    reasons: int = Field(3, ge=1, description="Reasons shown per lead by default.")
+    min_reason_points: float = Field(
+        0.1, ge=0, description="Smaller contributions (in points) are not reasons."
+    )
+    text_decimals: int = Field(1, ge=0, le=6, description="Decimals of numbers in reason texts.")
+    threshold_step: int = Field(
+        1, ge=1, le=50, description="Hand-over thresholds: every this many score points."
+    )
+    segment_min_leads: int = Field(
+        30, ge=1, description="Segments with fewer (decided) leads are not compared."
+    )
+
+
 class TrainConfig(_Strict):
     """The whole training configuration (logged as run params)."""
 
@@ -264,6 +280,7 @@ class TrainConfig(_Strict):
     rule_points: RulePointsConfig = Field(default_factory=RulePointsConfig)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
 
     def flat(self) -> dict[str, Any]:
         """Dotted ``key: value`` pairs for MLflow params."""

@@ -9,8 +9,12 @@ an error.
 
 Text is normalised once per distinct value, not per row, and the code of each distinct
 value is remembered (up to :data:`CODE_CACHE_SIZE` per column): a million rows stay
-vectorised and one lead costs a fraction of a millisecond. :meth:`LeadFeatures.transform_matrix`
-gives the float matrix of category codes LightGBM reads (:func:`feature_matrix`) directly.
+vectorised and one lead costs a fraction of a millisecond. One encoding
+(:meth:`LeadFeatures._encode`) gives both forms: :meth:`LeadFeatures.transform_matrix`, the
+float matrix of category codes the boosters score (:func:`feature_matrix` of the frame),
+and :meth:`LeadFeatures.transform`, the typed frame they are fitted on. Leads arrive as a
+frame or as plain records (dicts); :func:`as_frame` turns records into a frame, once, at
+the entrance.
 """
 
 from __future__ import annotations
@@ -42,13 +46,19 @@ TIME_FEATURES: dict[str, str] = {
 #: Distinct raw texts per categorical column whose code is remembered between calls (a
 #: service sees the same few values again and again); further ones are coded every time.
 CODE_CACHE_SIZE = 4096
-#: Up to this many rows, text is grouped and written value by value in plain Python: the
-#: same result as the vectorised path, without pandas' fixed cost per call (a service
-#: scoring one lead at a time).
-SMALL_BATCH_ROWS = 64
 #: Python types a plain record may hold for a numeric feature (bool is not a number here:
 #: a column of booleans and None is text to pandas).
 _PLAIN_NUMBERS = (float, int)
+#: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
+Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
+
+
+def as_frame(leads: Leads) -> pd.DataFrame:
+    """Lead rows as a frame: a frame as it is, plain records read by pandas (absent = missing)."""
+    if isinstance(leads, pd.DataFrame):
+        return leads
+    records = list(leads)
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -157,20 +167,6 @@ class _Coder:
 def _is_na(value: object) -> bool:
     """None, ``pd.NA`` or NaN: what ``pd.factorize`` and the text path both read as missing."""
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _factorize_small(values: list[Any]) -> tuple[np.ndarray, list[str]] | None:
-    """``pd.factorize`` of a few values that are all text or missing; None otherwise."""
-    position: dict[str, int] = {}
-    codes = []
-    for v in values:  # one pass: checked, grouped and coded
-        if isinstance(v, str):
-            codes.append(position.setdefault(v, len(position)))
-        elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-            codes.append(-1)
-        else:
-            return None
-    return np.array(codes, dtype=np.intp), list(position)
 
 
 def _plain_texts(values: list[Any]) -> bool:
@@ -351,35 +347,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             out = np.where(out >= coder.unknown, np.nan, out.astype(float))
         return out
 
-    def matrix_of_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
-        """:meth:`transform_matrix` of ``pd.DataFrame(records)``, without building the frame.
-
-        For plain records, as a service receives them: every numeric feature a Python
-        number or None, every categorical one a string or None (an absent key is None).
-        Returns None when a value is anything else; the frame's rules then decide.
-        """
-        coders = self._coder_table()
-        matrix = np.empty((len(records), len(self.feature_names_)), dtype=np.float64)
-        time_parts = self._record_time_parts(records)
-        for j, col in enumerate(self.feature_names_):
-            if col in time_parts:
-                matrix[:, j] = time_parts[col]
-                continue
-            values = [r.get(col) for r in records]
-            coder = coders.get(col)
-            if coder is None:
-                if not _plain_numbers(values):
-                    return None
-                matrix[:, j] = [math.nan if v is None else v for v in values]
-                continue
-            found = _factorize_small(values)
-            if found is None:
-                return None
-            matrix[:, j] = self._codes(col, coder, *found)
-        return matrix
-
     def plain_records(self, records: Sequence[Mapping[str, Any]]) -> bool:
-        """Whether :meth:`matrix_of_records` takes these records (it then reads each alone)."""
+        """Whether each of these records is read the same alone as in any batch.
+
+        True when every numeric feature is a Python number or None and every categorical
+        one a string or None: pandas then reads each value the same whatever the other
+        records hold (a number in a text column is coded as its text, which is ``1``
+        beside other whole numbers but ``1.0`` beside a missing value).
+        """
         for col in self.feature_names_:
             if col in self.time_features_:
                 continue  # read from created_at, whatever its form (see _time_parts)
@@ -388,12 +363,6 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             if not plain(values):
                 return False
         return True
-
-    def _record_time_parts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-        if not getattr(self, "time_features_", None):
-            return {}
-        values = pd.Series([r.get(schema.CREATED_AT) for r in records], dtype=object)
-        return self._time_parts(values, len(records))
 
     def _time_parts(self, values: pd.Series | None, n: int) -> dict[str, np.ndarray]:
         """Each fitted time feature as floats (NaN where ``created_at`` is missing or bad)."""
@@ -409,16 +378,6 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             for name, part in wanted.items()
         }
 
-    def record_texts(self, col: str, values: list[Any]) -> np.ndarray | None:
-        """:meth:`category_text` of plain values (strings or None); None for other values."""
-        found = _factorize_small(values)
-        if found is None:
-            return None
-        codes, uniques = found
-        texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
-        table = np.array([math.nan if t is None else t for t in texts] + [math.nan], dtype=object)
-        return table[codes]
-
     @staticmethod
     def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
         """Codes (-1 = missing) and the distinct raw texts they point to.
@@ -426,10 +385,6 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         Values are grouped as they are when all are text; otherwise as their text (1 and
         1.0 are one value to pandas but two texts to the model).
         """
-        if len(values) <= SMALL_BATCH_ROWS:
-            found = _factorize_small(list(values))  # tolist() of arrow text drops the GIL
-            if found is not None:
-                return found
         codes, uniques = pd.factorize(values)
         if not (uniques.dtype == "str" or infer_dtype(uniques, skipna=True) == "string"):
             codes, uniques = pd.factorize(values.astype("string"))
@@ -496,16 +451,11 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         ``X`` is a frame or plain records (dicts; an absent key is a missing value).
         """
         found: dict[str, list[str]] = {}
-        records = None if isinstance(X, pd.DataFrame) else X
+        X = as_frame(X)
         for col, coder in self._coder_table().items():
-            if records is None and col not in X:
+            if col not in X:
                 continue
-            if records is None:
-                _, uniques = self._factorize(X[col])
-            else:
-                values = [r.get(col) for r in records]
-                small = _factorize_small(values)
-                _, uniques = small or self._factorize(pd.DataFrame({col: values})[col])
+            _, uniques = self._factorize(X[col])
             codes, texts = self._code_uniques(col, coder, uniques)
             unseen = sorted({t for c, t in zip(codes, texts, strict=True) if c == coder.unknown})
             if unseen:

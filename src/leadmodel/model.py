@@ -16,10 +16,16 @@ The 0-100 ``score`` is a linear rescaling of the calibrated close log-odds, anch
 validation quantiles, like a credit scorecard: every point is the same odds ratio
 anywhere on the scale, and per-field points add up to the score. ``tier`` A-D cuts the
 score at thresholds chosen on validation data.
+
+Scores always come from ``booster.predict``. Contributions come from the booster's
+:class:`~leadmodel.treeshap.ContributionTables` when it has them (a faster look-up of
+LightGBM's own ``pred_contrib`` numbers); every call checks that base value plus
+contributions equals the booster's raw score and asks LightGBM for the rows where not.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +36,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from leadmodel import schema, tuning
-from leadmodel.config import TrainConfig
-from leadmodel.features import LeadFeatures, feature_matrix
+from leadmodel.config import ExplainConfig, TrainConfig
+from leadmodel.features import LeadFeatures, Leads, as_frame, feature_matrix
 from leadmodel.treeshap import ContributionTables
 
 ACCEPT = "accept"
@@ -46,10 +52,15 @@ _PLATT_C = 1e6
 #: one (measured on the 2-core CI machine under load). Training takes its threads from the
 #: settings (:func:`leadmodel.config.training_threads`).
 LGBM_THREADS = 1
-#: Model features as boosters take them: the frame of :meth:`LeadFeatures.transform`, or
-#: its float matrix (:func:`leadmodel.features.feature_matrix`), which LightGBM reads
-#: without pandas' fixed cost (0.04 ms instead of 2.4 ms for one lead).
+#: Largest relative gap allowed between base value + table contributions and the booster's
+#: raw score (the tables sum LightGBM's per-tree numbers in another order: about 1e-15).
+ADDITIVITY_RTOL = 1e-6
+#: Model features as boosters take them: the float matrix of
+#: :meth:`LeadFeatures.transform_matrix`, or the frame of :meth:`LeadFeatures.transform`
+#: (converted to that matrix once, by :meth:`StageModel.matrix`).
 Features = pd.DataFrame | np.ndarray
+
+_log = logging.getLogger(__name__)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -87,12 +98,8 @@ class StageModel:
         return feature_matrix(X, self.booster.pandas_categorical)
 
     def raw(self, X: Features) -> np.ndarray:
-        """Uncalibrated log-odds from the booster (from its tables when it has them)."""
-        matrix = self.matrix(X)
-        tables = self.contribution_tables()
-        if tables is not None:
-            return tables.raw(matrix)
-        return self.booster.predict(matrix, raw_score=True, num_threads=LGBM_THREADS)
+        """Uncalibrated log-odds, from ``booster.predict``."""
+        return self.booster.predict(self.matrix(X), raw_score=True, num_threads=LGBM_THREADS)
 
     def calibrated_logit(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated log-odds for raw booster log-odds."""
@@ -102,17 +109,41 @@ class StageModel:
         """Calibrated probability of the stage's positive outcome."""
         return sigmoid(self.calibrated_logit(self.raw(X)))
 
-    def contributions(self, X: Features) -> np.ndarray:
-        """Raw TreeSHAP contributions, one column per feature plus the base value last.
+    def explain(self, X: Features) -> tuple[np.ndarray, np.ndarray]:
+        """``(raw, contributions)``: the booster's raw score and its TreeSHAP contributions.
 
-        LightGBM's ``pred_contrib`` numbers, looked up in per-tree tables when the trees
-        are small enough (:mod:`leadmodel.treeshap`; the same to about 1e-15, several
-        times faster), else computed by LightGBM.
+        Contributions have one column per feature plus the base value last: LightGBM's
+        ``pred_contrib`` numbers, looked up in per-tree tables when the trees are small
+        enough (:mod:`leadmodel.treeshap`; several times faster). Every call checks that
+        they add up to ``raw`` (to :data:`ADDITIVITY_RTOL`); rows where they do not are
+        computed by LightGBM instead, and the first such call logs a warning.
         """
         matrix = self.matrix(X)
+        raw = self.booster.predict(matrix, raw_score=True, num_threads=LGBM_THREADS)
         tables = self.contribution_tables()
-        if tables is not None:
-            return tables.contributions(matrix)
+        if tables is None:
+            return raw, self._pred_contrib(matrix)
+        contrib = tables.contributions(matrix)
+        gap = np.abs(contrib.sum(axis=1) - raw)
+        off = ~(gap <= ADDITIVITY_RTOL * np.maximum(np.abs(raw), 1.0))  # NaN is off too
+        if off.any():
+            if not getattr(self, "_warned", False):
+                _log.warning(
+                    "stage %s: contribution tables disagree with the booster for %d of %d "
+                    "rows; those rows use LightGBM's pred_contrib",
+                    self.name,
+                    int(off.sum()),
+                    len(raw),
+                )
+                self._warned = True
+            contrib[off] = self._pred_contrib(matrix[off])
+        return raw, contrib
+
+    def contributions(self, X: Features) -> np.ndarray:
+        """The contributions of :meth:`explain` (base value last)."""
+        return self.explain(X)[1]
+
+    def _pred_contrib(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(
             self.booster.predict(matrix, pred_contrib=True, num_threads=LGBM_THREADS),
             dtype=float,
@@ -129,6 +160,7 @@ class StageModel:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_tables", None)  # rebuilt on first use
+        state.pop("_warned", None)
         return state
 
 
@@ -142,6 +174,8 @@ class FunnelModel:
     score_high_logit: float
     tier_thresholds: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The explanation settings of the run that trained the model (reasons, thresholds).
+    explain_settings: ExplainConfig = field(default_factory=ExplainConfig)
 
     @property
     def has_accept(self) -> bool:
@@ -169,31 +203,32 @@ class FunnelModel:
         return out
 
     def transform(self, leads: pd.DataFrame) -> pd.DataFrame:
-        """Model features for raw canonical lead rows."""
+        """Model features of raw canonical lead rows as the typed frame training uses."""
         return self.features.transform(leads)
 
-    def booster_input(self, leads: pd.DataFrame) -> Features:
-        """Model features of raw lead rows in the form the boosters read fastest.
+    def matrix(self, leads: Leads) -> np.ndarray:
+        """The float matrix the boosters score, for lead rows (a frame or plain records).
 
-        The float matrix of :meth:`LeadFeatures.transform_matrix` when every booster was
-        trained on the category lists the features fix (always so for :func:`fit_funnel`);
-        otherwise the frame, which each stage converts for its own booster.
+        Its category codes are the features' (:attr:`LeadFeatures.booster_categories`),
+        the lists every booster of :func:`fit_funnel` is trained with; a model whose
+        boosters were trained on other lists is refused rather than scored wrongly.
         """
-        if self.reads_feature_matrix():
-            return self.features.transform_matrix(leads)
-        return self.transform(leads)
-
-    def reads_feature_matrix(self) -> bool:
-        """True when every booster was trained on the category lists the features fix."""
         categories = self.features.booster_categories
-        return all(s.booster.pandas_categorical == categories for s in self.stages.values())
+        for stage in self.stages.values():
+            if stage.booster.pandas_categorical != categories:
+                raise ValueError(
+                    f"stage {stage.name}: its booster was trained on other category lists "
+                    "than the model's features; refit the model"
+                )
+        return self.features.transform_matrix(as_frame(leads))
 
-    def predict(self, leads: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, leads: Leads) -> pd.DataFrame:
         """Scores for raw canonical lead rows (same order; ``lead_id`` kept when given)."""
-        return self.predict_features(self.booster_input(leads), leads)
+        leads = as_frame(leads)
+        return self.predict_features(self.matrix(leads), leads)
 
     def predict_features(self, X: Features, leads: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Scores for already-transformed features (a frame or its float matrix)."""
+        """Scores for already-transformed features (their matrix, or the frame)."""
         out: dict[str, np.ndarray] = {}
         if leads is not None and schema.LEAD_ID in leads:
             out[schema.LEAD_ID] = leads[schema.LEAD_ID].astype(str).to_numpy()
@@ -205,8 +240,8 @@ class FunnelModel:
     ) -> dict[str, np.ndarray]:
         """:attr:`output_columns` as arrays, without building a frame.
 
-        ``close_raw``: the close booster's raw output for ``X`` when already known (the
-        sum of its contributions), which saves predicting it again.
+        ``close_raw``: the close booster's raw output for ``X`` when already known (from
+        :meth:`StageModel.explain`), which saves predicting it again.
         """
         out: dict[str, np.ndarray] = {}
         if self.has_accept:
@@ -314,6 +349,7 @@ def fit_funnel(
         score_low_logit=float(low),
         score_high_logit=float(high),
         tier_thresholds={},
+        explain_settings=config.explain,
     )
     model.tier_thresholds = choose_tier_thresholds(
         model.score_from_logit(valid_logit), config.tiers.shares

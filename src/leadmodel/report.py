@@ -49,7 +49,7 @@ EXAMPLE_REASONS: Final = 3
 #: Without a capacity, recommend the lowest threshold at which sales accepts this share.
 DEFAULT_TARGET_ACCEPT_RATE: Final = 0.5
 #: A segment needs this many decided leads before the text names it best or worst.
-MIN_SEGMENT_LEADS: Final = 30
+MIN_SEGMENT_LEADS: Final = explain.MIN_SEGMENT_LEADS
 #: Hand-over thresholds listed in the table (the plot shows all).
 HANDOVER_TABLE_STEP: Final = 10
 #: Fields shown in the importance chart and beeswarm.

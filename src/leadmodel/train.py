@@ -37,8 +37,6 @@ from leadmodel.tracking import (
     use_tracking,
 )
 
-#: Segment tables report AUC only for segments with at least this many test leads.
-SEGMENT_MIN_COUNT = 30
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -346,7 +344,9 @@ def evaluate_stages(
         frame = split.test.loc[te].reset_index(drop=True)
         frame[p_col] = p_model
         segments = {
-            by: evaluate.segment_table(frame, by, label, p_col, min_count=SEGMENT_MIN_COUNT)
+            by: evaluate.segment_table(
+                frame, by, label, p_col, min_count=config.explain.segment_min_leads
+            )
             for by in (schema.SOURCE, schema.PRIOR_AWARENESS)
             if by in frame
         }

@@ -88,7 +88,9 @@ class ContributionTables:
     """Per-tree tables of TreeSHAP contributions of one LightGBM booster.
 
     Build with :meth:`build`; :meth:`contributions` equals
-    ``booster.predict(X, pred_contrib=True)`` for the same float matrix.
+    ``booster.predict(X, pred_contrib=True)`` for the same float matrix. Scores are never
+    read from the tables: :meth:`leadmodel.model.StageModel.explain` takes them from
+    ``booster.predict`` and checks the tables' contributions add up to them.
     """
 
     booster: lgb.Booster
@@ -100,11 +102,6 @@ class ContributionTables:
     offset: np.ndarray  # first table row of each tabulated tree
     table: np.ndarray  # (rows, num_features + 1), base value last
     constant: np.ndarray  # contributions of trees without splits (base value only)
-
-    def __post_init__(self) -> None:
-        #: Output of every (tree, pattern): its contributions add up to it (TreeSHAP).
-        self.tree_value = self.table.sum(axis=1)
-        self.constant_value = float(self.constant.sum())
 
     @classmethod
     def build(cls, booster: lgb.Booster) -> ContributionTables | None:
@@ -211,20 +208,6 @@ class ContributionTables:
                 shape=(len(at), len(self.table)),
             )
             out[at] = lookup @ self.table + self.constant
-        return out
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        """``(rows,)`` raw output (log-odds), as ``booster.predict(X, raw_score=True)``."""
-        X = np.asarray(X, dtype=np.float64)
-        out = np.empty(len(X))
-        tabulated = self._split_off_nan_categories(X, out, raw_score=True)
-        for start in range(0, len(tabulated), CHUNK_ROWS):
-            at = tabulated[start : start + CHUNK_ROWS]
-            if not len(self.offset):
-                out[at] = self.constant_value
-                continue
-            values = self.tree_value[self.offset[None, :] + self.codes(X[at])]
-            out[at] = values.sum(axis=1) + self.constant_value
         return out
 
     def _split_off_nan_categories(

@@ -152,7 +152,7 @@ def test_time_features_come_from_created_at_and_read_as_arrival() -> None:
     assert X["created_at_weekday"].tolist() == [5.0, 6.0, 0.0]  # Saturday, Sunday, Monday
     assert X["created_at_hour"].tolist() == [14.0, 9.0, 23.0]
     records = [{schema.LEAD_ID: "r", schema.CREATED_AT: "2026-06-06T14:05:00+02:00"}]
-    matrix = features.matrix_of_records(records)
+    matrix = features.transform_matrix(pd.DataFrame.from_records(records))
     at = features.feature_names_.index("created_at_weekday")
     assert matrix[0, at] == 5.0 and matrix[0, at + 1] == 14.0  # its own wall-clock time
     days_only = LeadFeatures(min_category_count=1).fit(

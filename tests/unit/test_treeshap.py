@@ -3,11 +3,15 @@
 The tables decide left or right at every split as LightGBM does; these tests feed them
 the values where that is easiest to get wrong (exactly a threshold and its neighbours,
 NaN, zero and values within 1e-35 of it, negative, fractional and unseen category codes)
-on boosters with every missing-value handling, and compare with ``pred_contrib``.
+on boosters with every missing-value handling, and compare with ``pred_contrib``. Scores
+never come from the tables: a stage's raw score is ``booster.predict``'s, and a stage
+whose tables are wrong notices on the call and gives LightGBM's numbers instead.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import pickle
 
 import lightgbm as lgb
@@ -102,9 +106,6 @@ def test_tables_equal_lightgbm_on_edge_values(params) -> None:
     np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=ATOL)
     for n in (1, 3):  # the value-by-value path for a few rows
         np.testing.assert_allclose(tables.contributions(rows[:n]), want[:n], rtol=0, atol=ATOL)
-    raw = booster.predict(rows, raw_score=True, num_threads=LGBM_THREADS)
-    np.testing.assert_allclose(tables.raw(rows), raw, rtol=0, atol=ATOL)
-    np.testing.assert_allclose(tables.raw(rows[:2]), raw[:2], rtol=0, atol=ATOL)
 
 
 def test_nan_categories_are_left_to_lightgbm() -> None:
@@ -115,8 +116,6 @@ def test_nan_categories_are_left_to_lightgbm() -> None:
     rows[::3, 2] = np.nan  # the package never writes these; LightGBM decides their way
     want = booster.predict(rows, pred_contrib=True, num_threads=LGBM_THREADS)
     np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=ATOL)
-    raw = booster.predict(rows, raw_score=True, num_threads=LGBM_THREADS)
-    np.testing.assert_allclose(tables.raw(rows), raw, rtol=0, atol=ATOL)
 
 
 def test_the_best_iteration_is_the_one_tabulated() -> None:
@@ -147,3 +146,49 @@ def test_a_stage_uses_the_tables_and_does_not_pickle_them() -> None:
     loaded = pickle.loads(pickle.dumps(stage))
     assert "_tables" not in vars(loaded)
     np.testing.assert_allclose(loaded.contributions(X[:200]), want, rtol=0, atol=ATOL)
+
+
+def test_a_stage_scores_with_the_booster_itself() -> None:
+    booster, X = _booster(5)
+    stage = StageModel("close", booster)
+    assert stage.contribution_tables() is not None
+    rows = _edge_rows(booster, X, 5)
+    want = booster.predict(rows, raw_score=True, num_threads=LGBM_THREADS)
+    np.testing.assert_array_equal(stage.raw(rows), want)  # exactly: the same call
+    raw, contrib = stage.explain(rows)
+    np.testing.assert_array_equal(raw, want)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=0, atol=ATOL)
+
+
+def _corrupted(stage: StageModel, tree: int) -> StageModel:
+    """A copy of ``stage`` whose tables hold a wrong leaf value for one pattern of ``tree``."""
+    wrong = copy.copy(stage)
+    tables = copy.deepcopy(stage.contribution_tables())
+    assert tables is not None
+    tables.table[tables.offset[tree]] += 0.5  # one (tree, pattern) row: a wrong leaf value
+    wrong._tables = tables
+    return wrong
+
+
+def test_wrong_tables_are_caught_on_every_call_and_lightgbm_answers(caplog) -> None:
+    booster, X = _booster(6)
+    stage = StageModel("close", booster)
+    want = booster.predict(X[:400], pred_contrib=True, num_threads=LGBM_THREADS)
+    wrong = _corrupted(stage, tree=0)
+    tables = wrong.contribution_tables()
+    pattern = tables.codes(X[:400], tree=0)
+    hit = pattern == 0  # rows whose tree 0 pattern is the corrupted table row
+    assert hit.any() and not hit.all()
+    assert np.abs(tables.contributions(X[:400])[hit] - want[hit]).max() > 0.1  # really wrong
+    with caplog.at_level(logging.WARNING, logger="leadmodel.model"):
+        raw, contrib = wrong.explain(X[:400])
+        np.testing.assert_allclose(contrib, want, rtol=0, atol=ATOL)
+        np.testing.assert_array_equal(raw, booster.predict(X[:400], raw_score=True))
+        for start in range(0, 400, 50):  # every call checks, small or large
+            part = wrong.contributions(X[start : start + 50])
+            np.testing.assert_allclose(part, want[start : start + 50], rtol=0, atol=ATOL)
+    warnings = [r for r in caplog.records if "contribution tables disagree" in r.getMessage()]
+    assert len(warnings) == 1  # logged once, not on every call
+    assert f"{int(hit.sum())} of 400 rows" in warnings[0].getMessage()
+    # the rows the corruption does not touch still come from the tables
+    np.testing.assert_allclose(contrib[~hit], tables.contributions(X[:400])[~hit], atol=0)

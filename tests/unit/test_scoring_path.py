@@ -1,10 +1,10 @@
-"""The fast scoring path gives exactly the numbers and texts of the pandas path.
+"""The one scoring path: leads -> features -> the booster's matrix -> scores -> reasons.
 
-Three shortcuts are checked against what they replaced, on messy synthetic leads with
-unseen categories, absent columns, numbers as text, None/NaN/empty strings and mixed
-types: LightGBM fed a float matrix of category codes instead of a pandas frame, the
-transform coding distinct values once (value by value for a few rows), and reason texts
-written value by value for a few leads.
+Checked on messy synthetic leads with unseen categories, absent columns, numbers as text,
+None/NaN/empty strings and mixed types: the transform equals a plain pandas oracle, its
+matrix holds the codes LightGBM computes, scores are ``booster.predict``'s exactly, plain
+records and the same leads as a frame give identical output, and a lead gets the same
+answer alone as in any batch.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from leadmodel.config import TrainConfig
 from leadmodel.features import (
     CODE_CACHE_SIZE,
     MISSING_CATEGORY,
-    SMALL_BATCH_ROWS,
     UNKNOWN_CATEGORY,
     LeadFeatures,
     feature_matrix,
@@ -35,7 +34,7 @@ SCORE_ROWS, SCORE_SEED = 300, 12
 #: Leads explained one at a time (the edge values are all in the first rows).
 SINGLE_ROWS = 120
 TRAIN_SHARE = 0.7
-#: Largest difference allowed between the numpy and the pandas booster path.
+#: Largest difference allowed between LightGBM's pandas path and the matrix.
 ATOL = 1e-12
 #: An extra numeric feature, so generic number reasons (``partner_score = 12``) exist.
 EXTRA_NUMBER = "partner_score"
@@ -87,12 +86,11 @@ def messy() -> pd.DataFrame:
     leads.loc[row : row + len(_MIXED_TEXT) - 1, "country"] = pd.Series(
         _MIXED_TEXT, index=range(row, row + len(_MIXED_TEXT)), dtype=object
     )
-    assert len(leads) > SMALL_BATCH_ROWS  # the batch takes the vectorised path
     return leads
 
 
 def reference_transform(features: LeadFeatures, X: pd.DataFrame) -> pd.DataFrame:
-    """The column-by-column pandas transform the fast one replaced (kept as the oracle)."""
+    """A column-by-column pandas transform: the oracle of :meth:`LeadFeatures.transform`."""
     n = len(X)
     out: dict[str, pd.Series] = {}
     given = X[schema.CREATED_AT] if schema.CREATED_AT in X else pd.Series([None] * n)
@@ -141,12 +139,12 @@ def test_transform_equals_the_pandas_pipeline_it_replaced(model, messy) -> None:
     assert (expected["industry"] == UNKNOWN_CATEGORY).any()
 
 
-def test_small_batches_transform_like_the_vectorised_path(model, messy) -> None:
+def test_a_lead_transforms_the_same_alone_as_in_a_batch(model, messy) -> None:
     features = copy.deepcopy(model.features)
     whole = features.transform(messy)
     rows = pd.concat([features.transform(r) for r in _one_by_one(messy)], ignore_index=True)
     pd.testing.assert_frame_equal(rows, whole, check_exact=True)
-    chunks = [messy.iloc[i : i + SMALL_BATCH_ROWS] for i in range(0, len(messy), SMALL_BATCH_ROWS)]
+    chunks = [messy.iloc[i : i + 7] for i in range(0, len(messy), 7)]
     matrix = np.vstack([features.transform_matrix(c) for c in chunks])
     np.testing.assert_array_equal(matrix, features.transform_matrix(messy))
 
@@ -203,7 +201,7 @@ def test_unknown_values_and_field_texts_equal_the_pandas_pipeline(model, messy) 
         if unseen:
             expected[col] = unseen
         got = explain.field_values(model, messy, col)
-        want = explain._text_values(col, messy[col].reset_index(drop=True))
+        want = explain.reasons.text_values(col, messy[col].reset_index(drop=True))
         pd.testing.assert_series_equal(got, want, check_names=False)
     assert features.unknown_values(messy) == expected
     assert "brand_new" in expected[schema.SOURCE]
@@ -229,38 +227,47 @@ def test_a_pickled_model_leaves_its_cache_behind_and_scores_the_same(
     pd.testing.assert_frame_equal(loaded.predict(messy), before, check_exact=True)
 
 
-# --- the booster on numpy ---------------------------------------------------------------------
+# --- scores: booster.predict, exactly ---------------------------------------------------------
 
 
-def test_scores_on_the_numpy_path_equal_the_pandas_booster_path(model, messy) -> None:
+def test_scores_are_the_boosters_predictions_exactly(model, messy) -> None:
+    X = model.matrix(messy)
     frame = model.transform(messy)
-    X = model.booster_input(messy)
-    assert isinstance(X, np.ndarray)
     raw: dict[str, np.ndarray] = {}
     for name, stage in model.stages.items():
-        raw[name] = stage.booster.predict(frame, raw_score=True, num_threads=LGBM_THREADS)
-        np.testing.assert_allclose(stage.raw(X), raw[name], rtol=0, atol=ATOL)
+        raw[name] = stage.booster.predict(X, raw_score=True, num_threads=LGBM_THREADS)
+        np.testing.assert_array_equal(stage.raw(X), raw[name])
+        np.testing.assert_array_equal(stage.raw(frame), raw[name])  # a frame: the same matrix
+        pandas_path = stage.booster.predict(frame, raw_score=True, num_threads=LGBM_THREADS)
+        np.testing.assert_allclose(raw[name], pandas_path, rtol=0, atol=ATOL)
         contrib = stage.booster.predict(frame, pred_contrib=True, num_threads=LGBM_THREADS)
         np.testing.assert_allclose(stage.contributions(X), contrib, rtol=0, atol=ATOL)
     close, accept = model.stages[CLOSE], model.stages[ACCEPT]
     close_logit = close.calib_slope * raw[CLOSE] + close.calib_intercept
     scored = model.predict(messy)
-    np.testing.assert_allclose(scored["score"], model.score_from_logit(close_logit), atol=ATOL)
-    np.testing.assert_allclose(scored["p_close"], sigmoid(close_logit), rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(scored["score"], model.score_from_logit(close_logit))
+    np.testing.assert_array_equal(scored["p_close"], sigmoid(close_logit))
     accept_logit = accept.calib_slope * raw[ACCEPT] + accept.calib_intercept
-    np.testing.assert_allclose(scored["p_accept"], sigmoid(accept_logit), rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(scored["p_accept"], sigmoid(accept_logit))
     pd.testing.assert_frame_equal(model.predict_features(frame, messy), scored, check_exact=True)
+    explained = explain.explain_leads(model, messy, k=3)
+    assert [lead["score"] for lead in explained] == scored["score"].tolist()
+    assert [lead["p_close"] for lead in explained] == scored["p_close"].tolist()
+    assert [lead["p_accept"] for lead in explained] == scored["p_accept"].tolist()
+    for stage in model.stages:
+        contrib = explain.contributions(model, messy, stage)
+        np.testing.assert_array_equal(contrib.raw, raw[stage])
 
 
-def test_a_booster_trained_on_other_categories_gets_the_frame(model, messy) -> None:
+def test_a_booster_trained_on_other_categories_is_refused(model, messy) -> None:
     other = copy.deepcopy(model)
     close = other.stages[CLOSE]
     close.booster.pandas_categorical = [cats[::-1] for cats in close.booster.pandas_categorical]
-    assert isinstance(other.booster_input(messy), pd.DataFrame)
-    frame = other.transform(messy)
+    with pytest.raises(ValueError, match="stage close: its booster was trained on other"):
+        other.predict(messy)
+    frame = other.transform(messy)  # its own frame is still read as LightGBM reads it
     want = close.booster.predict(frame, raw_score=True, num_threads=LGBM_THREADS)
-    logit = close.calib_slope * want + close.calib_intercept
-    np.testing.assert_allclose(other.predict(messy)["p_close"], sigmoid(logit), atol=ATOL)
+    np.testing.assert_allclose(close.raw(frame), want, rtol=0, atol=ATOL)
 
 
 def test_empty_input_is_refused_as_before(model, messy) -> None:
@@ -313,16 +320,15 @@ _REASON_CASES += [(schema.PRIOR_AWARENESS, _NUMBERS, True)]
 
 
 @pytest.mark.parametrize(("field", "values", "numeric"), _REASON_CASES)
-def test_reason_texts_of_a_few_leads_equal_the_vectorised_ones(field, values, numeric) -> None:
-    rows = SMALL_BATCH_ROWS * 3
+def test_reason_texts_of_one_value_equal_those_of_many(field, values, numeric) -> None:
+    rows = 3 * len(_POINTS) * len(values)
     rng = np.random.default_rng(len(field))
     given = pd.Series(np.resize(np.asarray(values, dtype=object), rows), dtype=object)
-    column = to_numeric(given) if numeric else given
+    column = (to_numeric(given) if numeric else given).to_numpy()
     points = np.resize(np.asarray(_POINTS, dtype=float), rows) * rng.choice([1, 10], rows)
-    batch = explain._reason_texts(field, column, points, numeric)
-    one_by_one = [
-        explain._reason_texts(field, column.iloc[[i]], points[[i]], numeric)[0] for i in range(rows)
-    ]
+    texts = explain.reasons._reason_texts
+    batch = texts(field, column, points, numeric, 1)
+    one_by_one = [texts(field, column[[i]], points[[i]], numeric, 1)[0] for i in range(rows)]
     assert one_by_one == batch.tolist()
     assert all(isinstance(t, str) and ": " in t for t in batch)
 
@@ -356,13 +362,13 @@ def _plain_records(rows: int, seed: int) -> list[dict[str, object]]:
     return records
 
 
-def test_plain_records_skip_pandas_and_equal_the_frame(model) -> None:
+def test_plain_records_give_what_the_frame_gives_alone_or_together(model) -> None:
     records = _plain_records(SCORE_ROWS, SCORE_SEED)
     frame = pd.DataFrame.from_records(records)
-    assert explain._records_batch(model, records) is not None  # the path without pandas
-    np.testing.assert_array_equal(
-        model.features.matrix_of_records(records), model.features.transform_matrix(frame)
-    )
+    assert explain.plain_records(model, records)
+    np.testing.assert_array_equal(model.matrix(records), model.features.transform_matrix(frame))
+    pd.testing.assert_frame_equal(model.predict(records), model.predict(frame), check_exact=True)
+    assert explain.full_contributions(model, records) == explain.full_contributions(model, frame)
     batch = explain.explain_leads(model, records, k=3)
     assert batch == explain.explain_leads(model, frame, k=3)
     single = [explain.explain_leads(model, [r], k=3)[0] for r in records[:SINGLE_ROWS]]
@@ -377,16 +383,16 @@ def test_plain_records_skip_pandas_and_equal_the_frame(model) -> None:
     assert "brand_new" in model.features.unknown_values(records)[schema.SOURCE]
 
 
-def test_records_with_values_pandas_must_read_take_the_frame(model, messy) -> None:
+def test_records_with_values_pandas_must_read_equal_the_frame(model, messy) -> None:
     records = messy.to_dict("records")  # numbers as text, mixed types, NaN
     frame = pd.DataFrame.from_records(records)
-    assert model.features.matrix_of_records(records) is None
-    assert explain._records_batch(model, records) is None
+    assert not explain.plain_records(model, records)  # not to be joined with other requests
     assert explain.explain_leads(model, records, k=3) == explain.explain_leads(model, frame, k=3)
     assert model.features.unknown_values(records) == model.features.unknown_values(frame)
     plain = _plain_records(SCORE_ROWS, SCORE_SEED)[-1]
+    assert explain.plain_records(model, [plain])
     for odd in ({"pages_viewed": True}, {"industry": 3.0}, {schema.LEAD_ID: 7}):
         one = [plain | odd]
-        assert explain._records_batch(model, one) is None
+        assert not explain.plain_records(model, one)
         want = explain.explain_leads(model, pd.DataFrame.from_records(one), k=3)
         assert explain.explain_leads(model, one, k=3) == want
