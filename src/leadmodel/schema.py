@@ -469,6 +469,24 @@ def parse_dates(
     return values, present & np.isnat(values)
 
 
+def parse_date(value: str, reading: Reading = DEFAULT_READING) -> pd.Timestamp:
+    """One date text as naive wall-clock time (a zone is dropped, not converted).
+
+    NaT when it is not a date, or reads day-first and month-first (``01.07.2024``) and
+    ``reading`` does not say which: one value cannot tell.
+    """
+    text = value.strip()
+    try:
+        stamp = pd.Timestamp(datetime.fromisoformat(text))
+    except ValueError:
+        try:
+            parsed = parse_dates(pa.array([text or None], type=pa.string()), reading)[0]
+        except AmbiguousDates:
+            return pd.NaT
+        return pd.Timestamp(parsed[0])
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
 def _other_layouts(texts: pd.Series, reading: Reading, field: str) -> pd.Series:
     """Dates that are not ISO 8601, read as ``reading`` says (UTC, NaT when not a date)."""
     if reading.date_format is not None:
