@@ -79,9 +79,8 @@ SCAN_BYTES: Final = 1024 * 1024
 SNIPPET_CHARS: Final = 80
 #: Column names listed in a "missing column" message before "... and N more".
 MAX_NAMES_IN_MESSAGE: Final = 40
-#: Slack for clocks and time zones when ``now`` is not given: a ``created_at`` up to this
-#: far ahead of the current UTC time is not yet "in the future".
-FUTURE_TOLERANCE: Final = pd.Timedelta(days=1)
+#: Slack for clocks and time zones when ``now`` is not given (the schema's, as the service's).
+FUTURE_TOLERANCE: Final = schema.FUTURE_TOLERANCE
 #: Default limit of the rejected share used by ``leadmodel validate``.
 DEFAULT_MAX_REJECT_SHARE: Final = 0.5
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import AfterValidator, BaseModel, ConfigDict, Strict, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict, create_model
 from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
 
@@ -274,7 +274,7 @@ class FieldSpec:
 
 
 def _amount(name: str, description: str, example: float) -> FieldSpec:
-    return FieldSpec(name, NUMBER, description, example, minimum=0.0)
+    return FieldSpec(name, NUMBER, description, example, minimum=0)
 
 
 #: The canonical lead table, in file order. The pandera checks
@@ -608,6 +608,43 @@ def _lead_id(value: str) -> str:
 
 #: A ``lead_id``: the canonical table's rule (:func:`lead_id_problem`).
 LeadId = Annotated[str, AfterValidator(_lead_id)]
+#: Slack for clocks and time zones: a ``created_at`` up to this far ahead of the current
+#: UTC time is not yet "in the future" (ingest's default ``now`` and the service's).
+FUTURE_TOLERANCE: Final = pd.Timedelta(days=1)
+
+
+def _date_text(value: Any) -> Any:
+    """A date text pydantic cannot read (``13.07.2024``), read by :func:`parse_dates`."""
+    if not isinstance(value, str):
+        return value
+    try:
+        datetime.fromisoformat(value.strip())
+        return value  # ISO 8601: pydantic reads it itself
+    except ValueError:
+        pass
+    try:
+        parsed, bad = parse_dates(pa.array([value.strip() or None], type=pa.string()))
+    except AmbiguousDates:
+        raise PydanticCustomError(
+            CREATED_AT, "reads day-first or month-first; send an ISO 8601 date (YYYY-MM-DD)"
+        ) from None
+    return value if bad[0] else pd.Timestamp(parsed[0]).to_pydatetime()
+
+
+def _not_in_future(value: datetime | None) -> datetime | None:
+    """The rule of ingest's ``created_at``: not after the current UTC time (plus slack)."""
+    if value is None:
+        return value
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    if stamp > pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_TOLERANCE:
+        raise PydanticCustomError(CREATED_AT, CHECK_FUTURE)
+    return value
+
+
+#: A ``created_at`` of a request: ISO 8601 (or a layout only one reading fits), not in the
+#: future.
+LeadDate = Annotated[datetime | None, BeforeValidator(_date_text), AfterValidator(_not_in_future)]
 #: The example lead of the service's documentation (each field's ``example``).
 EXAMPLE_LEAD: Final[dict[str, Any]] = {f.name: f.example for f in FIELDS if f.in_request}
 
@@ -629,7 +666,9 @@ def _request_field(spec: FieldSpec) -> tuple[Any, Any]:
         amount = Annotated[float, PydanticField(ge=spec.minimum, allow_inf_nan=False, strict=True)]
         text = f"{spec.description} Number >= {spec.minimum:g}; null or absent = unknown."
         return amount | None, PydanticField(None, description=text)
-    kinds: dict[str, Any] = {DATE: datetime, CATEGORY: str, LEVEL: Literal[spec.allowed]}
+    if spec.kind == DATE:
+        return LeadDate, PydanticField(None, description=spec.description)
+    kinds: dict[str, Any] = {CATEGORY: str, LEVEL: Literal[spec.allowed]}
     return kinds[spec.kind] | None, PydanticField(None, description=spec.description)
 
 
@@ -639,8 +678,8 @@ Lead = create_model(  # type: ignore[call-overload]
     __base__=_LeadBase,
     __doc__=(
         "One CRM lead in canonical fields; only ``lead_id`` is required.\n\n"
-        "Any other field is accepted as an extra feature (a string, number, boolean or "
-        "null) and used when the model was trained with it."
+        "Any other field is accepted as an extra feature (a string, number, boolean or null)\n"
+        "and used when the model was trained with it."
     ),
     __module__=__name__,
     **{spec.name: _request_field(spec) for spec in FIELDS if spec.in_request},
