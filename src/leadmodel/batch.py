@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain
@@ -195,6 +195,7 @@ def validate_chunk(
     first_rows: np.ndarray,
     now: pd.Timestamp,
     delimiter: str | None = None,
+    numbers: Collection[str] = (),
 ) -> ingest.IngestResult:
     """:func:`leadmodel.ingest.validate` on one chunk of a bigger file, made file-wide.
 
@@ -213,8 +214,10 @@ def validate_chunk(
     delimiter
         The file's delimiter (:attr:`leadmodel.ingest.TableReader.delimiter`), which
         decides how a comma in a number is read.
+    numbers
+        The model's numeric features: a value there that is not a number is rejected.
     """
-    result = ingest.validate(raw, mapping, now=now, rows=rows, delimiter=delimiter)
+    result = ingest.validate(raw, mapping, now=now, rows=rows, delimiter=delimiter, numbers=numbers)
     rejects = result.rejects
     local = rejects[ingest.REJECT_ROW].to_numpy(dtype=np.int64) - 1
     duplicate = np.asarray(first_rows) < np.asarray(rows)
@@ -509,7 +512,13 @@ def score_file(
             rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
             first_rows = seen.first_rows(lead_id_keys(raw, mapping), rows)
             result = validate_chunk(
-                raw, mapping, rows=rows, first_rows=first_rows, now=now, delimiter=reader.delimiter
+                raw,
+                mapping,
+                rows=rows,
+                first_rows=first_rows,
+                now=now,
+                delimiter=reader.delimiter,
+                numbers=funnel.features.numeric_,
             )
             writer.write(score_frame(funnel, result.valid, reasons, version))
             if rejects is not None:

@@ -86,7 +86,10 @@ def timestamps(values: pd.Series) -> pd.Series:
 def _wall_clock(value: Any) -> pd.Timestamp:
     """One value as a naive wall-clock timestamp (NaT for missing, numbers and non-dates)."""
     if isinstance(value, str):
-        return schema.parse_date(value)
+        try:
+            return schema.parse_date(value)
+        except schema.AmbiguousDates:  # one value cannot tell day-first from month-first
+            return pd.NaT
     if not isinstance(value, dt.date):  # numbers are not times
         return pd.NaT
     stamp = pd.Timestamp(value)

@@ -38,7 +38,7 @@ import codecs
 import csv
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -726,6 +726,7 @@ def validate(
     now: pd.Timestamp | str | None = None,
     rows: np.ndarray | None = None,
     delimiter: str | None = None,
+    numbers: Collection[str] = (),
 ) -> IngestResult:
     """Map, type and check a raw export; split it into valid rows and rejected rows.
 
@@ -748,6 +749,10 @@ def validate(
         The delimiter of the file ``raw`` was read from (:attr:`TableReader.delimiter`):
         in a ``;``-separated file a comma is a decimal comma, not a thousands separator,
         unless the mapping says (see :meth:`Mapping.reading`).
+    numbers
+        Extra columns that must hold numbers (a model's numeric features, when scoring):
+        a value that is not one is rejected. Other extra columns are numbers when every
+        value reads as one, else text.
 
     Raises
     ------
@@ -757,7 +762,8 @@ def validate(
     """
     mapping = mapping or Mapping()
     table = _text_table(raw, _id_columns(mapping))
-    return _validate_table(table, mapping, require_labels, now, rows, mapping.reading(delimiter))
+    reading = mapping.reading(delimiter)
+    return _validate_table(table, mapping, require_labels, now, rows, reading, frozenset(numbers))
 
 
 def read_leads(
@@ -858,6 +864,7 @@ def _validate_table(
     now: pd.Timestamp | str | None,
     rows: np.ndarray | None = None,
     reading: schema.Reading | None = None,
+    numbers: frozenset[str] = frozenset(),
 ) -> IngestResult:
     """Validate a text table (see :func:`validate`)."""
     reading = reading or mapping.reading()
@@ -867,7 +874,7 @@ def _validate_table(
     typed: dict[str, pd.Series] = {}
     parse_problems = []
     for col in columns:
-        values, bad, kind = _typed(col, reading)
+        values, bad, kind = _typed(col, reading, numbers)
         # object arrays stay object (pandas 3 would infer its ``str`` dtype)
         typed[col.name] = pd.Series(values, dtype=values.dtype, copy=False)
         if bad is not None and bad.any():
@@ -958,15 +965,22 @@ def _clean(
     return _Column(name=name, values=values, codes=codes, text=text)
 
 
-def _typed(col: _Column, reading: schema.Reading) -> tuple[np.ndarray, np.ndarray | None, str]:
+def _typed(
+    col: _Column, reading: schema.Reading, numbers: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Typed values of one column per row, and which rows hold text that did not parse.
 
     The parsing is the schema's (:func:`leadmodel.schema.parse_numbers` ...), as in every
     entry point.
     """
     name = col.name
-    if name in schema.NUMERIC_COLUMNS:
+    if name in schema.NUMERIC_COLUMNS:  # the schema then rejects inf as not finite
         values, bad = schema.parse_numbers(col.text, reading)
+        return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
+    if name in numbers:  # a model's extra numeric feature: a finite number or unknown
+        values, bad = schema.parse_numbers(col.text, reading)
+        bad = bad | np.isinf(values)
+        values = np.where(bad, np.nan, values)
         return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
     if name in schema.LABEL_COLUMNS:
         values, bad = schema.parse_labels(col.text)

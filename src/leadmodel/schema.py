@@ -470,19 +470,19 @@ def parse_dates(
 
 
 def parse_date(value: str, reading: Reading = DEFAULT_READING) -> pd.Timestamp:
-    """One date text as naive wall-clock time (a zone is dropped, not converted).
+    """One date text as naive wall-clock time (a zone is dropped, not converted); NaT if none.
 
-    NaT when it is not a date, or reads day-first and month-first (``01.07.2024``) and
-    ``reading`` does not say which: one value cannot tell.
+    Raises
+    ------
+    AmbiguousDates
+        For a date that reads day-first and month-first (``01.07.2024``) when ``reading``
+        does not say which: one value cannot tell.
     """
     text = value.strip()
     try:
         stamp = pd.Timestamp(datetime.fromisoformat(text))
     except ValueError:
-        try:
-            parsed = parse_dates(pa.array([text or None], type=pa.string()), reading)[0]
-        except AmbiguousDates:
-            return pd.NaT
+        parsed = parse_dates(pa.array([text or None], type=pa.string()), reading)[0]
         return pd.Timestamp(parsed[0])
     return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
 
@@ -547,8 +547,9 @@ def parse_value(
 
     Numbers (``numeric``, or a canonical number field) become floats (NaN = unknown) by
     the rules of :func:`parse_numbers`; JSON numbers are numbers, booleans are not.
-    ``source`` is normalised, ``prior_awareness`` must be an allowed level, other text
-    is trimmed (empty = unknown, ``None``).
+    Dates (``created_at``) as :func:`parse_date` reads them, not in the future; ``source``
+    is normalised, ``prior_awareness`` must be an allowed level, other text is trimmed
+    (empty = unknown, ``None``).
     """
     spec = FIELD.get(field)
     numeric = numeric or (spec is not None and spec.kind == NUMBER)
@@ -556,6 +557,8 @@ def parse_value(
         return np.nan if numeric else None
     if numeric:
         return _parse_number(field, value, spec, reading)
+    if spec is not None and spec.kind == DATE:
+        return _parse_date_value(field, value, reading)
     text = str(value).strip()
     if not text:
         return None
@@ -569,6 +572,29 @@ def parse_value(
                 f"{field}: must be one of {allowed} (empty = unknown), got {value!r}"
             )
     return text
+
+
+def _parse_date_value(field: str, value: object, reading: Reading) -> object:
+    """A date or date-time value (text read by :func:`parse_date`), not in the future."""
+    given = value
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            stamp = parse_date(value, reading)
+        except AmbiguousDates:
+            raise ValueProblem(
+                f"{field}: {value!r} reads day-first or month-first; use an ISO 8601 date"
+            ) from None
+        if stamp is pd.NaT:
+            raise ValueProblem(f"{field}: not a date, got {value!r}")
+        value = stamp
+    if not isinstance(value, datetime | pd.Timestamp):
+        raise ValueProblem(f"{field}: not a date, got {value!r}")
+    try:
+        return _not_in_future(value)
+    except PydanticCustomError:
+        raise ValueProblem(f"{field}: {CHECK_FUTURE}, got {given!r}") from None
 
 
 def _parse_number(field: str, value: object, spec: FieldSpec | None, reading: Reading) -> float:

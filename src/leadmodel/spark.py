@@ -341,6 +341,7 @@ def spark_scoring(
                 first_rows=frame[_FIRST].to_numpy(dtype=np.int64),
                 now=now,
                 delimiter=delimiter,
+                numbers=funnel.features.numeric_,
             )
             scores = batch.score_frame(funnel, result.valid, reasons, version)
             rejects = result.rejects.rename(columns={c: f"{_RAW}{c}" for c in raw_columns})
