@@ -135,8 +135,9 @@ def http_verdict(api: httpx.Client, path: str, lead: dict[str, Any], field: str)
 
 def service_verdicts(api: httpx.Client, field: str, text: str, expected: object) -> list[Any]:
     base = {k: (float(v) if k == "website_visits" else v) for k, v in BASE.items()}
-    lead = base | {field: as_json(field, text, expected)}
-    whatif = {"lead": base, "changes": {field: text}}  # changes take text by the file's rules
+    value = as_json(field, text, expected)
+    lead = base | {field: value}
+    whatif = {"lead": base, "changes": {field: value}}  # a change obeys the rules of a lead
     return [
         http_verdict(api, "/score", lead, field),
         http_verdict(api, "/explain", lead, field),
