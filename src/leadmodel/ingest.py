@@ -2,13 +2,15 @@
 
 The flow, top to bottom:
 
-1. :func:`read_table` reads the file as text, every column a string, nothing converted.
-   Anything that stops the file from being read at all (missing, empty, binary, not
-   UTF-8, an unsupported delimiter or extension, a malformed row) raises
-   :class:`IngestError` with one clear line.
+1. :class:`TableReader` reads the file as text, every column a string, nothing
+   converted: whole (:meth:`TableReader.table`, :func:`read_table`) or in chunks
+   (:meth:`TableReader.chunks`, batch scoring). Anything that stops the file from being
+   read at all (missing, empty, binary, not UTF-8, an unsupported delimiter or extension,
+   a malformed row) raises :class:`IngestError` with one clear line.
 2. :func:`validate` renames and drops columns as the :class:`Mapping` says, turns text
-   into typed columns (vectorised, on Arrow arrays), then checks the typed table against
-   the pandera schema from :func:`leadmodel.schema.lead_table_schema`. Rows that fail any
+   into typed columns with the schema's value parser (vectorised, on Arrow arrays; the
+   same rules as the service), then checks the typed table against the pandera schema
+   from :func:`leadmodel.schema.lead_table_schema`. Rows that fail any
    rule go to ``rejects`` with the original text and a reason; the others to ``valid``.
 3. :func:`read_leads` does both; training and batch scoring call it.
 
@@ -20,7 +22,12 @@ Decisions a user may want to know:
 - **Delimiter**: ``,``, ``;`` or tab, chosen from the header line. Any other separator
   (``|``, ``:``) is named in the error.
 - **Numbers**: spaces around them and thousands separators in proper groups (``1,200``)
-  are fine; ``2,5`` is not a number (it could be 2.5 or 25) and the row is rejected.
+  are fine; ``2,5`` is not a number (it could be 2.5 or 25) and the row is rejected,
+  unless the mapping says ``decimal: ","`` (and ``thousands: "."``). In a
+  ``;``-separated file a comma groups no thousands unless the mapping says so.
+- **Dates**: ISO 8601 always; ``dd.mm.yyyy``/``mm/dd/yyyy`` as the mapping's
+  ``dayfirst`` or ``date_format`` says, else the one way the whole column allows; a
+  column that reads both ways is refused in one line naming it.
 - **Duplicate ``lead_id``**: the first row with an id is kept, every later row with the
   same id is rejected as ``duplicate of row N``, as a CRM's merge keeps the oldest record.
 - **Several problems in one row**: ``reject_reason`` lists all of them, and the row is
