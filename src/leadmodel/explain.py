@@ -221,7 +221,6 @@ _AWARENESS_MISSING: Final = "Prior awareness not recorded"
 _ARRIVAL_MISSING: Final = "Arrival time not recorded"
 _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _GENERIC_MISSING: Final = " unknown"
-#: Numbers with thousands separators in proper groups, as ingest reads them ("1,200").
 
 
 def _text_values(field: str, values: pd.Series) -> pd.Series:

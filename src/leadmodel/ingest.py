@@ -139,7 +139,8 @@ class Mapping(BaseModel):
     an export that has neither, e.g. ``row_number: [lead_id, row]`` with ``order_by: row``.
     ``model_name`` is the registered model of this data set (default: the mapping file's
     name, ``x_education.yaml`` -> ``x-education``): models of different exports never
-    compete for one ``champion``.
+    compete for one ``champion``. ``decimal``, ``thousands``, ``dayfirst`` and
+    ``date_format`` say how the export writes numbers and dates (:meth:`reading`).
     """
 
     model_config = ConfigDict(extra="forbid")
