@@ -1,20 +1,17 @@
 """The HTTP contract of the scoring service: pydantic request and response models.
 
 Every field has a description and the models carry examples, so the OpenAPI page
-(``/docs.json``, rendered at ``/``) documents the API by itself. Validation of a lead's
-fields lives here (types, ``>= 0``, finite numbers, allowed awareness levels); the
-service turns a failed validation into a 4xx that names the field and the lead's index.
+(``/docs.json``, rendered at ``/``) documents the API by itself. ``Lead`` is generated
+from the canonical field table (:data:`leadmodel.schema.FIELDS`: types, ``>= 0``, finite
+numbers, allowed awareness levels); the service turns a failed validation into a 4xx that
+names the field and the lead's index.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
-from pydantic_core import PydanticCustomError
-
-from leadmodel import schema
+from leadmodel.schema import EXAMPLE_LEAD, ExtraValue, Lead
 
 #: Leads per ``/score`` or ``/explain`` request.
 MAX_LEADS = 1_000
@@ -22,93 +19,6 @@ MAX_LEADS = 1_000
 DEFAULT_REASONS = 3
 #: Upper bound of ``k`` (more reasons than this are a report, not a reason list).
 MAX_REASONS = 20
-
-Awareness = Literal["none", "low", "high"]
-#: A count or measure: a JSON number >= 0 (strings and booleans are refused).
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
-#: A scalar value of an extra feature column (never a nested object or a list).
-ExtraValue = Annotated[str, Strict()] | Annotated[float, Field(allow_inf_nan=False)] | bool | None
-
-
-def _lead_id(value: str) -> str:
-    problem = schema.lead_id_problem(value)
-    if problem is not None:
-        raise PydanticCustomError("lead_id", problem)
-    return value
-
-
-#: A ``lead_id``: the canonical table's rule (:func:`leadmodel.schema.lead_id_problem`).
-LeadId = Annotated[str, AfterValidator(_lead_id)]
-
-EXAMPLE_LEAD: dict[str, Any] = {
-    "lead_id": "L0001234",
-    "created_at": "2026-06-01T09:30:00",
-    "source": "Organic Search",
-    "prior_awareness": "low",
-    "website_visits": 6,
-    "pages_viewed": 14,
-    "time_on_site_s": 540,
-    "email_opens": 4,
-    "email_clicks": 2,
-    "content_downloads": 1,
-    "events_attended": 0,
-    "company_size": 250,
-    "industry": "software",
-    "country": "DE",
-    "job_level": "manager",
-}
-
-
-def _amount(description: str) -> Any:
-    return Field(None, description=f"{description} Number >= 0; null or absent = unknown.")
-
-
-class Lead(BaseModel):
-    """One CRM lead in canonical fields; only ``lead_id`` is required.
-
-    Any other field is accepted as an extra feature (a string, number, boolean or null)
-    and used when the model was trained with it.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        coerce_numbers_to_str=True,
-        json_schema_extra={"examples": [EXAMPLE_LEAD]},
-    )
-    __pydantic_extra__: dict[str, ExtraValue] = Field(init=False)
-
-    lead_id: LeadId = Field(
-        min_length=1,
-        description=(
-            "CRM id of the lead, unique within a request; not blank, no control characters "
-            "(tab, newline, NUL ...)."
-        ),
-    )
-    created_at: datetime | None = Field(
-        None, description="When the lead was captured (ISO 8601 date or date-time)."
-    )
-    source: str | None = Field(
-        None,
-        description=(
-            "Channel, any spelling ('Organic Search', 'organic-search'); a channel the "
-            "model has not seen is scored as unknown and listed in `warnings`."
-        ),
-    )
-    prior_awareness: Awareness | None = Field(
-        None,
-        description="How well the prospect knew the company before first sales contact.",
-    )
-    website_visits: Amount | None = _amount("Website visits before hand-over to sales.")
-    pages_viewed: Amount | None = _amount("Pages viewed before hand-over.")
-    time_on_site_s: Amount | None = _amount("Seconds on the website before hand-over.")
-    email_opens: Amount | None = _amount("Marketing e-mails opened.")
-    email_clicks: Amount | None = _amount("Marketing e-mail links clicked.")
-    content_downloads: Amount | None = _amount("Content pieces downloaded.")
-    events_attended: Amount | None = _amount("Events or webinars attended.")
-    company_size: Amount | None = _amount("Employees of the lead's company.")
-    industry: str | None = Field(None, description="Industry of the lead's company.")
-    country: str | None = Field(None, description="Country of the lead's company.")
-    job_level: str | None = Field(None, description="Seniority of the contact.")
 
 
 class ScoreRequest(BaseModel):
@@ -164,6 +74,9 @@ class WhatIfRequest(BaseModel):
             "features of the model; values obey the same rules as in `lead`."
         ),
     )
+
+
+__all__ = ["EXAMPLE_LEAD", "ExtraValue", "Lead"]  # re-exported: the request models' parts
 
 
 # --- responses ---------------------------------------------------------------------------

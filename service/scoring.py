@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema
-from leadmodel.features import to_numeric
 from leadmodel.model import FunnelModel
 from service.api import FieldWarning, Lead, ModelRef, ScoreRequest
 from service.errors import Problem, RequestProblem
@@ -45,6 +42,10 @@ def _loc(where: str, index: int, field: str) -> str:
 def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = "leads") -> None:
     """Refuse what pydantic cannot see: duplicate ids, extra numeric features not numbers.
 
+    Extra numeric features are typed in place (:func:`leadmodel.schema.parse_value`: a
+    JSON number as it is, text such as ``"1,200"`` by ingest's rules, ``"2,5"`` refused),
+    so only numbers reach the model.
+
     ``where`` names the rows in messages: ``leads`` (``leads[3].x``), or ``lead`` /
     ``changes`` for the single lead of a what-if (``changes.x``).
     """
@@ -58,15 +59,13 @@ def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = 
     for field in model.features.numeric_:
         if field in Lead.model_fields:
             continue  # canonical numbers are typed by the request model
-        values = [record.get(field) for record in records]
-        if all(v is None for v in values):
-            continue
-        given = np.array([v is not None for v in values])
-        number = to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float)
-        problems += [
-            Problem(_loc(where, i, field), field, int(i), _NOT_A_NUMBER)
-            for i in np.flatnonzero(given & ~np.isfinite(number))
-        ]
+        for i, record in enumerate(records):  # text becomes a number by the schema's parser
+            if record.get(field) is None:
+                continue
+            try:
+                record[field] = schema.parse_value(field, record[field], numeric=True)
+            except schema.ValueProblem:
+                problems.append(Problem(_loc(where, i, field), field, i, _NOT_A_NUMBER))
     if problems:
         raise RequestProblem(problems)
 

@@ -2,9 +2,9 @@
 
 The flow, top to bottom:
 
-1. :class:`TextChunks` reads a CSV or Parquet file in chunks of ``chunk_rows`` rows, as
-   text, exactly as :func:`leadmodel.ingest.read_table` reads the whole file (same parser,
-   same delimiter sniffing, same error lines). Memory stays flat as the file grows.
+1. :meth:`leadmodel.ingest.TableReader.chunks` reads a CSV or Parquet file in chunks of
+   ``chunk_rows`` rows, as text, exactly as ingest reads the whole file (one reader: same
+   parser, same delimiter sniffing, same error lines). Memory stays flat as the file grows.
 2. :func:`validate_chunk` runs :func:`leadmodel.ingest.validate` on each chunk and makes
    its row numbers and duplicate checks file-wide: a ``lead_id`` seen in an earlier chunk
    is a duplicate too. As in ingest, the **first** row with an id is scored and every
@@ -12,7 +12,7 @@ The flow, top to bottom:
 3. :func:`score_frame` turns the valid rows of a chunk into output rows. Spark's
    ``mapInPandas`` (:mod:`leadmodel.spark`) calls the same two functions, so the single
    machine and Spark cannot drift apart.
-4. :class:`AtomicTableWriter` appends chunks to a hidden temporary file in the target
+4. :class:`leadmodel.io.AtomicTableWriter` appends chunks to a hidden temporary file in the target
    folder and renames it at the end; an interrupted run leaves no file under the final
    name (and no temporary file).
 5. :func:`finish` commits the outputs and applies the reject rule both engines share: a
@@ -26,26 +26,21 @@ with the row of their first occurrence (16 bytes a lead), not as strings.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from leadmodel import ingest, schema
-from leadmodel.io import check_writable, table_format
+from leadmodel.io import AtomicTableWriter, check_writable
 from leadmodel.model import FunnelModel
 
 #: Rows validated, scored and written at a time (memory grows with this, not the file).
@@ -117,154 +112,6 @@ def model_version_of(info: dict[str, Any]) -> str:
     """The ``model_version`` value: the registered version, or the URI when not registered."""
     version = info.get("version")
     return str(version) if version is not None else str(info.get("uri", ""))
-
-
-# --- reading in chunks ------------------------------------------------------------------
-
-
-class TextChunks:
-    """A CSV or Parquet lead file as text chunks of ``chunk_rows`` rows.
-
-    Iterate to get pandas frames of strings (empty cells ``""``, column names stripped),
-    the same text :func:`leadmodel.ingest.read_table` gives for the whole file. ``unit``,
-    ``done`` and ``total`` report progress in bytes (CSV) or rows (Parquet).
-
-    Raises
-    ------
-    IngestError
-        With one clear line, for the same files ingest refuses.
-    """
-
-    def __init__(self, path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
-        if chunk_rows <= 0:
-            raise ValueError(f"chunk_rows: must be a positive number of rows, got {chunk_rows}")
-        self.path = ingest._check_file(path)
-        self.chunk_rows = chunk_rows
-        self.is_csv = self.path.suffix.lower() in ingest.CSV_SUFFIXES
-        self.unit = "bytes" if self.is_csv else "rows"
-        self.total = 0
-        self.columns: list[str] = []  # known after the first chunk
-        self._keep: list[int] = []  # column positions kept (fixed by the first chunk)
-        self._rows_read = 0
-        self._file: Any = None
-        self._batches: Iterator[pa.RecordBatch] = iter(())
-        if self.is_csv:
-            self._open_csv()
-        else:
-            self._open_parquet()
-
-    def _open_csv(self) -> None:
-        head = ingest._head_text(self.path)
-        delimiter = ingest._sniff_delimiter(head, self.path)
-        header = ingest._header(head, delimiter)
-        self.total = self.path.stat().st_size
-        self._file = self.path.open("rb")
-        try:
-            reader = pacsv.open_csv(
-                self._file,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(header, pa.string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        except (pa.ArrowInvalid, OSError) as exc:
-            self.close()
-            raise self._csv_error(exc) from exc
-        self._batches = iter(reader)
-
-    def _open_parquet(self) -> None:
-        try:
-            self._file = pq.ParquetFile(self.path)
-        except (pa.ArrowException, OSError) as exc:
-            raise ingest.IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
-        self.total = self._file.metadata.num_rows
-        self._batches = self._file.iter_batches(batch_size=self.chunk_rows)
-
-    def _csv_error(self, exc: Exception) -> ingest.IngestError:
-        """The line ingest gives for the same problem."""
-        message = str(exc)
-        if isinstance(exc, OSError):
-            return ingest.IngestError(f"{self.path}: cannot read the file ({exc})")
-        if "UTF8" in message or "UTF-8" in message:
-            return ingest.IngestError(ingest._first_bad_utf8(self.path))
-        if "Expected" in message and "columns" in message:
-            detail = message.split(":", 1)[-1].strip()
-            return ingest.IngestError(
-                f"{self.path}: malformed CSV, a row does not match the header "
-                f"({detail[: ingest.SNIPPET_CHARS]}); check quoting and the delimiter"
-            )
-        snippet = message[: ingest.SNIPPET_CHARS]
-        return ingest.IngestError(f"{self.path}: cannot read the CSV ({snippet})")
-
-    @property
-    def done(self) -> int:
-        """Bytes (CSV) or rows (Parquet) read so far."""
-        if self.is_csv:
-            return self._file.tell() if self._file and not self._file.closed else self.total
-        return self._rows_read
-
-    def _next_batch(self) -> pa.RecordBatch | None:
-        try:
-            return next(self._batches)
-        except StopIteration:
-            return None
-        except (pa.ArrowInvalid, OSError) as exc:
-            if self.is_csv:
-                raise self._csv_error(exc) from exc
-            raise ingest.IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
-
-    def _tables(self) -> Iterator[pa.Table]:
-        """Tables of exactly ``chunk_rows`` rows (the last one may be shorter)."""
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        while (batch := self._next_batch()) is not None:
-            pending.append(batch)
-            rows += batch.num_rows
-            while rows >= self.chunk_rows:
-                table = pa.Table.from_batches(pending)
-                yield table.slice(0, self.chunk_rows)
-                rest = table.slice(self.chunk_rows)
-                pending, rows = rest.to_batches(), rest.num_rows
-        if rows:
-            yield pa.Table.from_batches(pending)
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        first = True
-        for table in self._tables():
-            self._rows_read += table.num_rows
-            text = self._as_text(table, first)
-            first = False
-            yield text.to_pandas()
-        if first:
-            raise ingest.IngestError(f"{self.path}: no data rows (only a header)")
-
-    def _as_text(self, table: pa.Table, first: bool) -> pa.Table:
-        """Text columns with tidy names; the columns kept are fixed by the first chunk."""
-        columns = [ingest._as_text(c) for c in table.columns]
-        table = pa.table(columns, names=table.column_names)
-        if first:
-            tidy = ingest._tidy_columns(table, self.path)
-            self.columns = tidy.column_names
-            stripped = [str(n).strip() for n in table.column_names]
-            self._keep = [
-                i for i, name in enumerate(stripped) if (name or f"unnamed_{i + 1}") in self.columns
-            ]
-            return tidy
-        return pa.table([table.column(i) for i in self._keep], names=self.columns)
-
-    def close(self) -> None:
-        """Release the file."""
-        if self._file is not None and hasattr(self._file, "close"):
-            self._file.close()
-
-    def __enter__(self) -> TextChunks:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- file-wide duplicate lead ids --------------------------------------------------------
@@ -347,6 +194,8 @@ def validate_chunk(
     rows: np.ndarray,
     first_rows: np.ndarray,
     now: pd.Timestamp,
+    delimiter: str | None = None,
+    numbers: Collection[str] = (),
 ) -> ingest.IngestResult:
     """:func:`leadmodel.ingest.validate` on one chunk of a bigger file, made file-wide.
 
@@ -362,8 +211,13 @@ def validate_chunk(
         ``lead_id: duplicate of row N``, as ingest rejects it in a whole file.
     now
         The time after which ``created_at`` is in the future (one value for all chunks).
+    delimiter
+        The file's delimiter (:attr:`leadmodel.ingest.TableReader.delimiter`), which
+        decides how a comma in a number is read.
+    numbers
+        The model's numeric features: a value there that is not a number is rejected.
     """
-    result = ingest.validate(raw, mapping, now=now, rows=rows)
+    result = ingest.validate(raw, mapping, now=now, rows=rows, delimiter=delimiter, numbers=numbers)
     rejects = result.rejects
     local = rejects[ingest.REJECT_ROW].to_numpy(dtype=np.int64) - 1
     duplicate = np.asarray(first_rows) < np.asarray(rows)
@@ -441,62 +295,6 @@ def validation_time(now: pd.Timestamp | str | None = None) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC").tz_localize(None) + ingest.FUTURE_TOLERANCE
     stamp = pd.Timestamp(now)
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
-
-
-# --- writing without half files -----------------------------------------------------------
-
-
-class AtomicTableWriter:
-    """Append tables to a hidden temporary file; rename it to ``path`` on :meth:`commit`.
-
-    Use as a context manager: leaving the block without :meth:`commit` (an exception, a
-    KeyboardInterrupt) removes the temporary file and leaves ``path`` untouched.
-    """
-
-    def __init__(self, path: str | Path, arrow_schema: pa.Schema) -> None:
-        self.path = Path(path)
-        self.format = table_format(self.path)
-        self.schema = arrow_schema
-        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        self.rows = 0
-        self._writer: Any = None
-
-    def __enter__(self) -> AtomicTableWriter:
-        try:
-            if self.format == "csv":
-                self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
-            else:
-                self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
-        except BaseException:  # __exit__ is not called when __enter__ fails
-            self.tmp.unlink(missing_ok=True)
-            raise
-        return self
-
-    def write(self, frame: pd.DataFrame) -> None:
-        """Append rows (columns in schema order; types converted to the schema's)."""
-        if len(frame) == 0:
-            return
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-        self._writer.write_table(table)
-        self.rows += len(frame)
-
-    def commit(self) -> Path:
-        """Close the file and move it under its final name."""
-        self._writer.close()
-        self._writer = None
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self.tmp.unlink(missing_ok=True)
 
 
 def rejects_schema(columns: list[str]) -> pa.Schema:
@@ -697,7 +495,8 @@ def score_file(
     counts: dict[str, int] = {}
     rows_in = rows_rejected = 0
     with ExitStack() as stack:
-        chunks = stack.enter_context(TextChunks(data, chunk_rows))
+        reader = ingest.TableReader(data)
+        chunks = stack.enter_context(reader.chunks(chunk_rows))
         pieces = iter(chunks)
         first = next(pieces)  # unreadable files and missing columns fail before the model loads
         ingest.validate(first.iloc[0:0], mapping)
@@ -712,7 +511,15 @@ def score_file(
         for raw in chain([first], pieces):
             rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
             first_rows = seen.first_rows(lead_id_keys(raw, mapping), rows)
-            result = validate_chunk(raw, mapping, rows=rows, first_rows=first_rows, now=now)
+            result = validate_chunk(
+                raw,
+                mapping,
+                rows=rows,
+                first_rows=first_rows,
+                now=now,
+                delimiter=reader.delimiter,
+                numbers=funnel.features.numeric_,
+            )
             writer.write(score_frame(funnel, result.valid, reasons, version))
             if rejects is not None:
                 if reject_writer is None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import infer_dtype
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -68,57 +69,68 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def timestamps(values: pd.Series) -> pd.Series:
-    """Timestamps of a column of dates, date-times or their ISO texts (NaT when not one).
+    """Wall-clock timestamps of a column of dates or date-times (NaT when not one).
 
-    Zoned times keep their own wall-clock time: a lead that arrived on Saturday at 23:00 in
-    its own zone arrived on a Saturday, whatever UTC says.
+    Typed values are taken as they are; text (from a caller that did not read its leads
+    through :mod:`leadmodel.ingest` or the service's ``Lead``) is read by the schema's
+    parser (:func:`leadmodel.schema.parse_date`). Zoned times keep their own wall-clock
+    time: a lead that arrived on Saturday at 23:00 in its own zone arrived on a Saturday,
+    whatever UTC says.
     """
     values = pd.Series(values).reset_index(drop=True)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values
-    if values.dtype == object:  # numbers are not times: as text, they read as none
-        values = values.map(lambda v: v if isinstance(v, str | dt.date) or _is_na(v) else str(v))
-    try:
-        stamps = pd.to_datetime(values, errors="coerce", format="ISO8601")
-    except (TypeError, ValueError):  # naive and zoned values mixed: one by one
-        stamps = None
-    if stamps is None or isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        return pd.Series(
-            [_wall_clock(v) for v in values], index=values.index, dtype="datetime64[us]"
-        )
-    return stamps
+    items = values.to_numpy(dtype=object)
+    if all(isinstance(v, dt.date) or _is_na(v) for v in items):
+        try:  # typed dates and date-times, one zone or none
+            stamps = pd.to_datetime(values, errors="coerce")
+        except (TypeError, ValueError):  # naive and zoned values mixed: one by one
+            stamps = None
+        if stamps is not None and not isinstance(stamps.dtype, pd.DatetimeTZDtype):
+            return stamps
+    return pd.Series([_wall_clock(v) for v in items], dtype="datetime64[us]")
 
 
 def _wall_clock(value: Any) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    """One value as a naive wall-clock timestamp (NaT for missing, numbers and non-dates)."""
+    if isinstance(value, str):
+        try:
+            return schema.parse_date(value)
+        except schema.AmbiguousDates:  # one value cannot tell day-first from month-first
+            return pd.NaT
+    if not isinstance(value, dt.date):  # numbers are not times
         return pd.NaT
-    if stamp is pd.NaT:
-        return pd.NaT
+    stamp = pd.Timestamp(value)
     return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def to_numeric(values: pd.Series) -> pd.Series:
-    """Numbers from a column that may hold numbers as text ("1,200", " 7 ")."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    text = values.astype("string").str.strip().str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype(float)
+    """Floats of a column of numbers; text is read by :func:`leadmodel.schema.parse_numbers`.
+
+    Leads read through ingest or the service arrive typed; text here comes from a caller
+    that scores a frame of its own, and a value the parser refuses is unknown (NaN).
+    """
+    return pd.Series(to_numeric_array(values), index=values.index)
 
 
 def to_numeric_array(values: pd.Series) -> np.ndarray:
-    """:func:`to_numeric` as a float array, without the text round trip when not needed."""
+    """:func:`to_numeric` as a float array."""
     dtype = values.dtype  # the dtype answers as the column would, only faster
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
-    if dtype == np.dtype(object) and values.isna().all():  # e.g. a field a request left out
-        return np.full(len(values), np.nan)
-    return to_numeric(values).to_numpy(dtype=float)
+    out = np.full(len(values), np.nan)
+    items = values.to_numpy(dtype=object)
+    number = np.array([type(v) in _PLAIN_NUMBERS or isinstance(v, np.number) for v in items])
+    if number.any():
+        out[number] = items[number].astype(float)
+    text = np.array([isinstance(v, str) for v in items], dtype=bool)
+    if text.any():
+        trimmed = pa.array([v.strip() or None for v in items[text]], type=pa.string())
+        parsed, bad = schema.parse_numbers(trimmed)
+        out[text] = np.where(bad, np.nan, parsed)
+    return out
 
 
 def feature_matrix(
@@ -178,13 +190,16 @@ def _plain_numbers(values: list[Any]) -> bool:
 
 
 def is_numeric_column(values: pd.Series) -> bool:
-    """True when every non-missing value of the column reads as a number."""
+    """True when the column holds numbers: a numeric dtype, or every present value a number.
+
+    Typed tables (ingest's) answer by their dtype; text is read by the schema's parser.
+    """
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return True
     present = values.notna() & (values.astype("string").str.strip() != "")
     if not present.any():
         return False
-    return bool(to_numeric(values[present]).notna().all())
+    return bool(~np.isnan(to_numeric_array(values[present])).any())
 
 
 class LeadFeatures(BaseEstimator, TransformerMixin):

@@ -2,13 +2,15 @@
 
 The flow, top to bottom:
 
-1. :func:`read_table` reads the file as text, every column a string, nothing converted.
-   Anything that stops the file from being read at all (missing, empty, binary, not
-   UTF-8, an unsupported delimiter or extension, a malformed row) raises
-   :class:`IngestError` with one clear line.
+1. :class:`TableReader` reads the file as text, every column a string, nothing
+   converted: whole (:meth:`TableReader.table`, :func:`read_table`) or in chunks
+   (:meth:`TableReader.chunks`, batch scoring). Anything that stops the file from being
+   read at all (missing, empty, binary, not UTF-8, an unsupported delimiter or extension,
+   a malformed row) raises :class:`IngestError` with one clear line.
 2. :func:`validate` renames and drops columns as the :class:`Mapping` says, turns text
-   into typed columns (vectorised, on Arrow arrays), then checks the typed table against
-   the pandera schema from :func:`leadmodel.schema.lead_table_schema`. Rows that fail any
+   into typed columns with the schema's value parser (vectorised, on Arrow arrays; the
+   same rules as the service), then checks the typed table against the pandera schema
+   from :func:`leadmodel.schema.lead_table_schema`. Rows that fail any
    rule go to ``rejects`` with the original text and a reason; the others to ``valid``.
 3. :func:`read_leads` does both; training and batch scoring call it.
 
@@ -20,7 +22,12 @@ Decisions a user may want to know:
 - **Delimiter**: ``,``, ``;`` or tab, chosen from the header line. Any other separator
   (``|``, ``:``) is named in the error.
 - **Numbers**: spaces around them and thousands separators in proper groups (``1,200``)
-  are fine; ``2,5`` is not a number (it could be 2.5 or 25) and the row is rejected.
+  are fine; ``2,5`` is not a number (it could be 2.5 or 25) and the row is rejected,
+  unless the mapping says ``decimal: ","`` (and ``thousands: "."``). In a
+  ``;``-separated file a comma groups no thousands unless the mapping says so.
+- **Dates**: ISO 8601 always; ``dd.mm.yyyy``/``mm/dd/yyyy`` as the mapping's
+  ``dayfirst`` or ``date_format`` says, else the one way the whole column allows; a
+  column that reads both ways is refused in one line naming it.
 - **Duplicate ``lead_id``**: the first row with an id is kept, every later row with the
   same id is rejected as ``duplicate of row N``, as a CRM's merge keeps the oldest record.
 - **Several problems in one row**: ``reject_reason`` lists all of them, and the row is
@@ -38,9 +45,10 @@ import codecs
 import csv
 import re
 import warnings
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,7 +57,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadmodel import schema
 from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN
@@ -63,40 +78,26 @@ DELIMITERS: Final[tuple[str, ...]] = (",", ";", "\t")
 OTHER_SEPARATORS: Final[tuple[str, ...]] = ("|", ":", "^", "~")
 #: Bytes read up front to check the encoding and find the delimiter.
 HEAD_BYTES: Final = 64 * 1024
+#: Bytes the CSV reader parses at a time when reading in chunks.
+CSV_BLOCK_BYTES: Final = 1024 * 1024
 #: Bytes read at a time when looking for the first byte that is not UTF-8.
 SCAN_BYTES: Final = 1024 * 1024
 #: Characters of a row or value quoted in an error message.
 SNIPPET_CHARS: Final = 80
 #: Column names listed in a "missing column" message before "... and N more".
 MAX_NAMES_IN_MESSAGE: Final = 40
-#: Slack for clocks and time zones when ``now`` is not given: a ``created_at`` up to this
-#: far ahead of the current UTC time is not yet "in the future".
-FUTURE_TOLERANCE: Final = pd.Timedelta(days=1)
+#: Slack for clocks and time zones when ``now`` is not given (the schema's, as the service's).
+FUTURE_TOLERANCE: Final = schema.FUTURE_TOLERANCE
 #: Default limit of the rejected share used by ``leadmodel validate``.
 DEFAULT_MAX_REJECT_SHARE: Final = 0.5
 
 REJECT_ROW: Final = "reject_row"
 REJECT_REASON: Final = "reject_reason"
 
-#: Text accepted in ``accepted`` / ``closed`` (compared lower-case, trimmed).
-LABEL_VALUES: Final[dict[str, float]] = {
-    "0": 0.0,
-    "1": 1.0,
-    "0.0": 0.0,
-    "1.0": 1.0,
-    "no": 0.0,
-    "yes": 1.0,
-    "false": 0.0,
-    "true": 1.0,
-}
 #: Parse-failure kinds (the rule kinds come from the schema's check names).
 NOT_A_NUMBER: Final = "not a number"
 NOT_A_DATE: Final = "not a date"
 
-_GROUPED_NUMBER: Final = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
-_PLAIN_NUMBER: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_INFINITY: Final = r"^[+-]?inf(inity)?$"
-_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
 _ENCODED: Final = pa.dictionary(pa.int32(), pa.string())
 _UTF16_32_BOMS: Final = (
     codecs.BOM_UTF32_LE,
@@ -138,7 +139,8 @@ class Mapping(BaseModel):
     an export that has neither, e.g. ``row_number: [lead_id, row]`` with ``order_by: row``.
     ``model_name`` is the registered model of this data set (default: the mapping file's
     name, ``x_education.yaml`` -> ``x-education``): models of different exports never
-    compete for one ``champion``.
+    compete for one ``champion``. ``decimal``, ``thousands``, ``dayfirst`` and
+    ``date_format`` say how the export writes numbers and dates (:meth:`reading`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -154,6 +156,10 @@ class Mapping(BaseModel):
     allow_features: list[str] = Field(default_factory=list)
     max_reject_share: float | None = Field(default=None, ge=0.0, le=1.0)
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
+    decimal: Literal[".", ","] = "."
+    thousands: str | None = None
+    dayfirst: bool | None = None
+    date_format: str | None = None
 
     @field_validator("values", mode="before")
     @classmethod
@@ -197,6 +203,32 @@ class Mapping(BaseModel):
                 allowed = ", ".join(schema.LABEL_COLUMNS)
                 raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
         return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _known_thousands(cls, value: str | None) -> str | None:
+        if value is not None and value not in schema.THOUSANDS_SEPARATORS:
+            allowed = ", ".join(repr(t) for t in schema.THOUSANDS_SEPARATORS)
+            raise ValueError(f"must be one of {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> Mapping:
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"thousands: must differ from decimal ({self.decimal!r})")
+        return self
+
+    def reading(self, delimiter: str | None = None) -> schema.Reading:
+        """How this export writes numbers and dates (:class:`leadmodel.schema.Reading`).
+
+        Without ``thousands``, a comma groups thousands (``1,200``) only where it cannot
+        be a decimal comma: with ``decimal: "."`` in a file that is not ``;``-separated
+        (a semicolon file is a European export, where ``1,250`` may be 1.25).
+        """
+        thousands = self.thousands
+        if thousands is None and self.decimal == "." and delimiter != ";":
+            thousands = ","
+        return schema.Reading(self.decimal, thousands, self.dayfirst, self.date_format)
 
     def column_names(self) -> dict[str, str]:
         """Export column -> table column, from ``rename`` and ``derive`` together."""
@@ -293,41 +325,234 @@ def _pydantic_problems(exc: ValidationError) -> str:
 # --- reading a file as text --------------------------------------------------------------
 
 
-def read_table(path: str | Path, *, dtype: Any = str) -> pd.DataFrame:
-    """Read a CSV or Parquet file (by extension) without converting anything.
+class TableReader:
+    """One CSV or Parquet export read as text: whole (:meth:`table`) or in chunks.
 
-    With ``dtype=str`` (the default) every column is text and empty cells are ``""``;
-    any other ``dtype`` is passed to the pandas reader.
+    Opening it checks the file and, for a CSV, its encoding and delimiter; whole-file
+    reading (:func:`read_leads`, :func:`read_table`), batch scoring (:meth:`chunks`) and
+    Spark (:attr:`delimiter`) all read through it, so they refuse the same files with the
+    same lines.
 
     Raises
     ------
     IngestError
         If the file is missing, unreadable, empty, binary, not UTF-8, separated by an
-        unsupported delimiter, malformed, or not ``.csv``/``.tsv``/``.txt``/``.parquet``.
+        unsupported delimiter, or not ``.csv``/``.tsv``/``.txt``/``.parquet``/``.pq``.
     """
-    if dtype is not str:
-        path = _check_file(path)
-        if path.suffix.lower() in PARQUET_SUFFIXES:
-            return pd.read_parquet(path).astype(dtype)
-        return pd.read_csv(path, dtype=dtype, sep=_sniff_delimiter(_head_text(path), path))
-    return _read_text_table(path).to_pandas()
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = _check_file(path)
+        self.is_csv = self.path.suffix.lower() in CSV_SUFFIXES
+        self.delimiter: str | None = None
+        self.header: list[str] = []
+        if self.is_csv:
+            head = _head_text(self.path)
+            self.delimiter = _sniff_delimiter(head, self.path)
+            self.header = _header(head, self.delimiter)
+
+    def reading(self, mapping: Mapping) -> schema.Reading:
+        """How numbers and dates of this file are read (:meth:`Mapping.reading`)."""
+        return mapping.reading(self.delimiter)
+
+    def table(self, encode_except: frozenset[str] | None = None) -> pa.Table:
+        """The file as an Arrow table of strings with stripped, unique column names.
+
+        With ``encode_except``, every other CSV column is read dictionary-encoded (each
+        distinct text once, plus a code per row), which makes the later steps work on
+        distinct values.
+        """
+        if self.is_csv:
+            table = self._read_csv(encode_except)
+        else:
+            table = _read_parquet(self.path)
+        table = _tidy_columns(table, self.path)
+        if table.num_rows == 0:
+            raise IngestError(f"{self.path}: no data rows (only a header)")
+        return table
+
+    def chunks(self, chunk_rows: int) -> TextChunks:
+        """The file as text chunks of ``chunk_rows`` rows (see :class:`TextChunks`)."""
+        return TextChunks(self, chunk_rows)
+
+    def _read_csv(self, encode_except: frozenset[str] | None) -> pa.Table:
+        """Read the UTF-8 CSV with Arrow, every column a string (empty cells stay ``""``)."""
+        types = {
+            name: _ENCODED
+            if encode_except is not None and name.strip() not in encode_except
+            else pa.string()
+            for name in self.header
+        }
+        try:
+            table = pacsv.read_csv(
+                self.path,
+                parse_options=self._parse_options(),
+                convert_options=self._convert_options(types),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self.csv_error(exc) from exc
+        return table.unify_dictionaries()
+
+    def _parse_options(self) -> pacsv.ParseOptions:
+        return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+
+    @staticmethod
+    def _convert_options(types: dict[str, Any]) -> pacsv.ConvertOptions:
+        return pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+        )
+
+    def csv_error(self, exc: Exception) -> IngestError:
+        """The one line for an Arrow or OS error while reading the CSV."""
+        message = str(exc)
+        if isinstance(exc, OSError):
+            return IngestError(f"{self.path}: cannot read the file ({exc})")
+        if "UTF8" in message or "UTF-8" in message:
+            return IngestError(_first_bad_utf8(self.path))
+        if "Expected" in message and "columns" in message:
+            return IngestError(_malformed_row_message(self.path, self.delimiter or ","))
+        return IngestError(f"{self.path}: cannot read the CSV ({message[:SNIPPET_CHARS]})")
 
 
-def _read_text_table(path: str | Path, encode_except: frozenset[str] | None = None) -> pa.Table:
-    """The file as an Arrow table of strings with stripped, unique column names.
+class TextChunks:
+    """A lead file as text chunks of ``chunk_rows`` rows (made by :meth:`TableReader.chunks`).
 
-    With ``encode_except``, every other CSV column is read dictionary-encoded (each distinct
-    text once, plus a code per row), which makes the later steps work on distinct values.
+    Iterate to get pandas frames of strings (empty cells ``""``, column names stripped),
+    the same text :meth:`TableReader.table` gives for the whole file; memory stays flat
+    as the file grows. ``unit``, ``done`` and ``total`` report progress in bytes (CSV) or
+    rows (Parquet).
     """
-    path = _check_file(path)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        table = _read_parquet(path)
-    else:
-        table = _read_csv(path, encode_except)
-    table = _tidy_columns(table, path)
-    if table.num_rows == 0:
-        raise IngestError(f"{path}: no data rows (only a header)")
-    return table
+
+    def __init__(self, reader: TableReader, chunk_rows: int) -> None:
+        if chunk_rows <= 0:
+            raise ValueError(f"chunk_rows: must be a positive number of rows, got {chunk_rows}")
+        self.reader = reader
+        self.path = reader.path
+        self.chunk_rows = chunk_rows
+        self.is_csv = reader.is_csv
+        self.unit = "bytes" if self.is_csv else "rows"
+        self.total = 0
+        self.columns: list[str] = []  # known after the first chunk
+        self._keep: list[int] = []  # column positions kept (fixed by the first chunk)
+        self._rows_read = 0
+        self._file: Any = None
+        self._batches: Iterator[pa.RecordBatch] = iter(())
+        if self.is_csv:
+            self._open_csv()
+        else:
+            self._open_parquet()
+
+    def _open_csv(self) -> None:
+        self.total = self.path.stat().st_size
+        self._file = self.path.open("rb")
+        try:
+            batches = pacsv.open_csv(
+                self._file,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                parse_options=self.reader._parse_options(),
+                convert_options=self.reader._convert_options(
+                    dict.fromkeys(self.reader.header, pa.string())
+                ),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            self.close()
+            raise self.reader.csv_error(exc) from exc
+        self._batches = iter(batches)
+
+    def _open_parquet(self) -> None:
+        try:
+            self._file = pq.ParquetFile(self.path)
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+        self.total = self._file.metadata.num_rows
+        self._batches = self._file.iter_batches(batch_size=self.chunk_rows)
+
+    @property
+    def done(self) -> int:
+        """Bytes (CSV) or rows (Parquet) read so far."""
+        if self.is_csv:
+            return self._file.tell() if self._file and not self._file.closed else self.total
+        return self._rows_read
+
+    def _next_batch(self) -> pa.RecordBatch | None:
+        try:
+            return next(self._batches)
+        except StopIteration:
+            return None
+        except (pa.ArrowInvalid, OSError) as exc:
+            if self.is_csv:
+                raise self.reader.csv_error(exc) from exc
+            raise IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+
+    def _tables(self) -> Iterator[pa.Table]:
+        """Tables of exactly ``chunk_rows`` rows (the last one may be shorter)."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        while (batch := self._next_batch()) is not None:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= self.chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, self.chunk_rows)
+                rest = table.slice(self.chunk_rows)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield pa.Table.from_batches(pending)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        first = True
+        for table in self._tables():
+            self._rows_read += table.num_rows
+            text = self._as_text(table, first)
+            first = False
+            yield text.to_pandas()
+        if first:
+            raise IngestError(f"{self.path}: no data rows (only a header)")
+
+    def _as_text(self, table: pa.Table, first: bool) -> pa.Table:
+        """Text columns with tidy names; the columns kept are fixed by the first chunk."""
+        columns = [_as_text(c) for c in table.columns]
+        table = pa.table(columns, names=table.column_names)
+        if first:
+            tidy = _tidy_columns(table, self.path)
+            self.columns = tidy.column_names
+            stripped = [str(n).strip() for n in table.column_names]
+            self._keep = [
+                i for i, name in enumerate(stripped) if (name or f"unnamed_{i + 1}") in self.columns
+            ]
+            return tidy
+        return pa.table([table.column(i) for i in self._keep], names=self.columns)
+
+    def close(self) -> None:
+        """Release the file."""
+        if self._file is not None and hasattr(self._file, "close"):
+            self._file.close()
+
+    def __enter__(self) -> TextChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_table(path: str | Path, *, dtype: Any = str) -> pd.DataFrame:
+    """Read a CSV or Parquet file (by extension), by default without converting anything.
+
+    With ``dtype=str`` every column is text and empty cells are ``""`` (what
+    :func:`validate` takes); with ``dtype=None`` pandas infers the types (a table this
+    package wrote); any other ``dtype`` is passed to the pandas reader.
+
+    Raises
+    ------
+    IngestError
+        See :class:`TableReader`.
+    """
+    reader = TableReader(path)
+    if dtype is str:
+        return reader.table().to_pandas()
+    if not reader.is_csv:
+        table = pd.read_parquet(reader.path)
+        return table if dtype is None else table.astype(dtype)
+    return pd.read_csv(reader.path, dtype=dtype, sep=reader.delimiter)
 
 
 def _check_file(path: str | Path) -> Path:
@@ -412,36 +637,6 @@ def _sniff_delimiter(head: str, path: Path) -> str:
                 "save the export with ',' ';' or tab between columns"
             )
     return DELIMITERS[0]
-
-
-def _read_csv(path: Path, encode_except: frozenset[str] | None) -> pa.Table:
-    """Read a UTF-8 CSV with Arrow, every column as a string (empty cells stay ``""``)."""
-    head = _head_text(path)
-    delimiter = _sniff_delimiter(head, path)
-    types = {
-        name: _ENCODED
-        if encode_except is not None and name.strip() not in encode_except
-        else pa.string()
-        for name in _header(head, delimiter)
-    }
-    try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "UTF8" in message or "UTF-8" in message:
-            raise IngestError(_first_bad_utf8(path)) from exc
-        if "Expected" in message and "columns" in message:
-            raise IngestError(_malformed_row_message(path, delimiter)) from exc
-        raise IngestError(f"{path}: cannot read the CSV ({message[:SNIPPET_CHARS]})") from exc
-    except OSError as exc:
-        raise IngestError(f"{path}: cannot read the file ({exc})") from exc
-    return table.unify_dictionaries()
 
 
 def _malformed_row_message(path: Path, delimiter: str) -> str:
@@ -538,6 +733,8 @@ def validate(
     require_labels: bool = False,
     now: pd.Timestamp | str | None = None,
     rows: np.ndarray | None = None,
+    delimiter: str | None = None,
+    numbers: Collection[str] = (),
 ) -> IngestResult:
     """Map, type and check a raw export; split it into valid rows and rejected rows.
 
@@ -556,15 +753,25 @@ def validate(
     rows
         The 1-based file row of every raw row, for the mapping's ``row_number`` columns
         when ``raw`` is one chunk of a bigger file (default: 1, 2, 3 ...).
+    delimiter
+        The delimiter of the file ``raw`` was read from (:attr:`TableReader.delimiter`):
+        in a ``;``-separated file a comma is a decimal comma, not a thousands separator,
+        unless the mapping says (see :meth:`Mapping.reading`).
+    numbers
+        Extra columns that must hold numbers (a model's numeric features, when scoring):
+        a value that is not one is rejected. Other extra columns are numbers when every
+        value reads as one, else text.
 
     Raises
     ------
     IngestError
-        If a required column is missing or the mapping makes two columns one.
+        If a required column is missing, the mapping makes two columns one, or a date
+        column can be read day-first or month-first and the mapping does not say which.
     """
     mapping = mapping or Mapping()
     table = _text_table(raw, _id_columns(mapping))
-    return _validate_table(table, mapping, require_labels, now, rows)
+    reading = mapping.reading(delimiter)
+    return _validate_table(table, mapping, require_labels, now, rows, reading, frozenset(numbers))
 
 
 def read_leads(
@@ -589,8 +796,9 @@ def read_leads(
     """
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
-    table = _read_text_table(path, encode_except=_id_columns(mapping))
-    result = _validate_table(table, mapping, require_labels, now)
+    reader = TableReader(path)
+    table = reader.table(encode_except=_id_columns(mapping))
+    result = _validate_table(table, mapping, require_labels, now, reading=reader.reading(mapping))
     limit = max_reject_share if max_reject_share is not None else mapping.max_reject_share
     if limit is not None and result.reject_share > limit:
         raise RejectShareError(
@@ -618,7 +826,7 @@ def _id_columns(mapping: Mapping) -> frozenset[str]:
 
 
 def _text_table(raw: pd.DataFrame, encode_except: frozenset[str]) -> pa.Table:
-    """A raw frame as an Arrow table of text (see :func:`_read_text_table`)."""
+    """A raw frame as an Arrow table of text (see :meth:`TableReader.table`)."""
     names = [str(name).strip() for name in raw.columns]
     if len(set(names)) < len(names):
         repeated = next(n for n in names if names.count(n) > 1)
@@ -663,15 +871,18 @@ def _validate_table(
     require_labels: bool,
     now: pd.Timestamp | str | None,
     rows: np.ndarray | None = None,
+    reading: schema.Reading | None = None,
+    numbers: frozenset[str] = frozenset(),
 ) -> IngestResult:
     """Validate a text table (see :func:`validate`)."""
+    reading = reading or mapping.reading()
     numbered = _with_row_numbers(table, mapping, rows)
     columns = _mapped_columns(numbered, mapping, require_labels)
     order_by = mapping.order_by or schema.CREATED_AT
     typed: dict[str, pd.Series] = {}
     parse_problems = []
     for col in columns:
-        values, bad, kind = _typed(col)
+        values, bad, kind = _typed(col, reading, numbers)
         # object arrays stay object (pandas 3 would infer its ``str`` dtype)
         typed[col.name] = pd.Series(values, dtype=values.dtype, copy=False)
         if bad is not None and bad.any():
@@ -762,79 +973,46 @@ def _clean(
     return _Column(name=name, values=values, codes=codes, text=text)
 
 
-def _typed(col: _Column) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Typed values of one column per row, and which rows hold text that did not parse."""
+def _typed(
+    col: _Column, reading: schema.Reading, numbers: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Typed values of one column per row, and which rows hold text that did not parse.
+
+    The parsing is the schema's (:func:`leadmodel.schema.parse_numbers` ...), as in every
+    entry point.
+    """
     name = col.name
-    if name in schema.NUMERIC_COLUMNS:
-        values, bad = _parse_numbers(col.text)
+    if name in schema.NUMERIC_COLUMNS:  # the schema then rejects inf as not finite
+        values, bad = schema.parse_numbers(col.text, reading)
+        return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
+    if name in numbers:  # a model's extra numeric feature: a finite number or unknown
+        values, bad = schema.parse_numbers(col.text, reading)
+        bad = bad | np.isinf(values)
+        values = np.where(bad, np.nan, values)
         return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
     if name in schema.LABEL_COLUMNS:
-        values, bad = _parse_labels(col.text)
+        values, bad = schema.parse_labels(col.text)
         return col.per_row(values), col.per_row(bad), schema.CHECK_NOT_BINARY
     if name == schema.CREATED_AT:
-        values, bad = _parse_dates(col.text)
+        try:
+            values, bad = schema.parse_dates(col.text, reading, name)
+        except schema.AmbiguousDates as exc:
+            raise IngestError(str(exc)) from None
         return col.per_row(values), col.per_row(bad), NOT_A_DATE
     if name == schema.SOURCE:
         return col.per_row(_normalised_sources(col.text)), None, ""
     if name == schema.PRIOR_AWARENESS:
         return col.per_row(_to_object(pc.utf8_lower(col.text))), None, ""
     if name not in (schema.LEAD_ID, *schema.FIRMOGRAPHIC_TEXT):
-        # an extra column (or the order column): numbers if every present value is one
-        values, bad = _parse_numbers(col.text)
-        if not bad.any() and not np.isinf(values).any():
-            return col.per_row(values), None, ""
+        # an extra column (or the order column) is numeric when every present value is a
+        # number under some convention of separators; the ones this reading cannot read
+        # ("2,5" without ``decimal: ","``) are then rejected, never read as text or as 25
+        values, bad = schema.parse_numbers(col.text, reading)
+        present = pc.is_valid(col.text).to_numpy(zero_copy_only=False)
+        like = schema.number_like(col.text) | ~bad
+        if present.any() and like[present].all() and not np.isinf(values).any():
+            return col.per_row(values), col.per_row(bad), NOT_A_NUMBER
     return col.per_row(_to_object(col.text)), None, ""
-
-
-def _parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """float64 values (NaN = missing) and a mask of present values that are not numbers.
-
-    ``inf`` parses (and is then rejected as not finite); ``nan`` is not a number.
-    """
-    try:
-        values = pc.cast(text, pa.float64())
-        ok = None
-    except pa.ArrowInvalid:  # some value is not a plain number: look closer
-        grouped = pc.match_substring_regex(text, _GROUPED_NUMBER)
-        ok = pc.or_(
-            pc.or_(grouped, pc.match_substring_regex(text, _PLAIN_NUMBER)),
-            pc.match_substring_regex(text, _INFINITY, ignore_case=True),
-        )
-        cleaned = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
-        values = pc.cast(pc.if_else(ok, cleaned, None), pa.float64())
-    numbers = values.to_numpy(zero_copy_only=False)
-    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
-    bad = present & np.isnan(numbers)  # "nan" as text, and every value found not ok
-    return numbers, bad
-
-
-def _parse_labels(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """0.0/1.0/NaN from 0/1, yes/no, true/false (any case); mask of other present values."""
-    keys = pa.array(list(LABEL_VALUES), type=pa.string())
-    numbers = pa.array(list(LABEL_VALUES.values()), type=pa.float64())
-    position = pc.index_in(pc.utf8_lower(text), value_set=keys)
-    values = pc.take(numbers, position).to_numpy(zero_copy_only=False)
-    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
-    return values, present & np.isnan(values)
-
-
-def _parse_dates(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Naive datetime64[ns] (aware values converted to UTC); mask of present non-dates."""
-    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
-    try:  # fast path: naive ISO dates and times
-        values = pc.cast(text, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
-        return values.astype("datetime64[ns]"), np.zeros(len(text), dtype=bool)
-    except pa.ArrowInvalid:
-        pass
-    series = pd.Series(text.to_pandas(), dtype=object)
-    parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
-    retry = parsed.isna() & series.notna()
-    if retry.any():  # other layouts (e.g. "03/15/2024 10:00"), month first when ambiguous
-        parsed[retry] = pd.to_datetime(series[retry], format="mixed", errors="coerce", utc=True)
-    parsed = parsed.dt.tz_localize(None)
-    in_range = parsed.isna() | ((parsed >= _NS_MIN) & (parsed <= _NS_MAX))
-    values = parsed.where(in_range).astype("datetime64[ns]").to_numpy()
-    return values, present & np.isnat(values)
 
 
 def _normalised_sources(text: pa.Array) -> np.ndarray:

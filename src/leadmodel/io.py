@@ -1,6 +1,7 @@
-"""Write and read lead tables by file extension (CSV or Parquet).
+"""Write lead tables by file extension (CSV or Parquet), atomically.
 
-Kept deliberately tiny: validation and column mapping live in :mod:`leadmodel.ingest`.
+Kept deliberately tiny: reading exports (as text, or typed with ``dtype=None``),
+validation and column mapping live in :mod:`leadmodel.ingest`.
 """
 
 from __future__ import annotations
@@ -8,9 +9,13 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Final
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 CSV_SUFFIXES: Final[frozenset[str]] = frozenset({".csv"})
 PARQUET_SUFFIXES: Final[frozenset[str]] = frozenset({".parquet", ".pq"})
@@ -41,33 +46,79 @@ def check_writable(path: str | Path) -> None:
         raise ValueError(f"{path}: folder {str(folder)!r} is not writable")
 
 
+class AtomicTableWriter:
+    """Write a table to a hidden temporary file; rename it to ``path`` on :meth:`commit`.
+
+    The one way this package writes a table file. With ``arrow_schema``, :meth:`write`
+    appends chunks (batch scoring); without, the caller writes :attr:`tmp` whole (see
+    :func:`write_table`). Use as a context manager: leaving the block without
+    :meth:`commit` (an exception, a KeyboardInterrupt) removes the temporary file and
+    leaves ``path`` untouched.
+    """
+
+    def __init__(self, path: str | Path, arrow_schema: pa.Schema | None = None) -> None:
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        self.schema = arrow_schema
+        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        self.rows = 0
+        self._writer: Any = None
+
+    def __enter__(self) -> AtomicTableWriter:
+        if self.schema is None:
+            return self
+        try:
+            if self.format == "csv":
+                self._writer = pacsv.CSVWriter(str(self.tmp), self.schema)
+            else:
+                self._writer = pq.ParquetWriter(str(self.tmp), self.schema)
+        except BaseException:  # __exit__ is not called when __enter__ fails
+            self.tmp.unlink(missing_ok=True)
+            raise
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append rows (columns in schema order; types converted to the schema's)."""
+        if len(frame) == 0:
+            return
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def commit(self) -> Path:
+        """Close the file and move it under its final name."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` as CSV or Parquet (by extension) without ever leaving a half file.
 
-    The table is written to a hidden temporary file in the same folder and renamed to
-    ``path`` at the end, so an interrupted write leaves the old file (or none) in place.
+    Written through :class:`AtomicTableWriter`: an interrupted write leaves the old file
+    (or none) in place.
 
     Returns
     -------
     Path
         The path written.
     """
-    path = Path(path)
-    fmt = table_format(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
+    with AtomicTableWriter(path) as out:
+        if out.format == "csv":
+            df.to_csv(out.tmp, index=False)
         else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Read a CSV or Parquet table by extension; ``kwargs`` go to the pandas reader."""
-    if table_format(path) == "csv":
-        return pd.read_csv(path, **kwargs)
-    return pd.read_parquet(path, **kwargs)
+            df.to_parquet(out.tmp, index=False)
+        return out.commit()

@@ -126,7 +126,7 @@ def read_leads(spark: SparkSession, path: str) -> DataFrame:
     if fmt == "csv":
         delimiter = ingest.DELIMITERS[0]
         if local.is_file():
-            delimiter = ingest._sniff_delimiter(ingest._head_text(local), local)
+            delimiter = ingest.TableReader(local).delimiter or delimiter
         df = spark.read.csv(
             path,
             header=True,
@@ -273,6 +273,7 @@ def spark_scoring(
     reasons: int = 0,
     mapping: ingest.Mapping | str | Path | None = None,
     persist: bool = False,
+    delimiter: str | None = None,
 ) -> SparkScoring:
     """Validate and score a Spark DataFrame of raw leads; scores and rejects together.
 
@@ -288,6 +289,10 @@ def spark_scoring(
         Column mapping (object or YAML path).
     persist
         Persist the combined result so scores, rejects and counts compute it once.
+    delimiter
+        The delimiter of the CSV ``df`` was read from (a comma in a number of a
+        ``;``-separated file is not a thousands separator; see
+        :meth:`leadmodel.ingest.Mapping.reading`).
 
     Sets ``spark.sql.execution.arrow.maxRecordsPerBatch`` of the session to
     :data:`ARROW_BATCH_ROWS` (the rows each ``mapInPandas`` call validates and scores).
@@ -335,6 +340,8 @@ def spark_scoring(
                 rows=frame[_ROW].to_numpy(dtype=np.int64),
                 first_rows=frame[_FIRST].to_numpy(dtype=np.int64),
                 now=now,
+                delimiter=delimiter,
+                numbers=funnel.features.numeric_,
             )
             scores = batch.score_frame(funnel, result.valid, reasons, version)
             rejects = result.rejects.rename(columns={c: f"{_RAW}{c}" for c in raw_columns})
@@ -432,10 +439,13 @@ def score_file_spark(
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
     limit = ingest.reject_limit(max_reject_share, mapping)
-    if "://" not in data:
-        ingest._check_file(data)  # the same lines as the single-machine job for local files
+    delimiter = None
+    if "://" not in data:  # the same lines as the single-machine job for local files
+        delimiter = ingest.TableReader(data).delimiter
     spark = spark_session(master)
-    job = spark_scoring(read_leads(spark, data), model_uri, reasons, mapping, persist=True)
+    job = spark_scoring(
+        read_leads(spark, data), model_uri, reasons, mapping, persist=True, delimiter=delimiter
+    )
     try:
         counts = job.counts()  # computes the persisted job once, before anything is written
         summary = batch.BatchSummary(

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from leadmodel import schema, synthetic
 from leadmodel.cli import app
-from leadmodel.io import read_table, write_table
+from leadmodel.ingest import read_table
+from leadmodel.io import write_table
 from leadmodel.synthetic import SyntheticExport, generate
 
 ROWS = 60_000
@@ -331,7 +332,7 @@ def test_messy_is_deterministic_and_writes_to_csv_and_parquet(
     assert messy.injected == again.injected
     small = generate(300, seed=SEED, messy=True).export
     for name in ("leads.csv", "leads.parquet"):
-        back = read_table(write_table(small, tmp_path / name))
+        back = read_table(write_table(small, tmp_path / name), dtype=None)
         assert len(back) == len(small) and list(back.columns) == list(small.columns)
 
 
@@ -347,7 +348,7 @@ def test_write_table_never_leaves_a_half_file(tmp_path: Path) -> None:
     unwritable = pd.DataFrame({"x": [1, "two"]}, dtype=object)  # Arrow refuses mixed types
     with pytest.raises((TypeError, ValueError)):
         write_table(unwritable, path)
-    assert read_table(path)["x"].tolist() == [1, 2]
+    assert read_table(path, dtype=None)["x"].tolist() == [1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["leads.parquet"]
 
 
@@ -512,7 +513,7 @@ def test_cli_writes_truth_separately(tmp_path: Path) -> None:
     out, truth_out = tmp_path / "leads.parquet", tmp_path / "truth.csv"
     result = _synth("--rows", str(CLI_ROWS), "--out", str(out), "--truth-out", str(truth_out))
     assert result.exit_code == 0, result.output
-    export, truth = read_table(out), read_table(truth_out)
+    export, truth = read_table(out, dtype=None), read_table(truth_out, dtype=None)
     assert list(truth.columns) == list(synthetic.TRUTH_COLUMNS)
     assert not set(synthetic.TRUTH_COLUMNS[1:]) & set(export.columns)
     assert truth["lead_id"].tolist() == export["lead_id"].tolist()
@@ -540,7 +541,7 @@ def test_cli_drift_and_campaigns(tmp_path: Path) -> None:
     assert summary["drift"] is True and summary["campaigns"] == CAMPAIGNS
     assert 0.5 * CAMPAIGNS < summary["campaigns_seen"] <= CAMPAIGNS
     assert summary["close_rate_newest_quarter"] > 2 * summary["close_rate_oldest_quarter"]
-    export = read_table(out)
+    export = read_table(out, dtype=None)
     assert len(export) == 5000 and export["campaign"].nunique() == summary["campaigns_seen"]
 
     human = _synth(*argv)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from leadmodel import schema
@@ -15,48 +12,10 @@ from leadmodel.explain.contributions import contributions, model_fields, to_poin
 from leadmodel.explain.reasons import json_value
 from leadmodel.model import CLOSE, FunnelModel
 
-#: Numbers with thousands separators in proper groups, as ingest reads them ("1,200").
-_GROUPED_NUMBER: Final = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-
 
 def _coerce(field: str, value: object, numeric: bool) -> object:
-    """One value typed as ingest types it; ValueError naming the field when it cannot be."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return np.nan if numeric else None
-    if numeric:
-        bad = ValueError(f"{field}: expected a number (empty = unknown), got {value!r}")
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return np.nan
-            if "," in text:  # thousands separators in proper groups only ("1,200")
-                if not _GROUPED_NUMBER.fullmatch(text):
-                    raise bad
-                text = text.replace(",", "")
-            try:
-                number = float(text)
-            except ValueError:
-                raise bad from None
-        elif isinstance(value, int | float | np.number) and not isinstance(value, bool):
-            number = float(value)
-        else:
-            raise bad
-        if not math.isfinite(number):
-            raise bad
-        if field in schema.NUMERIC_COLUMNS and number < 0:
-            raise ValueError(f"{field}: must be >= 0, got {value!r}")
-        return number
-    text = str(value).strip()
-    if not text:
-        return None
-    if field == schema.SOURCE:
-        return schema.normalise_source(text)
-    if field == schema.PRIOR_AWARENESS:
-        text = text.lower()
-        if text not in schema.AWARENESS_LEVELS:
-            allowed = ", ".join(schema.AWARENESS_LEVELS)
-            raise ValueError(f"{field}: must be one of {allowed} (empty = unknown), got {value!r}")
-    return text
+    """One value typed by the schema's parser; ValueError naming the field when it cannot be."""
+    return schema.parse_value(field, value, numeric=numeric)
 
 
 def _as_lead_row(model: FunnelModel, lead: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
