@@ -1,4 +1,4 @@
-"""Benchmark of the scoring service against a no-op endpoint served the same way.
+"""Benchmark of the scoring service against no-op endpoints served the same way.
 
 Run from the repository root::
 
@@ -6,7 +6,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_service.py --model models:/lead-scorer@champion
 
 It starts ``bentoml serve`` on this module (the real service plus two no-op routes on
-the same app, so all pass the same BentoML stack and middleware), drives it
+the same app, so all pass the same BentoML stack and middleware), then on
+:class:`PlainNoop` (a plain BentoML service, ``@bentoml.api``, no model), drives each
 with ``wrk`` (installed from Debian's packages when missing) at a fixed number of
 connections, and prints throughput, p99 latency and the ratios the targets are set in.
 The method is described in ``benchmarks/README.md``.
@@ -27,17 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bentoml
 import httpx
 
+from leadmodel.serving.service import REQUEST_TIMEOUT_S, LeadScorerService, app
+
+__all__ = ["LeadScorerService", "PlainNoop"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # `python benchmarks/bench_service.py` from anywhere
-    sys.path.insert(0, str(REPO_ROOT))
-
-from service.service import LeadScorerService, app  # noqa: E402
-
-__all__ = ["LeadScorerService"]
-
 SERVICE_TARGET = "benchmarks.bench_service:LeadScorerService"
+PLAIN_TARGET = "benchmarks.bench_service:PlainNoop"
 CONNECTIONS = 8
 DURATION_S = 20
 WARMUP_S = 3
@@ -50,6 +50,7 @@ START_TIMEOUT_S = 120
 MIN_THROUGHPUT_RATIO = 0.7
 MAX_P99_RATIO = 1.5
 MIN_BATCH_SPEEDUP = 20.0
+MIN_PLAIN_RATIO = 1.2
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -71,6 +72,25 @@ async def noop() -> dict[str, Any]:
 def noop_sync() -> dict[str, Any]:
     """A plain ``def`` no-op (FastAPI runs it in its threadpool), shown for comparison."""
     return {}
+
+
+@bentoml.service(name="plain_noop", traffic={"timeout": REQUEST_TIMEOUT_S})
+class PlainNoop:
+    """A plain BentoML service with no model: ``/score`` takes the same body, does nothing.
+
+    The floor of BentoML's own API path (its request parsing, ``@bentoml.api`` dispatch
+    and answer), which single-lead ``/score`` must beat by :data:`MIN_PLAIN_RATIO`.
+    """
+
+    @bentoml.api
+    async def score(self, leads: list[dict[str, Any]], k: int = REASONS) -> dict[str, Any]:
+        """The async no-op: answered in the event loop, as the service's ``/score``."""
+        return {}
+
+    @bentoml.api
+    def score_sync(self, leads: list[dict[str, Any]], k: int = REASONS) -> dict[str, Any]:
+        """A plain ``def`` no-op (BentoML runs it in its threadpool), for comparison."""
+        return {}
 
 
 def ensure_wrk() -> str:
@@ -106,10 +126,12 @@ def sample_leads(rows: int) -> list[dict[str, Any]]:
     return json.loads(export.to_json(orient="records", date_format="iso"))
 
 
-def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``bentoml serve`` this module on 127.0.0.1:port; waits for ``/readyz``."""
+def start_server(
+    port: int, env: dict[str, str], log: Path, target: str = SERVICE_TARGET
+) -> subprocess.Popen[bytes]:
+    """``bentoml serve`` a service of this module on 127.0.0.1:port; waits for ``/readyz``."""
     bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", SERVICE_TARGET, "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(bentoml), "serve", target, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -239,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {runs[name]}", file=sys.stderr)
         finally:
             stop_server(process)
+        process = start_server(port, env, workdir / "plain.log", target=PLAIN_TARGET)
+        try:
+            for name, path in (("plain_noop", "/score"), ("plain_noop_sync", "/score_sync")):
+                run_wrk(wrk, base + path, single, WARMUP_S, args.connections, workdir)
+                runs[name] = run_wrk(
+                    wrk, base + path, single, args.duration, args.connections, workdir
+                )
+                print(f"{name}: {runs[name]}", file=sys.stderr)
+        finally:
+            stop_server(process)
 
     results = summarise(runs, args.connections, args.duration, model_uri)
     print(json.dumps(results, indent=2))
@@ -256,6 +288,7 @@ def summarise(
     p99 = one["p99_ms"] / noop["p99_ms"]
     sync = runs["noop_sync"]
     speedup = many["requests_per_s"] * BATCH / one["requests_per_s"]
+    plain = one["requests_per_s"] / runs["plain_noop"]["requests_per_s"]
     return {
         "machine": {"cpus": os.cpu_count()},
         "setup": {
@@ -274,6 +307,10 @@ def summarise(
             "throughput_vs_noop": {"value": throughput, "target_min": MIN_THROUGHPUT_RATIO},
             "p99_vs_noop": {"value": p99, "target_max": MAX_P99_RATIO},
             "batch_leads_per_s_vs_single": {"value": speedup, "target_min": MIN_BATCH_SPEEDUP},
+            "throughput_vs_plain_bentoml_noop": {"value": plain, "target_min": MIN_PLAIN_RATIO},
+            "throughput_vs_plain_bentoml_sync_noop": (
+                one["requests_per_s"] / runs["plain_noop_sync"]["requests_per_s"]
+            ),
             "throughput_vs_threadpool_noop": one["requests_per_s"] / sync["requests_per_s"],
             "p99_vs_threadpool_noop": one["p99_ms"] / sync["p99_ms"],
         },
@@ -281,6 +318,7 @@ def summarise(
             "throughput": throughput >= MIN_THROUGHPUT_RATIO,
             "p99": p99 <= MAX_P99_RATIO,
             "batch": speedup >= MIN_BATCH_SPEEDUP,
+            "plain_bentoml": plain >= MIN_PLAIN_RATIO,
         },
     }
 

@@ -552,7 +552,7 @@ def report(
 
 
 # --- the scoring service (issue 5) -------------------------------------------------------
-SERVICE_TARGET = "service.service:LeadScorerService"
+SERVICE_TARGET = "leadmodel.serving.service:LeadScorerService"
 
 
 @app.command()
@@ -576,24 +576,24 @@ def serve(
 
     if not 0 < port < 2**16:
         fail(f"--port: must be 1-65535, got {port}")
-    token_env = "LEADMODEL_API_TOKEN"  # what service/guard.py refuses too, here sooner
-    token = os.environ.get(token_env)
-    if token is not None and not token.strip():
-        fail(f"{token_env} is set but empty: set a token, or unset it to serve without one")
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "service" / "service.py").is_file():
-        fail(f"the service code is not in {root / 'service'}; run from a repository checkout")
+    try:
+        from leadmodel.serving.guard import TokenError, api_token
+    except ImportError:
+        fail("the service needs its extra: pip install 'leadmodel[service]'")
+    try:
+        api_token()  # the rule the service applies too, here before BentoML starts
+    except TokenError as exc:
+        fail(str(exc))
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which(
         "bentoml"
     )
     if bentoml is None:
-        fail("bentoml is not installed: pip install -e '.[service]'")
+        fail("bentoml is not installed: pip install 'leadmodel[service]'")
     env = dict(os.environ)
     env[MODEL_ENV] = model or default_model_uri()
-    env["MLFLOW_TRACKING_URI"] = tracking_uri()  # absolute: bentoml serves from the checkout
+    env["MLFLOW_TRACKING_URI"] = tracking_uri()
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
-    os.chdir(root)  # bentoml serves from the repository (bentofile.yaml, service/)
     os.execve(bentoml, command, env)
 
 

@@ -19,8 +19,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from service.errors import RequestProblem
-from service.scoring import check_batch
+from leadmodel.serving.errors import RequestProblem
+from leadmodel.serving.scoring import check_batch
 from typer.testing import CliRunner
 
 from leadmodel import batch, explain, ingest, schema

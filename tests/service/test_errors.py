@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from service.api import MAX_LEADS, Lead, ScoreRequest, WhatIfRequest
-from service.errors import MAX_REPORTED_ERRORS, error_body, locate, problems_from_pydantic
+
+from leadmodel.serving.api import MAX_LEADS, Lead, ScoreRequest, WhatIfRequest
+from leadmodel.serving.errors import MAX_REPORTED_ERRORS, error_body, locate, problems_from_pydantic
 
 
 def problems(model: type, data: Any) -> list[tuple[str, str | None, int | None, str]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from service.guard import EMPTY_TOKEN, TOKEN_ENV, TokenError, api_token, authorized
+
+from leadmodel.serving.guard import EMPTY_TOKEN, TOKEN_ENV, TokenError, api_token, authorized
 
 TOKEN = b"s3cret-Token_42"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from leadmodel import explain, ingest, schema, tracking
 from tests.conftest import Trained
-from tests.service.conftest import LOG_TAIL_CHARS, Server
+from tests.service.conftest import Server
 
 pytestmark = pytest.mark.server
 
@@ -146,7 +145,7 @@ def assert_answered_together_as_alone(
 def test_concurrent_requests_get_what_they_get_alone(
     api: httpx.Client, server: Server, leads: pd.DataFrame
 ) -> None:
-    """Requests arriving together are scored in one model call: answers must not show it."""
+    """Requests arriving together are answered one after another: none sees another."""
     rows = records(leads.head(40))
     requests = [
         {"leads": rows[i : i + 1 + i % 3], "k": i % 5} for i in range(0, 40, 2)
@@ -157,46 +156,12 @@ def test_concurrent_requests_get_what_they_get_alone(
 def test_concurrent_large_requests_get_what_they_get_alone(
     api: httpx.Client, server: Server, leads: pd.DataFrame
 ) -> None:
-    """Large requests arriving together are shared between the scoring process and the
-    worker (service.service.worker_share): answers must not show it either."""
+    """Large requests arriving together (answered in a worker thread, one at a time)
+    get what they get alone too."""
     rows = records(leads)
     size = len(rows) // 4
     requests = [{"leads": rows[i * size : (i + 1) * size], "k": 1 + i} for i in range(4)]
     assert_answered_together_as_alone(api, server, requests)
-
-
-SCORING_PROCESS_WAIT_S = 120
-
-
-def scoring_processes(server: Server) -> list[Any]:
-    import psutil
-
-    children = psutil.Process(server.process.pid).children(recursive=True)
-    return [p for p in children if "service.model_process" in " ".join(p.cmdline())]
-
-
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no scoring process")
-def test_the_service_survives_its_scoring_process(
-    api: httpx.Client, server: Server, leads: pd.DataFrame
-) -> None:
-    """Killed, the scoring process is replaced; meanwhile the worker answers the same."""
-    rows = records(leads.head(5))
-    expected = score(api, rows, k=3)
-    (child,) = scoring_processes(server)
-    child.kill()
-    child.wait(timeout=10)
-    assert score(api, rows, k=3) == expected  # answered by the worker
-    deadline = time.monotonic() + SCORING_PROCESS_WAIT_S
-    while time.monotonic() < deadline:
-        assert score(api, rows, k=3) == expected  # a call starts the replacement
-        started = [p for p in scoring_processes(server) if p.pid != child.pid]
-        if started:
-            break
-        time.sleep(0.5)
-    assert started, server.log_text()[-LOG_TAIL_CHARS:]
-    assert "scoring process stopped" in server.log_text()
-    time.sleep(1)  # answered by the new process once it is ready
-    assert score(api, rows, k=3) == expected
 
 
 # --- explain, what-if, model -----------------------------------------------------------------
@@ -462,7 +427,7 @@ def test_not_json_and_too_large(api: httpx.Client) -> None:
     form = api.post("/score", content=b"leads=1", headers={"Content-Type": "text/plain"})
     assert form.status_code == 415 and form.json()["errors"][0]["loc"] == "body"
 
-    from service.guard import MAX_BODY_BYTES
+    from leadmodel.serving.guard import MAX_BODY_BYTES
 
     padding = "x" * (MAX_BODY_BYTES + 1)
     big = json.dumps({"leads": [lead(notes=padding)]}).encode()

@@ -141,6 +141,6 @@ def problems_from_pydantic(errors: Iterable[dict[str, Any]], strip: int = 0) -> 
 
 
 def error_body(problems: Sequence[Problem]) -> dict[str, Any]:
-    """The JSON body of a refused request (see ``service.api.ErrorResponse``)."""
+    """The JSON body of a refused request (see ``leadmodel.serving.api.ErrorResponse``)."""
     shown = problems[:MAX_REPORTED_ERRORS]
     return {"error": shown[0].line, "errors": [p.as_dict() for p in shown]}

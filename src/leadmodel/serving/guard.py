@@ -19,7 +19,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import Problem, error_body
+from leadmodel.serving.errors import Problem, error_body
 
 TOKEN_ENV = "LEADMODEL_API_TOKEN"
 #: The authentication scheme, compared case-insensitively (RFC 7235, section 2.1).
@@ -67,7 +67,7 @@ def authorized(header: bytes, token: bytes) -> bool:
 
 
 def refusal(loc: str, message: str, status: int) -> JSONResponse:
-    """A one-problem error response (``service.api.ErrorResponse``)."""
+    """A one-problem error response (``leadmodel.serving.api.ErrorResponse``)."""
     return JSONResponse(error_body([Problem(loc, None, None, message)]), status_code=status)
 
 
