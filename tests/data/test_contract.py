@@ -19,14 +19,14 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from leadmodel.serving.errors import RequestProblem
-from leadmodel.serving.scoring import check_batch
 from typer.testing import CliRunner
 
 from leadmodel import batch, explain, ingest, schema
 from leadmodel.cli import app
 from leadmodel.config import TrainConfig
 from leadmodel.model import FunnelModel, fit_funnel
+from leadmodel.serving.errors import RequestProblem
+from leadmodel.serving.scoring import check_batch
 from leadmodel.synthetic import generate
 from tests.conftest import Trained
 from tests.service.conftest import Server, server  # noqa: F401  (the session's server)
