@@ -29,7 +29,7 @@ from leadmodel.serving.errors import RequestProblem
 from leadmodel.serving.scoring import check_batch
 from leadmodel.synthetic import generate
 from tests.conftest import Trained
-from tests.service.conftest import Server, server  # noqa: F401  (the session's server)
+from tests.service.conftest import Server
 
 runner = CliRunner()
 REJECT = "rejected"
