@@ -265,6 +265,32 @@ class ExplainConfig(_Strict):
     )
 
 
+class ReportConfig(_Strict):
+    """What the HTML report shows and how much it explains (``leadmodel report``, the run's)."""
+
+    explain_rows: int = Field(
+        20_000, ge=100, description="Explain at most this many leads (a seeded sample beyond)."
+    )
+    run_explain_rows: int = Field(
+        4_000, ge=100, description="Leads explained for the report a training run logs."
+    )
+    beeswarm_rows: int = Field(2_000, ge=100, description="Points drawn in the beeswarm plot.")
+    example_reasons: int = Field(3, ge=1, description="Reasons shown per example lead.")
+    target_accept_rate: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Without a capacity: the lowest threshold at which sales accepts this share.",
+    )
+    handover_table_step: int = Field(
+        10,
+        ge=1,
+        le=50,
+        description="Hand-over thresholds listed in the table (the plot shows all).",
+    )
+    max_drivers: int = Field(12, ge=1, description="Fields in the importance chart and beeswarm.")
+
+
 class TrainConfig(_Strict):
     """The whole training configuration (logged as run params)."""
 
@@ -281,6 +307,7 @@ class TrainConfig(_Strict):
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     def flat(self) -> dict[str, Any]:
         """Dotted ``key: value`` pairs for MLflow params."""

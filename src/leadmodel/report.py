@@ -28,32 +28,17 @@ import numpy as np
 import pandas as pd
 
 from leadmodel import evaluate, explain, schema
+from leadmodel.config import ReportConfig, load_config
 from leadmodel.model import ACCEPT, CLOSE, FunnelModel
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: Contributions (drivers, segment points, beeswarm) for at most this many leads: a
-#: seeded random sample beyond it (pred_contrib costs about half a millisecond a lead).
-EXPLAIN_MAX_ROWS: Final = 20_000
-#: Leads explained for the report a training run logs: enough for stable global and
-#: segment views, small enough that the report is a minor part of the training time
-#: (TreeSHAP costs about 1 ms per lead and stage with ~1,000 trees).
-RUN_EXPLAIN_ROWS: Final = 4_000
-#: Points drawn in the beeswarm plots.
-BEESWARM_ROWS: Final = 2_000
+#: Seed of the explained sample and of the beeswarm's points.
 SAMPLE_SEED: Final = 0
 #: Score quantiles of the five example leads (best, good, middle, weak, worst).
 EXAMPLE_QUANTILES: Final[tuple[float, ...]] = (1.0, 0.85, 0.5, 0.2, 0.0)
-EXAMPLE_REASONS: Final = 3
-#: Without a capacity, recommend the lowest threshold at which sales accepts this share.
-DEFAULT_TARGET_ACCEPT_RATE: Final = 0.5
-#: A segment needs this many decided leads before the text names it best or worst.
-MIN_SEGMENT_LEADS: Final = explain.MIN_SEGMENT_LEADS
-#: Hand-over thresholds listed in the table (the plot shows all).
-HANDOVER_TABLE_STEP: Final = 10
-#: Fields shown in the importance chart and beeswarm.
-MAX_DRIVERS: Final = 12
+#: The fraction of ``evaluate.stage_metrics``' ``lift_top10`` (the headline's lift).
 TOP_FRACTION: Final = 0.1
 FIGSIZE: Final[tuple[float, float]] = (7.0, 4.5)
 WIDE_FIGSIZE: Final[tuple[float, float]] = (8.0, 6.0)
@@ -106,7 +91,7 @@ def _isnan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _explain_rows(n: int, limit: int = EXPLAIN_MAX_ROWS) -> np.ndarray:
+def _explain_rows(n: int, limit: int) -> np.ndarray:
     """Positions whose contributions are computed: all, or a seeded sample of ``limit``."""
     if n <= limit:
         return np.arange(n)
@@ -244,11 +229,11 @@ def _explanation(
     )
 
 
-def plot_importance(importance: pd.DataFrame, path: Path) -> Path:
+def plot_importance(importance: pd.DataFrame, path: Path, max_drivers: int) -> Path:
     """Mean |points| per field, close and accept side by side (strongest on top)."""
     figure = _figure(WIDE_FIGSIZE)
     axes = figure.add_subplot()
-    close = importance[importance["stage"] == CLOSE].head(MAX_DRIVERS)
+    close = importance[importance["stage"] == CLOSE].head(max_drivers)
     order = close["field"].tolist()[::-1]
     y = np.arange(len(order))
     stages = [s for s in (CLOSE, ACCEPT) if (importance["stage"] == s).any()]
@@ -265,14 +250,14 @@ def plot_importance(importance: pd.DataFrame, path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_beeswarm(explanation: Any, path: Path, title: str) -> Path:
+def plot_beeswarm(explanation: Any, path: Path, title: str, max_drivers: int) -> Path:
     """shap beeswarm of a sample of leads (points per field, coloured by value)."""
     import shap
 
     with _pyplot_figure(WIDE_FIGSIZE) as figure:
         axes = figure.add_subplot()
         shap.plots.beeswarm(
-            explanation, ax=axes, show=False, plot_size=None, max_display=MAX_DRIVERS
+            explanation, ax=axes, show=False, plot_size=None, max_display=max_drivers
         )
         axes.set_xlabel("points (impact on the score)")
         axes.set_title(title)
@@ -403,6 +388,7 @@ class _Context:
     plots: Path
     weeks: float
     labelled: bool
+    settings: ReportConfig
 
 
 def _readiness(ctx: _Context) -> dict[str, str] | None:
@@ -516,10 +502,10 @@ def _segment_columns(ctx: _Context, by: str) -> list[Column]:
 def _extremes(table: pd.DataFrame, by: str, ctx: _Context) -> dict[str, Any] | None:
     """The best and worst segment (enough leads only), or None with fewer than two."""
     if ctx.labelled:
-        enough = table[table["close_decided"] >= MIN_SEGMENT_LEADS]
+        enough = table[table["close_decided"] >= ctx.model.explain_settings.segment_min_leads]
         column = "close_rate"
     else:
-        enough = table[table["n"] >= MIN_SEGMENT_LEADS]
+        enough = table[table["n"] >= ctx.model.explain_settings.segment_min_leads]
         column = "mean_p_close"
     enough = enough[enough[column].notna()]
     if len(enough) < 2:
@@ -585,7 +571,7 @@ def _handover(
     recommendation = None
     target, default_target = target_accept_rate, None
     if capacity is None and target is None and ctx.model.has_accept:
-        target = default_target = DEFAULT_TARGET_ACCEPT_RATE
+        target = default_target = ctx.settings.target_accept_rate
     if capacity is not None or target is not None:
         recommendation = explain.recommend_threshold(
             curve,
@@ -595,7 +581,7 @@ def _handover(
         )
     threshold = recommendation["threshold"] if recommendation else None
     path = plot_handover(curve, ctx.plots / "handover.png", threshold)
-    shown = curve[curve["threshold"] % HANDOVER_TABLE_STEP == 0].copy()
+    shown = curve[curve["threshold"] % ctx.settings.handover_table_step == 0].copy()
     shown["per_week"] = shown["leads_passed"] / ctx.weeks if ctx.weeks > 0 else np.nan
     columns = [
         Column("threshold", "score at least", "int"),
@@ -620,16 +606,24 @@ def _handover(
 def _drivers(ctx: _Context) -> dict[str, Any]:
     importance = explain.global_importance(ctx.model, ctx.leads.iloc[ctx.rows], ctx.contribs)
     figures = [
-        _figure_data(plot_importance(importance, ctx.plots / "importance.png"), "importance")
+        _figure_data(
+            plot_importance(importance, ctx.plots / "importance.png", ctx.settings.max_drivers),
+            "importance",
+        )
     ]
-    if len(ctx.rows) > BEESWARM_ROWS:
+    if len(ctx.rows) > ctx.settings.beeswarm_rows:
         rng = np.random.default_rng(SAMPLE_SEED)
-        pick = np.sort(rng.choice(len(ctx.rows), BEESWARM_ROWS, replace=False))
+        pick = np.sort(rng.choice(len(ctx.rows), ctx.settings.beeswarm_rows, replace=False))
     else:
         pick = np.arange(len(ctx.rows))
     explained = ctx.leads.iloc[ctx.rows]
     close = _explanation(ctx.model, explained, ctx.contribs[CLOSE])[pick]
-    beeswarm = plot_beeswarm(close, ctx.plots / "beeswarm_close.png", "Points per field (close)")
+    beeswarm = plot_beeswarm(
+        close,
+        ctx.plots / "beeswarm_close.png",
+        "Points per field (close)",
+        ctx.settings.max_drivers,
+    )
     figures.append(
         _figure_data(
             beeswarm,
@@ -660,7 +654,7 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
         Column("share", "share of all points", "pct"),
     ]
     return {
-        "table": _table(close_importance.head(MAX_DRIVERS), columns),
+        "table": _table(close_importance.head(ctx.settings.max_drivers), columns),
         "figures": figures,
         "dependence": dependence,
     }
@@ -669,9 +663,9 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
 def _examples(ctx: _Context) -> dict[str, Any]:
     picks = _example_rows(ctx.predictions["score"].to_numpy())
     leads = ctx.leads.iloc[picks].reset_index(drop=True)
-    explained = explain.explain_leads(ctx.model, leads, k=EXAMPLE_REASONS)
+    explained = explain.explain_leads(ctx.model, leads, k=ctx.settings.example_reasons)
     return {
-        "k": EXAMPLE_REASONS,
+        "k": ctx.settings.example_reasons,
         "base_points": explain.to_points(ctx.model, ctx.contribs[CLOSE])[0],
         "leads": [
             {
@@ -753,7 +747,8 @@ def write_report(
     plots_dir: str | Path | None = None,
     tables_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-    explain_rows: int = EXPLAIN_MAX_ROWS,
+    explain_rows: int | None = None,
+    settings: ReportConfig | None = None,
 ) -> ReportSummary:
     """Score ``leads``, explain them and write the self-contained HTML report to ``out``.
 
@@ -775,8 +770,11 @@ def write_report(
     tables_dir
         Also write the explanation tables there as CSV (see :func:`log_run_report`).
     explain_rows
-        Explain at most this many leads (a seeded sample); scores, tiers, the tables and
-        the hand-over curve always use every lead.
+        Explain at most this many leads (a seeded sample; default: the settings'
+        ``explain_rows``); scores, tiers, the tables and the hand-over curve always use
+        every lead.
+    settings
+        What the report shows (default: the ``report`` section of the shipped config).
 
     Raises
     ------
@@ -784,6 +782,7 @@ def write_report(
         No leads, or a capacity without dates or ``weeks``.
     """
     say = progress or (lambda _msg: None)
+    settings = settings or load_config().report
     leads = leads.reset_index(drop=True)
     if len(leads) == 0:
         raise ValueError("no valid leads to report on")
@@ -805,13 +804,22 @@ def write_report(
         say("scoring leads")
         X = model.transform(leads)
         predictions = model.predict_features(X, leads)
-        rows = _explain_rows(len(leads), explain_rows)
+        rows = _explain_rows(len(leads), explain_rows or settings.explain_rows)
         say(f"explaining {len(rows):,} leads")
         contribs = explain.all_contributions(model, leads.iloc[rows], X.iloc[rows])
         metrics = _stage_metrics(leads, predictions, model)
         labelled = bool((~np.isnan(_labels(leads, schema.CLOSED))).any())
         ctx = _Context(
-            model, leads, predictions, rows, contribs, metrics, plots, float(weeks), labelled
+            model,
+            leads,
+            predictions,
+            rows,
+            contribs,
+            metrics,
+            plots,
+            float(weeks),
+            labelled,
+            settings,
         )
         say("drawing the report")
         handover, recommendation = _handover(ctx, capacity, target_accept_rate)
@@ -906,8 +914,12 @@ def report_from_file(
     )
 
 
-def log_run_report(model: FunnelModel, leads: pd.DataFrame, out_dir: str | Path) -> ReportSummary:
+def log_run_report(
+    model: FunnelModel, leads: pd.DataFrame, out_dir: str | Path, settings: ReportConfig
+) -> ReportSummary:
     """Write the report, its plots and tables for ``leads`` and log them to the active run.
+
+    ``settings`` is the run's ``report`` config; it explains ``run_explain_rows`` leads.
 
     Artifacts: ``report.html``, ``explain/*.png`` (the report's plots) and ``explain/*.csv``
     (global importance, the source and awareness tables, the hand-over curve and the
@@ -925,7 +937,8 @@ def log_run_report(model: FunnelModel, leads: pd.DataFrame, out_dir: str | Path)
         title="Lead quality report: test slice (newest leads)",
         plots_dir=explain_dir,
         tables_dir=explain_dir,
-        explain_rows=RUN_EXPLAIN_ROWS,
+        explain_rows=settings.run_explain_rows,
+        settings=settings,
     )
     mlflow.log_artifact(str(summary.path))
     mlflow.log_artifacts(str(explain_dir), EXPLAIN_DIR)

@@ -616,7 +616,9 @@ def train(
         )
         _log_evaluation(evaluations, Path(tmp))
         say("explaining the test slice")
-        log_run_report(model, split.test, Path(tmp) / "report")  # report.html, explain/*
+        log_run_report(
+            model, split.test, Path(tmp) / "report", config.report
+        )  # report.html, explain/*
         example = input_example(split.train, model)
         info = log_model(model, example)
         model_uri = info.model_uri
