@@ -617,7 +617,7 @@ def train(
         _log_evaluation(evaluations, Path(tmp))
         say("explaining the test slice")
         log_run_report(
-            model, split.test, Path(tmp) / "report", config.report
+            model, split.test, Path(tmp) / "report", cfg.report
         )  # report.html, explain/*
         example = input_example(split.train, model)
         info = log_model(model, example)
