@@ -577,7 +577,7 @@ def serve(
     if not 0 < port < 2**16:
         fail(f"--port: must be 1-65535, got {port}")
     try:
-        from leadmodel.serving.guard import TokenError, api_token
+        from leadmodel.serving.settings import TokenError, api_token
     except ImportError:
         fail("the service needs its extra: pip install 'leadmodel[service]'")
     try:

@@ -374,6 +374,23 @@ def test_report_without_labels_says_so(model, leads, tmp_path: Path) -> None:
     assert summary.recommendation["leads_per_week_passed"] <= 10
 
 
+def test_report_settings_shape_the_page(model, leads, tmp_path: Path) -> None:
+    """The report's ReportConfig is used: the hand-over table's step, reasons per example."""
+    from leadmodel.config import ReportConfig
+
+    sample = leads.head(400)
+    plain = write_report(model, sample, tmp_path / "a.html").path.read_text(encoding="utf-8")
+    settings = ReportConfig(handover_table_step=25, example_reasons=1, target_accept_rate=0.9)
+    custom = write_report(model, sample, tmp_path / "b.html", settings=settings)
+    page = custom.path.read_text(encoding="utf-8")
+    assert "each with its 1 strongest reasons" in page
+    assert "each with its 3 strongest reasons" in plain
+    handover = page.split('id="handover"')[1].split("</section>")[0]
+    assert handover.count("<tr>") == 1 + 5  # header and thresholds 0, 25, 50, 75, 100
+    if model.has_accept:
+        assert "accept rate at 90% or more" in page
+
+
 # --- the CLI ---------------------------------------------------------------------------------
 
 

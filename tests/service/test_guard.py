@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leadmodel.serving.guard import EMPTY_TOKEN, TOKEN_ENV, TokenError, api_token, authorized
+from leadmodel.serving.guard import authorized
+from leadmodel.serving.settings import EMPTY_TOKEN, TOKEN_ENV, TokenError, api_token
 
 TOKEN = b"s3cret-Token_42"
 
@@ -36,3 +37,20 @@ def test_token_setting() -> None:
             api_token({TOKEN_ENV: blank})
         assert str(caught.value) == EMPTY_TOKEN
     assert TOKEN_ENV in EMPTY_TOKEN and "\n" not in EMPTY_TOKEN
+
+
+def test_service_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadmodel.serving.settings import ServiceSettings
+
+    monkeypatch.setenv("LEADMODEL_MODEL_URI", "models:/acme/7")
+    monkeypatch.setenv(TOKEN_ENV, "s3cret")
+    settings = ServiceSettings.from_environment()
+    assert settings.model_uri == "models:/acme/7" and settings.api_token == "s3cret"
+    assert "s3cret" not in repr(settings)  # never in a log line
+    monkeypatch.delenv("LEADMODEL_MODEL_URI")
+    monkeypatch.setenv(TOKEN_ENV, " ")
+    with pytest.raises(TokenError, match="set but empty"):
+        ServiceSettings.from_environment()
+    monkeypatch.delenv(TOKEN_ENV)
+    unset = ServiceSettings.from_environment()
+    assert unset.api_token is None and unset.model_uri == "models:/lead-scorer@champion"

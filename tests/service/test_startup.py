@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from leadmodel.serving.guard import EMPTY_TOKEN, NO_TOKEN, TOKEN_ENV
+from leadmodel.serving.settings import EMPTY_TOKEN, NO_TOKEN, TOKEN_ENV
 from tests.conftest import REPO_ROOT, free_port
 from tests.service.conftest import leadmodel_bin, service_env
 

@@ -4,55 +4,28 @@ A pure ASGI middleware, so it runs before any parsing and costs one header look-
 the happy path. It wraps only the API app: BentoML's health endpoints, ``/metrics`` and
 the OpenAPI page stay open.
 
-The token comes from ``LEADMODEL_API_TOKEN`` (:func:`api_token`); the service checks it
-before any worker starts, so a set-but-empty variable stops the server instead of leaving
-the API open.
+The token comes from the service's settings (``LEADMODEL_API_TOKEN``, read by
+:func:`leadmodel.serving.settings.api_token`); the service checks it before any worker
+starts, so a set-but-empty variable stops the server instead of leaving the API open.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leadmodel.serving.errors import Problem, error_body
+from leadmodel.serving.settings import service_settings
 
-TOKEN_ENV = "LEADMODEL_API_TOKEN"
 #: The authentication scheme, compared case-insensitively (RFC 7235, section 2.1).
 BEARER = b"bearer"
-#: Why the service refuses to start with the variable set to nothing or whitespace.
-EMPTY_TOKEN = f"{TOKEN_ENV} is set but empty: set a token, or unset it to serve without one"
-#: What the service logs at start-up when the variable is unset.
-NO_TOKEN = (
-    f"{TOKEN_ENV} is not set: the API is open to anyone who can reach it; "
-    "set a token unless a network boundary protects it"
-)
 #: Largest request body accepted (1,000 leads with extra fields fit with room to spare).
 MAX_BODY_BYTES = 2 * 1024 * 1024
 JSON_MEDIA_TYPE = "application/json"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class TokenError(ValueError):
-    """``LEADMODEL_API_TOKEN`` is set but holds no token."""
-
-
-def api_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """The bearer token the API requires; None when ``LEADMODEL_API_TOKEN`` is unset.
-
-    Raises :class:`TokenError` when the variable is set to nothing or only whitespace (a
-    typo or an empty secret must not open the API). A token is used exactly as set.
-    """
-    value = (os.environ if environ is None else environ).get(TOKEN_ENV)
-    if value is None:
-        return None
-    if not value.strip():
-        raise TokenError(EMPTY_TOKEN)
-    return value
 
 
 def authorized(header: bytes, token: bytes) -> bool:
@@ -74,7 +47,7 @@ def refusal(loc: str, message: str, status: int) -> JSONResponse:
 class RequestGuard:
     """Refuse a request before parsing: 401 without the token, 415 if not JSON, 413 if large.
 
-    The token (:func:`api_token`, read when the app starts) is compared in constant time
+    The token (the service's settings, read when the app starts) is compared in constant time
     (:func:`authorized`); without it the API is open. Bodies are read here, at most
     :data:`MAX_BODY_BYTES`, and replayed to the app, so an oversized body gets 413 however
     it is sent (with or without ``Content-Length``).
@@ -82,7 +55,7 @@ class RequestGuard:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        token = api_token()
+        token = service_settings().api_token
         self.expected = token.encode() if token is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

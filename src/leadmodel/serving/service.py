@@ -53,25 +53,13 @@ from leadmodel.serving.api import (
 )
 from leadmodel.serving.document import BEARER_SECURITY, DocumentedService
 from leadmodel.serving.errors import Problem, RequestProblem, error_body, problems_from_pydantic
-from leadmodel.serving.guard import (
-    MAX_BODY_BYTES,
-    NO_TOKEN,
-    RequestGuard,
-    TokenError,
-    api_token,
-    refusal,
-)
+from leadmodel.serving.guard import MAX_BODY_BYTES, RequestGuard, refusal
 from leadmodel.serving.scoring import Scorer
+from leadmodel.serving.settings import NO_TOKEN, REQUEST_TIMEOUT_S, TokenError, service_settings
 
 logger = logging.getLogger("leadmodel.service")
 bentoml_fix.install()  # BentoML's own request timeout leaves a live timer per request
 
-#: Seconds one request may take before BentoML answers 504.
-REQUEST_TIMEOUT_S = 60
-#: Requests with up to this many leads are answered in the event loop (about a
-#: millisecond: a thread hop would cost more than the work); larger ones in a worker
-#: thread, one at a time, so the loop keeps answering health checks and small requests.
-INLINE_LEADS = 16
 T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -210,16 +198,18 @@ class LeadScorerService:
         so (here, once per server, not once per worker).
         """
         try:
-            if api_token() is None:
+            settings = service_settings()
+            if settings.api_token is None:
                 logger.warning("%s", NO_TOKEN)
-            tracking.load_funnel(tracking.default_model_uri())
+            tracking.load_funnel(settings.model_uri)
         except (TokenError, tracking.ModelNotFound) as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None
 
     def __init__(self) -> None:
-        uri = tracking.default_model_uri()
+        self.settings = service_settings()
+        uri = self.settings.model_uri
         try:
             self.scorer = Scorer.load(uri)
         except tracking.ModelNotFound as exc:
@@ -238,6 +228,6 @@ class LeadScorerService:
 
     async def run(self, leads: int, work: Callable[[], T]) -> T:
         """Run model work: in the event loop for a few leads, else in a worker thread."""
-        if leads <= INLINE_LEADS:
+        if leads <= self.settings.inline_leads:
             return work()
         return await anyio.to_thread.run_sync(work, limiter=self.limiter)

@@ -1,0 +1,79 @@
+"""The service's settings: one typed object, read from the environment once per process.
+
+``LEADMODEL_MODEL_URI`` (else the canonical model's champion), ``LEADMODEL_API_TOKEN``
+(:func:`api_token`'s rule: unset = open API, set but empty =
+refused) and the limits below. Nothing is read at import: :func:`service_settings` reads
+them the first time the service (or its guard) starts, and every later call gets the same
+object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadmodel import tracking
+
+TOKEN_ENV = "LEADMODEL_API_TOKEN"
+#: Why the service refuses to start with the variable set to nothing or whitespace.
+EMPTY_TOKEN = f"{TOKEN_ENV} is set but empty: set a token, or unset it to serve without one"
+#: What the service logs at start-up when the variable is unset.
+NO_TOKEN = (
+    f"{TOKEN_ENV} is not set: the API is open to anyone who can reach it; "
+    "set a token unless a network boundary protects it"
+)
+
+
+class TokenError(ValueError):
+    """``LEADMODEL_API_TOKEN`` is set but holds no token."""
+
+
+def api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The bearer token the API requires; None when ``LEADMODEL_API_TOKEN`` is unset.
+
+    Raises :class:`TokenError` when the variable is set to nothing or only whitespace (a
+    typo or an empty secret must not open the API). A token is used exactly as set.
+    """
+    value = (os.environ if environ is None else environ).get(TOKEN_ENV)
+    if value is None:
+        return None
+    if not value.strip():
+        raise TokenError(EMPTY_TOKEN)
+    return value
+
+
+#: Seconds one request may take before BentoML answers 504 (BentoML needs it at import).
+REQUEST_TIMEOUT_S = 60
+
+
+class ServiceSettings(BaseModel):
+    """What the running service is configured with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_uri: str = Field(description="MLflow model served (LEADMODEL_MODEL_URI).")
+    api_token: str | None = Field(
+        None, repr=False, description="Bearer token the API requires (LEADMODEL_API_TOKEN)."
+    )
+    request_timeout_s: float = Field(REQUEST_TIMEOUT_S, gt=0)
+    inline_leads: int = Field(
+        16,
+        ge=0,
+        description="Requests with up to this many leads are answered in the event loop "
+        "(about a millisecond: a thread hop would cost more); larger ones in a worker "
+        "thread, one at a time, so the loop keeps answering health checks and small ones.",
+    )
+
+    @classmethod
+    def from_environment(cls) -> ServiceSettings:
+        """Read the settings; :class:`TokenError` on an empty token."""
+        return cls(model_uri=tracking.default_model_uri(), api_token=api_token())
+
+
+@lru_cache(maxsize=1)
+def service_settings() -> ServiceSettings:
+    """This process's settings (read once)."""
+    return ServiceSettings.from_environment()
