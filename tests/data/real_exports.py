@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
+import pytest
 
 from leadmodel import ingest, schema
+
+
+def export_fixtures(path_fixture: str, mapping_path: Path) -> tuple[Any, Any, Any]:
+    """The ``raw``, ``mapping`` and ``result`` fixtures of a real export's test module.
+
+    ``path_fixture`` names the fixture that gives the export's path (it skips when the
+    shared data set is not there); ``raw`` is the file as text, ``result`` the ingest
+    of it through the shipped mapping at ``mapping_path``.
+    """
+
+    @pytest.fixture(scope="module")
+    def raw(request: pytest.FixtureRequest) -> pd.DataFrame:
+        return ingest.read_table(request.getfixturevalue(path_fixture))
+
+    @pytest.fixture(scope="module")
+    def mapping() -> ingest.Mapping:
+        return ingest.load_mapping(mapping_path)
+
+    @pytest.fixture(scope="module")
+    def result(request: pytest.FixtureRequest, mapping: ingest.Mapping) -> ingest.IngestResult:
+        path = request.getfixturevalue(path_fixture)
+        return ingest.read_leads(path, mapping, require_labels=True)
+
+    return raw, mapping, result
 
 
 def assert_every_row_valid(result: ingest.IngestResult, rows: int) -> None:

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from leadmodel import ingest, schema
-from tests.data.real_exports import assert_every_column_named, assert_every_row_valid
+from tests.data.real_exports import (
+    assert_every_column_named,
+    assert_every_row_valid,
+    export_fixtures,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAPPING = REPO_ROOT / "data" / "mappings" / "online_shoppers.yaml"
@@ -32,19 +36,7 @@ def export_path() -> Path:
     return EXPORT
 
 
-@pytest.fixture(scope="module")
-def raw(export_path: Path) -> pd.DataFrame:
-    return ingest.read_table(export_path)
-
-
-@pytest.fixture(scope="module")
-def mapping() -> ingest.Mapping:
-    return ingest.load_mapping(MAPPING)
-
-
-@pytest.fixture(scope="module")
-def result(export_path: Path, mapping: ingest.Mapping) -> ingest.IngestResult:
-    return ingest.read_leads(export_path, mapping, require_labels=True)
+raw, mapping, result = export_fixtures("export_path", MAPPING)
 
 
 def test_every_row_is_accounted_for_and_valid(result: ingest.IngestResult) -> None:

@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 
 from leadmodel import ingest, schema
-from tests.data.real_exports import assert_every_column_named, assert_every_row_valid
+from tests.data.real_exports import (
+    assert_every_column_named,
+    assert_every_row_valid,
+    export_fixtures,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAPPING = REPO_ROOT / "data" / "mappings" / "x_education.yaml"
@@ -30,19 +34,7 @@ AFTER_CONTACT = (
 AWARENESS = "How did you hear about X Education"
 
 
-@pytest.fixture(scope="module")
-def raw(x_education_path: Path) -> pd.DataFrame:
-    return ingest.read_table(x_education_path)
-
-
-@pytest.fixture(scope="module")
-def mapping() -> ingest.Mapping:
-    return ingest.load_mapping(MAPPING)
-
-
-@pytest.fixture(scope="module")
-def result(x_education_path: Path, mapping: ingest.Mapping) -> ingest.IngestResult:
-    return ingest.read_leads(x_education_path, mapping, require_labels=True)
+raw, mapping, result = export_fixtures("x_education_path", MAPPING)
 
 
 def test_every_row_is_accounted_for_and_valid(result: ingest.IngestResult) -> None:
