@@ -11,12 +11,15 @@ import pytest
 from leadmodel import ingest, schema
 
 
-def export_fixtures(path_fixture: str, mapping_path: Path) -> tuple[Any, Any, Any]:
-    """The ``raw``, ``mapping`` and ``result`` fixtures of a real export's test module.
+def export_fixtures(path_fixture: str, mapping_path: Path, rows: int) -> tuple[Any, ...]:
+    """The fixtures and the two checks every real export's test module has.
 
-    ``path_fixture`` names the fixture that gives the export's path (it skips when the
-    shared data set is not there); ``raw`` is the file as text, ``result`` the ingest
-    of it through the shipped mapping at ``mapping_path``.
+    Returns ``raw``, ``mapping`` and ``result`` fixtures and the tests that every one of
+    the ``rows`` rows is read and valid and that every column is named on purpose; a
+    module assigns them to module names so pytest collects them there. ``path_fixture``
+    names the fixture that gives the export's path (it skips when the shared data set is
+    not there); ``raw`` is the file as text, ``result`` the ingest of it through the
+    shipped mapping at ``mapping_path``.
     """
 
     @pytest.fixture(scope="module")
@@ -32,7 +35,21 @@ def export_fixtures(path_fixture: str, mapping_path: Path) -> tuple[Any, Any, An
         path = request.getfixturevalue(path_fixture)
         return ingest.read_leads(path, mapping, require_labels=True)
 
-    return raw, mapping, result
+    def test_every_row_is_accounted_for_and_valid(result: ingest.IngestResult) -> None:
+        assert_every_row_valid(result, rows)
+
+    def test_every_export_column_is_mapped_or_dropped_on_purpose(
+        raw: pd.DataFrame, mapping: ingest.Mapping
+    ) -> None:
+        assert_every_column_named(raw, mapping)
+
+    return (
+        raw,
+        mapping,
+        result,
+        test_every_row_is_accounted_for_and_valid,
+        test_every_export_column_is_mapped_or_dropped_on_purpose,
+    )
 
 
 def assert_every_row_valid(result: ingest.IngestResult, rows: int) -> None:

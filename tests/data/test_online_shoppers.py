@@ -9,11 +9,7 @@ import pandas as pd
 import pytest
 
 from leadmodel import ingest, schema
-from tests.data.real_exports import (
-    assert_every_column_named,
-    assert_every_row_valid,
-    export_fixtures,
-)
+from tests.data.real_exports import export_fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAPPING = REPO_ROOT / "data" / "mappings" / "online_shoppers.yaml"
@@ -36,17 +32,13 @@ def export_path() -> Path:
     return EXPORT
 
 
-raw, mapping, result = export_fixtures("export_path", MAPPING)
-
-
-def test_every_row_is_accounted_for_and_valid(result: ingest.IngestResult) -> None:
-    assert_every_row_valid(result, ROWS)
-
-
-def test_every_export_column_is_mapped_or_dropped_on_purpose(
-    raw: pd.DataFrame, mapping: ingest.Mapping
-) -> None:
-    assert_every_column_named(raw, mapping)
+(
+    raw,
+    mapping,
+    result,
+    test_every_row_is_accounted_for_and_valid,
+    test_every_export_column_is_mapped_or_dropped_on_purpose,
+) = export_fixtures("export_path", MAPPING, ROWS)
 
 
 def test_page_values_never_reach_the_table_or_the_features(

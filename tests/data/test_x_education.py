@@ -8,11 +8,7 @@ import pandas as pd
 import pytest
 
 from leadmodel import ingest, schema
-from tests.data.real_exports import (
-    assert_every_column_named,
-    assert_every_row_valid,
-    export_fixtures,
-)
+from tests.data.real_exports import export_fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAPPING = REPO_ROOT / "data" / "mappings" / "x_education.yaml"
@@ -34,17 +30,13 @@ AFTER_CONTACT = (
 AWARENESS = "How did you hear about X Education"
 
 
-raw, mapping, result = export_fixtures("x_education_path", MAPPING)
-
-
-def test_every_row_is_accounted_for_and_valid(result: ingest.IngestResult) -> None:
-    assert_every_row_valid(result, ROWS)
-
-
-def test_every_export_column_is_mapped_or_dropped_on_purpose(
-    raw: pd.DataFrame, mapping: ingest.Mapping
-) -> None:
-    assert_every_column_named(raw, mapping)
+(
+    raw,
+    mapping,
+    result,
+    test_every_row_is_accounted_for_and_valid,
+    test_every_export_column_is_mapped_or_dropped_on_purpose,
+) = export_fixtures("x_education_path", MAPPING, ROWS)
 
 
 def test_after_contact_columns_never_reach_the_table(result: ingest.IngestResult) -> None:
