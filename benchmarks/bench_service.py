@@ -251,24 +251,24 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 response.raise_for_status()
             runs: dict[str, dict[str, float]] = {}
-            plan = (("noop", "/noop", single), ("noop_sync", "/noop_sync", single))
-            plan += (("score_1", "/score", single), ("score_1000", "/score", batch))
-            for name, path, body in plan:
+
+            def measure(name: str, path: str, body: Path) -> None:
                 run_wrk(wrk, base + path, body, WARMUP_S, args.connections, workdir)
                 runs[name] = run_wrk(
                     wrk, base + path, body, args.duration, args.connections, workdir
                 )
                 print(f"{name}: {runs[name]}", file=sys.stderr)
+
+            plan = (("noop", "/noop", single), ("noop_sync", "/noop_sync", single))
+            plan += (("score_1", "/score", single), ("score_1000", "/score", batch))
+            for name, path, body in plan:
+                measure(name, path, body)
         finally:
             stop_server(process)
         process = start_server(port, env, workdir / "plain.log", target=PLAIN_TARGET)
         try:
-            for name, path in (("plain_noop", "/score"), ("plain_noop_sync", "/score_sync")):
-                run_wrk(wrk, base + path, single, WARMUP_S, args.connections, workdir)
-                runs[name] = run_wrk(
-                    wrk, base + path, single, args.duration, args.connections, workdir
-                )
-                print(f"{name}: {runs[name]}", file=sys.stderr)
+            measure("plain_noop", "/score", single)
+            measure("plain_noop_sync", "/score_sync", single)
         finally:
             stop_server(process)
 
