@@ -50,6 +50,8 @@ CODE_CACHE_SIZE = 4096
 #: Python types a plain record may hold for a numeric feature (bool is not a number here:
 #: a column of booleans and None is text to pandas).
 _PLAIN_NUMBERS = (float, int)
+#: Day of week of 1970-01-01, day 0 of numpy's datetime64 (0 = Monday: a Thursday).
+_EPOCH_WEEKDAY = 3
 #: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
 Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -118,6 +120,8 @@ def to_numeric(values: pd.Series) -> pd.Series:
 def to_numeric_array(values: pd.Series) -> np.ndarray:
     """:func:`to_numeric` as a float array."""
     dtype = values.dtype  # the dtype answers as the column would, only faster
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":  # numpy numbers: NaN only
+        return values.to_numpy(dtype=float)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
     out = np.full(len(values), np.nan)
@@ -386,10 +390,15 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             return {}
         if values is None:
             return {name: np.full(n, np.nan) for name in wanted}
-        stamps = timestamps(values)
-        parts = {"weekday": stamps.dt.day_of_week, "hour": stamps.dt.hour}
+        stamps = timestamps(values).to_numpy(dtype="datetime64[us]")
+        days = stamps.astype("datetime64[D]")
+        parts = {  # numpy arithmetic: the Series .dt accessors cost more than one lead
+            "weekday": (days.view(np.int64) + _EPOCH_WEEKDAY) % 7,
+            "hour": (stamps - days) // np.timedelta64(1, "h"),
+        }
+        missing = np.isnat(stamps)
         return {
-            name: parts[part].to_numpy(dtype=float, na_value=np.nan)
+            name: np.where(missing, np.nan, parts[part].astype(float))
             for name, part in wanted.items()
         }
 
@@ -450,10 +459,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         Normalised (sources in lower_snake_case), before values the model has not learned
         become ``unknown``; object dtype with NaN for missing values, indexed 0..n-1.
         """
+        return pd.Series(self.category_texts(col, values), dtype=object, name=values.name)
+
+    def category_texts(self, col: str, values: pd.Series) -> np.ndarray:
+        """:meth:`category_text` as an object array."""
         codes, uniques = self._factorize(values)
         texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
         table = np.array([np.nan if t is None else t for t in texts] + [np.nan], dtype=object)
-        return pd.Series(table[codes], dtype=object, name=values.name)
+        return table[codes]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())

@@ -110,9 +110,9 @@ def text_values(field: str, values: pd.Series) -> pd.Series:
 
 def _arrival_times(values: Sequence[Any] | pd.Series) -> np.ndarray:
     """``created_at`` values as the time features read them: Timestamps, NaN = missing."""
-    stamps = timestamps(pd.Series(list(values), dtype=object))
-    out = np.array(stamps.astype(object).tolist(), dtype=object)
-    out[stamps.isna().to_numpy()] = np.nan
+    stamps = timestamps(pd.Series(list(values), dtype=object)).to_numpy(dtype="datetime64[us]")
+    out = np.array([pd.Timestamp(t) for t in stamps.tolist()], dtype=object)
+    out[np.isnat(stamps)] = np.nan
     return out
 
 
@@ -121,22 +121,28 @@ def _is_arrival(model: FunnelModel, field: str) -> bool:
     return field == schema.CREATED_AT and field not in model.features.categories_
 
 
+def _field_array(model: FunnelModel, leads: pd.DataFrame, field: str) -> np.ndarray:
+    """:func:`field_values` as an array (floats, or objects: text, Timestamps, NaN missing)."""
+    numeric = field in model.features.numeric_
+    if field not in leads:
+        return np.full(len(leads), np.nan, dtype=float if numeric else object)
+    column = leads[field]
+    if _is_arrival(model, field):
+        return _arrival_times(column)
+    if numeric:
+        return to_numeric_array(column)
+    if field in model.features.categories_:  # the text the features coded, remembered
+        return model.features.category_texts(field, column)
+    return text_values(field, column.reset_index(drop=True)).to_numpy()
+
+
 def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Series:
     """The values of ``field`` as the model reads them: floats, or text with NaN = missing.
 
     ``created_at`` (the source of the time features) reads as Timestamps.
     """
-    numeric = field in model.features.numeric_
-    if field not in leads:
-        return pd.Series(np.nan, index=range(len(leads)), dtype=float if numeric else object)
-    column = leads[field]
-    if _is_arrival(model, field):
-        return pd.Series(_arrival_times(column), name=field, dtype=object)
-    if numeric:
-        return pd.Series(to_numeric_array(column), name=field)
-    if field in model.features.categories_:  # the text the features coded, remembered
-        return model.features.category_text(field, column)
-    return text_values(field, column.reset_index(drop=True))
+    values = _field_array(model, leads, field)
+    return pd.Series(values, name=field if field in leads else None, dtype=values.dtype)
 
 
 # --- texts ------------------------------------------------------------------------------------
@@ -305,7 +311,7 @@ def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> b
 
 def _reader(model: FunnelModel, leads: pd.DataFrame) -> Callable[[str], np.ndarray]:
     """:func:`field_values` of each field as an array, read once per field."""
-    return functools.cache(lambda field: field_values(model, leads, field).to_numpy())
+    return functools.cache(lambda field: _field_array(model, leads, field))
 
 
 # --- the two views: a table and per-lead records ------------------------------------------------
