@@ -13,8 +13,8 @@ vectorised and one lead costs a fraction of a millisecond. One encoding
 (:meth:`LeadFeatures._encode`) gives both forms: :meth:`LeadFeatures.transform_matrix`, the
 float matrix of category codes the boosters score (:func:`feature_matrix` of the frame),
 and :meth:`LeadFeatures.transform`, the typed frame they are fitted on. Leads arrive as a
-frame or as plain records (dicts); :func:`as_frame` turns records into a frame, once, at
-the entrance.
+frame or as plain records (dicts); :func:`as_columns` reads records column by column at
+the entrance (:class:`RecordColumns`, each column read as pandas would, without a frame).
 """
 
 from __future__ import annotations
@@ -56,12 +56,50 @@ _EPOCH_WEEKDAY = 3
 Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
 
 
-def as_frame(leads: Leads) -> pd.DataFrame:
-    """Lead rows as a frame: a frame as it is, plain records read by pandas (absent = missing)."""
-    if isinstance(leads, pd.DataFrame):
+class RecordColumns:
+    """Plain records read column by column, each column as pandas reads it.
+
+    What the scoring path asks of a frame (``len``, ``name in``, ``[name]``), without
+    building one: a column is made (``pd.Series`` of the records' values, which infers
+    its type exactly as ``pd.DataFrame.from_records`` does) the first time it is read,
+    once, so one lead costs a few small Series instead of a frame.
+    """
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self._records = records
+        self._names = dict.fromkeys(name for record in records for name in record)
+        self._columns: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __getitem__(self, name: str) -> pd.Series:
+        column = self._columns.get(name)
+        if column is None:
+            if name not in self._names:
+                raise KeyError(name)
+            values = [record.get(name) for record in self._records]
+            column = self._columns[name] = pd.Series(values, name=name)
+        return column
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in the order the records first give them (as a frame's)."""
+        return list(self._names)
+
+
+#: Lead rows by column: a frame, or :class:`RecordColumns` of plain records.
+LeadColumns = pd.DataFrame | RecordColumns
+
+
+def as_columns(leads: Leads | RecordColumns) -> LeadColumns:
+    """Lead rows by column: a frame as it is, plain records as :class:`RecordColumns`."""
+    if isinstance(leads, pd.DataFrame | RecordColumns):
         return leads
-    records = list(leads)
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return RecordColumns(list(leads))
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -328,14 +366,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         ordinal = self._ordinal()
         return [1 if f in ordinal else 0 for f in self.feature_names_]
 
-    def transform_matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def transform_matrix(self, X: LeadColumns) -> np.ndarray:
         """:func:`feature_matrix` of :meth:`transform`, computed without the frame."""
         matrix = np.empty((len(X), len(self.feature_names_)), dtype=np.float64)
         for j, values in enumerate(self._encode(X).values()):
             matrix[:, j] = values
         return matrix
 
-    def _encode(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _encode(self, X: LeadColumns) -> dict[str, np.ndarray]:
         """Per feature in fit order: floats (numeric) or category codes (categorical)."""
         n = len(X)
         coders = self._coder_table()
@@ -473,13 +511,13 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         state.pop("_coders", None)  # a cache, rebuilt on first use
         return state
 
-    def unknown_values(self, X: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    def unknown_values(self, X: Leads | RecordColumns) -> dict[str, list[str]]:
         """Per categorical field, the given values the model has not learned (scored as unknown).
 
         ``X`` is a frame or plain records (dicts; an absent key is a missing value).
         """
         found: dict[str, list[str]] = {}
-        X = as_frame(X)
+        X = as_columns(X)
         for col, coder in self._coder_table().items():
             if col not in X:
                 continue

@@ -1,7 +1,7 @@
 """Reasons: each lead's strongest contributions as readable sentences with their points.
 
 One path for any number of leads: the leads (a frame, or plain records turned into one
-by :func:`leadmodel.features.as_frame`) -> the booster's matrix -> contributions in points
+by :func:`leadmodel.features.as_columns`) -> the booster's matrix -> contributions in points
 -> the top ``k`` per lead -> one phrase per chosen (lead, field) value, written column by
 column (:func:`_value_phrases`).
 """
@@ -26,7 +26,14 @@ from leadmodel.explain.contributions import (
     settings_of,
     to_points,
 )
-from leadmodel.features import Leads, as_frame, timestamps, to_numeric, to_numeric_array
+from leadmodel.features import (
+    LeadColumns,
+    Leads,
+    as_columns,
+    timestamps,
+    to_numeric,
+    to_numeric_array,
+)
 from leadmodel.model import CLOSE, FunnelModel
 
 SECONDS_PER_MINUTE: Final = 60.0
@@ -121,7 +128,7 @@ def _is_arrival(model: FunnelModel, field: str) -> bool:
     return field == schema.CREATED_AT and field not in model.features.categories_
 
 
-def _field_array(model: FunnelModel, leads: pd.DataFrame, field: str) -> np.ndarray:
+def _field_array(model: FunnelModel, leads: LeadColumns, field: str) -> np.ndarray:
     """:func:`field_values` as an array (floats, or objects: text, Timestamps, NaN missing)."""
     numeric = field in model.features.numeric_
     if field not in leads:
@@ -309,7 +316,7 @@ def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> b
     return ids_are_text and model.features.plain_records(records)
 
 
-def _reader(model: FunnelModel, leads: pd.DataFrame) -> Callable[[str], np.ndarray]:
+def _reader(model: FunnelModel, leads: LeadColumns) -> Callable[[str], np.ndarray]:
     """:func:`field_values` of each field as an array, read once per field."""
     return functools.cache(lambda field: _field_array(model, leads, field))
 
@@ -334,7 +341,7 @@ def reasons_frame(
     """
     settings = settings_of(model)
     k = settings.reasons if k is None else k
-    leads = as_frame(leads)
+    leads = as_columns(leads)
     if contrib is None:
         contrib = contributions(model, leads, stage)
     _, points = to_points(model, contrib)
@@ -377,7 +384,7 @@ def explain_leads(
     """
     settings = settings_of(model)
     k = settings.reasons if k is None else k
-    leads = as_frame(leads)
+    leads = as_columns(leads)
     X = model.matrix(leads)
     contrib = contributions(model, None, stage, X=X)
     close_raw = contrib.raw if stage == CLOSE else None  # the booster's, already predicted
