@@ -82,7 +82,11 @@ class RecordColumns:
             if name not in self._names:
                 raise KeyError(name)
             values = [record.get(name) for record in self._records]
-            column = self._columns[name] = pd.Series(values, name=name)
+            # Text and None alone: pandas would infer ``str``; object holds the same values
+            # and costs a third to build and to factorize (the features read both alike).
+            text = all(isinstance(v, str) or v is None for v in values)
+            column = pd.Series(values, name=name, dtype=object if text else None)
+            self._columns[name] = column
         return column
 
     @property
