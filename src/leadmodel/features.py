@@ -13,8 +13,8 @@ vectorised and one lead costs a fraction of a millisecond. One encoding
 (:meth:`LeadFeatures._encode`) gives both forms: :meth:`LeadFeatures.transform_matrix`, the
 float matrix of category codes the boosters score (:func:`feature_matrix` of the frame),
 and :meth:`LeadFeatures.transform`, the typed frame they are fitted on. Leads arrive as a
-frame or as plain records (dicts); :func:`as_frame` turns records into a frame, once, at
-the entrance.
+frame or as plain records (dicts); :func:`as_columns` reads records column by column at
+the entrance (:class:`RecordColumns`, each column read as pandas would, without a frame).
 """
 
 from __future__ import annotations
@@ -50,16 +50,60 @@ CODE_CACHE_SIZE = 4096
 #: Python types a plain record may hold for a numeric feature (bool is not a number here:
 #: a column of booleans and None is text to pandas).
 _PLAIN_NUMBERS = (float, int)
+#: Day of week of 1970-01-01, day 0 of numpy's datetime64 (0 = Monday: a Thursday).
+_EPOCH_WEEKDAY = 3
 #: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
 Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
 
 
-def as_frame(leads: Leads) -> pd.DataFrame:
-    """Lead rows as a frame: a frame as it is, plain records read by pandas (absent = missing)."""
-    if isinstance(leads, pd.DataFrame):
+class RecordColumns:
+    """Plain records read column by column, each column as pandas reads it.
+
+    What the scoring path asks of a frame (``len``, ``name in``, ``[name]``), without
+    building one: a column is made (``pd.Series`` of the records' values, which infers
+    its type exactly as ``pd.DataFrame.from_records`` does) the first time it is read,
+    once, so one lead costs a few small Series instead of a frame.
+    """
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self._records = records
+        self._names = dict.fromkeys(name for record in records for name in record)
+        self._columns: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __getitem__(self, name: str) -> pd.Series:
+        column = self._columns.get(name)
+        if column is None:
+            if name not in self._names:
+                raise KeyError(name)
+            values = [record.get(name) for record in self._records]
+            # Text and None alone: pandas would infer ``str``; object holds the same values
+            # and costs a third to build and to factorize (the features read both alike).
+            text = all(isinstance(v, str) or v is None for v in values)
+            column = pd.Series(values, name=name, dtype=object if text else None)
+            self._columns[name] = column
+        return column
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in the order the records first give them (as a frame's)."""
+        return list(self._names)
+
+
+#: Lead rows by column: a frame, or :class:`RecordColumns` of plain records.
+LeadColumns = pd.DataFrame | RecordColumns
+
+
+def as_columns(leads: Leads | RecordColumns) -> LeadColumns:
+    """Lead rows by column: a frame as it is, plain records as :class:`RecordColumns`."""
+    if isinstance(leads, pd.DataFrame | RecordColumns):
         return leads
-    records = list(leads)
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return RecordColumns(list(leads))
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -118,6 +162,8 @@ def to_numeric(values: pd.Series) -> pd.Series:
 def to_numeric_array(values: pd.Series) -> np.ndarray:
     """:func:`to_numeric` as a float array."""
     dtype = values.dtype  # the dtype answers as the column would, only faster
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":  # numpy numbers: NaN only
+        return values.to_numpy(dtype=float)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
     out = np.full(len(values), np.nan)
@@ -324,14 +370,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         ordinal = self._ordinal()
         return [1 if f in ordinal else 0 for f in self.feature_names_]
 
-    def transform_matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def transform_matrix(self, X: LeadColumns) -> np.ndarray:
         """:func:`feature_matrix` of :meth:`transform`, computed without the frame."""
         matrix = np.empty((len(X), len(self.feature_names_)), dtype=np.float64)
         for j, values in enumerate(self._encode(X).values()):
             matrix[:, j] = values
         return matrix
 
-    def _encode(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _encode(self, X: LeadColumns) -> dict[str, np.ndarray]:
         """Per feature in fit order: floats (numeric) or category codes (categorical)."""
         n = len(X)
         coders = self._coder_table()
@@ -386,10 +432,15 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             return {}
         if values is None:
             return {name: np.full(n, np.nan) for name in wanted}
-        stamps = timestamps(values)
-        parts = {"weekday": stamps.dt.day_of_week, "hour": stamps.dt.hour}
+        stamps = timestamps(values).to_numpy(dtype="datetime64[us]")
+        days = stamps.astype("datetime64[D]")
+        parts = {  # numpy arithmetic: the Series .dt accessors cost more than one lead
+            "weekday": (days.view(np.int64) + _EPOCH_WEEKDAY) % 7,
+            "hour": (stamps - days) // np.timedelta64(1, "h"),
+        }
+        missing = np.isnat(stamps)
         return {
-            name: parts[part].to_numpy(dtype=float, na_value=np.nan)
+            name: np.where(missing, np.nan, parts[part].astype(float))
             for name, part in wanted.items()
         }
 
@@ -400,7 +451,10 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         Values are grouped as they are when all are text; otherwise as their text (1 and
         1.0 are one value to pandas but two texts to the model).
         """
-        codes, uniques = pd.factorize(values)
+        # A numpy-backed column is factorized as its array: the same codes, without the
+        # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows).
+        array = values.to_numpy() if isinstance(values.dtype, np.dtype) else values
+        codes, uniques = pd.factorize(array)
         if not (uniques.dtype == "str" or infer_dtype(uniques, skipna=True) == "string"):
             codes, uniques = pd.factorize(values.astype("string"))
         return codes, list(uniques)
@@ -450,23 +504,27 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         Normalised (sources in lower_snake_case), before values the model has not learned
         become ``unknown``; object dtype with NaN for missing values, indexed 0..n-1.
         """
+        return pd.Series(self.category_texts(col, values), dtype=object, name=values.name)
+
+    def category_texts(self, col: str, values: pd.Series) -> np.ndarray:
+        """:meth:`category_text` as an object array."""
         codes, uniques = self._factorize(values)
         texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
         table = np.array([np.nan if t is None else t for t in texts] + [np.nan], dtype=object)
-        return pd.Series(table[codes], dtype=object, name=values.name)
+        return table[codes]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
         state.pop("_coders", None)  # a cache, rebuilt on first use
         return state
 
-    def unknown_values(self, X: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    def unknown_values(self, X: Leads | RecordColumns) -> dict[str, list[str]]:
         """Per categorical field, the given values the model has not learned (scored as unknown).
 
         ``X`` is a frame or plain records (dicts; an absent key is a missing value).
         """
         found: dict[str, list[str]] = {}
-        X = as_frame(X)
+        X = as_columns(X)
         for col, coder in self._coder_table().items():
             if col not in X:
                 continue

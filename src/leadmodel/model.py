@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression
 
 from leadmodel import schema, tuning
 from leadmodel.config import ExplainConfig, TrainConfig
-from leadmodel.features import LeadFeatures, Leads, as_frame, feature_matrix
+from leadmodel.features import LeadColumns, LeadFeatures, Leads, as_columns, feature_matrix
 from leadmodel.treeshap import ContributionTables
 
 ACCEPT = "accept"
@@ -220,14 +220,14 @@ class FunnelModel:
                     f"stage {stage.name}: its booster was trained on other category lists "
                     "than the model's features; refit the model"
                 )
-        return self.features.transform_matrix(as_frame(leads))
+        return self.features.transform_matrix(as_columns(leads))
 
     def predict(self, leads: Leads) -> pd.DataFrame:
         """Scores for raw canonical lead rows (same order; ``lead_id`` kept when given)."""
-        leads = as_frame(leads)
+        leads = as_columns(leads)
         return self.predict_features(self.matrix(leads), leads)
 
-    def predict_features(self, X: Features, leads: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict_features(self, X: Features, leads: LeadColumns | None = None) -> pd.DataFrame:
         """Scores for already-transformed features (their matrix, or the frame)."""
         out: dict[str, np.ndarray] = {}
         if leads is not None and schema.LEAD_ID in leads:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from leadmodel import schema
 from leadmodel.config import ExplainConfig
-from leadmodel.features import Leads, as_frame
+from leadmodel.features import LeadColumns, Leads, as_columns
 from leadmodel.model import ACCEPT, CLOSE, SCORE_MIN, Features, FunnelModel, sigmoid
 
 #: The explanation settings of a model trained without them (the config's defaults).
@@ -156,7 +156,7 @@ def to_points(model: FunnelModel, contrib: StageContributions) -> tuple[float, n
     return float(base_points), scale * contrib.values
 
 
-def lead_ids(leads: pd.DataFrame) -> np.ndarray:
+def lead_ids(leads: LeadColumns) -> np.ndarray:
     """``lead_id`` of every lead as text (its position when the leads have none)."""
     if schema.LEAD_ID in leads:
         return leads[schema.LEAD_ID].astype(str).to_numpy(dtype=object)
@@ -169,7 +169,7 @@ def full_contributions(model: FunnelModel, leads: Leads) -> list[dict[str, Any]]
     Each dict: ``lead_id`` and per stage ``{"base_points", "points": {field: points},
     "total_points"}``; for ``close`` the total is the unclipped score.
     """
-    leads = as_frame(leads)
+    leads = as_columns(leads)
     ids = lead_ids(leads)
     per_stage: dict[str, tuple[float, list[str], np.ndarray]] = {}
     for stage, contrib in all_contributions(model, leads).items():

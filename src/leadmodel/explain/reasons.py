@@ -1,7 +1,7 @@
 """Reasons: each lead's strongest contributions as readable sentences with their points.
 
 One path for any number of leads: the leads (a frame, or plain records turned into one
-by :func:`leadmodel.features.as_frame`) -> the booster's matrix -> contributions in points
+by :func:`leadmodel.features.as_columns`) -> the booster's matrix -> contributions in points
 -> the top ``k`` per lead -> one phrase per chosen (lead, field) value, written column by
 column (:func:`_value_phrases`).
 """
@@ -26,7 +26,14 @@ from leadmodel.explain.contributions import (
     settings_of,
     to_points,
 )
-from leadmodel.features import Leads, as_frame, timestamps, to_numeric, to_numeric_array
+from leadmodel.features import (
+    LeadColumns,
+    Leads,
+    as_columns,
+    timestamps,
+    to_numeric,
+    to_numeric_array,
+)
 from leadmodel.model import CLOSE, FunnelModel
 
 SECONDS_PER_MINUTE: Final = 60.0
@@ -110,9 +117,9 @@ def text_values(field: str, values: pd.Series) -> pd.Series:
 
 def _arrival_times(values: Sequence[Any] | pd.Series) -> np.ndarray:
     """``created_at`` values as the time features read them: Timestamps, NaN = missing."""
-    stamps = timestamps(pd.Series(list(values), dtype=object))
-    out = np.array(stamps.astype(object).tolist(), dtype=object)
-    out[stamps.isna().to_numpy()] = np.nan
+    stamps = timestamps(pd.Series(list(values), dtype=object)).to_numpy(dtype="datetime64[us]")
+    out = np.array([pd.Timestamp(t) for t in stamps.tolist()], dtype=object)
+    out[np.isnat(stamps)] = np.nan
     return out
 
 
@@ -121,22 +128,28 @@ def _is_arrival(model: FunnelModel, field: str) -> bool:
     return field == schema.CREATED_AT and field not in model.features.categories_
 
 
+def _field_array(model: FunnelModel, leads: LeadColumns, field: str) -> np.ndarray:
+    """:func:`field_values` as an array (floats, or objects: text, Timestamps, NaN missing)."""
+    numeric = field in model.features.numeric_
+    if field not in leads:
+        return np.full(len(leads), np.nan, dtype=float if numeric else object)
+    column = leads[field]
+    if _is_arrival(model, field):
+        return _arrival_times(column)
+    if numeric:
+        return to_numeric_array(column)
+    if field in model.features.categories_:  # the text the features coded, remembered
+        return model.features.category_texts(field, column)
+    return text_values(field, column.reset_index(drop=True)).to_numpy()
+
+
 def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Series:
     """The values of ``field`` as the model reads them: floats, or text with NaN = missing.
 
     ``created_at`` (the source of the time features) reads as Timestamps.
     """
-    numeric = field in model.features.numeric_
-    if field not in leads:
-        return pd.Series(np.nan, index=range(len(leads)), dtype=float if numeric else object)
-    column = leads[field]
-    if _is_arrival(model, field):
-        return pd.Series(_arrival_times(column), name=field, dtype=object)
-    if numeric:
-        return pd.Series(to_numeric_array(column), name=field)
-    if field in model.features.categories_:  # the text the features coded, remembered
-        return model.features.category_text(field, column)
-    return text_values(field, column.reset_index(drop=True))
+    values = _field_array(model, leads, field)
+    return pd.Series(values, name=field if field in leads else None, dtype=values.dtype)
 
 
 # --- texts ------------------------------------------------------------------------------------
@@ -303,9 +316,9 @@ def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> b
     return ids_are_text and model.features.plain_records(records)
 
 
-def _reader(model: FunnelModel, leads: pd.DataFrame) -> Callable[[str], np.ndarray]:
+def _reader(model: FunnelModel, leads: LeadColumns) -> Callable[[str], np.ndarray]:
     """:func:`field_values` of each field as an array, read once per field."""
-    return functools.cache(lambda field: field_values(model, leads, field).to_numpy())
+    return functools.cache(lambda field: _field_array(model, leads, field))
 
 
 # --- the two views: a table and per-lead records ------------------------------------------------
@@ -328,7 +341,7 @@ def reasons_frame(
     """
     settings = settings_of(model)
     k = settings.reasons if k is None else k
-    leads = as_frame(leads)
+    leads = as_columns(leads)
     if contrib is None:
         contrib = contributions(model, leads, stage)
     _, points = to_points(model, contrib)
@@ -371,7 +384,7 @@ def explain_leads(
     """
     settings = settings_of(model)
     k = settings.reasons if k is None else k
-    leads = as_frame(leads)
+    leads = as_columns(leads)
     X = model.matrix(leads)
     contrib = contributions(model, None, stage, X=X)
     close_raw = contrib.raw if stage == CLOSE else None  # the booster's, already predicted
