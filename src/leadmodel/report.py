@@ -345,15 +345,11 @@ class Column:
     digits: int = 1
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def cell(value: Any, column: Column) -> str:
     """One table cell as text: ``-`` for a missing number."""
     if column.format == "text":
         return str(value)
-    if _missing(value):
+    if value is None or _isnan(value):
         return "-"
     if column.format == "int":
         return f"{int(value):,}"
