@@ -227,14 +227,6 @@ def _is_na(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def _plain_texts(values: list[Any]) -> bool:
-    return all(isinstance(v, str) or _is_na(v) for v in values)
-
-
-def _plain_numbers(values: list[Any]) -> bool:
-    return all(v is None or type(v) in _PLAIN_NUMBERS for v in values)
-
-
 def is_numeric_column(values: pd.Series) -> bool:
     """True when the column holds numbers: a numeric dtype, or every present value a number.
 
@@ -407,23 +399,6 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         if col in self._ordinal():
             out = np.where(out >= coder.unknown, np.nan, out.astype(float))
         return out
-
-    def plain_records(self, records: Sequence[Mapping[str, Any]]) -> bool:
-        """Whether each of these records is read the same alone as in any batch.
-
-        True when every numeric feature is a Python number or None and every categorical
-        one a string or None: pandas then reads each value the same whatever the other
-        records hold (a number in a text column is coded as its text, which is ``1``
-        beside other whole numbers but ``1.0`` beside a missing value).
-        """
-        for col in self.feature_names_:
-            if col in self.time_features_:
-                continue  # read from created_at, whatever its form (see _time_parts)
-            values = [r.get(col) for r in records]
-            plain = _plain_numbers if col in self.numeric_ else _plain_texts
-            if not plain(values):
-                return False
-        return True
 
     def _time_parts(self, values: pd.Series | None, n: int) -> dict[str, np.ndarray]:
         """Each fitted time feature as floats (NaN where ``created_at`` is missing or bad)."""

@@ -365,7 +365,6 @@ def _plain_records(rows: int, seed: int) -> list[dict[str, object]]:
 def test_plain_records_give_what_the_frame_gives_alone_or_together(model) -> None:
     records = _plain_records(SCORE_ROWS, SCORE_SEED)
     frame = pd.DataFrame.from_records(records)
-    assert explain.plain_records(model, records)
     np.testing.assert_array_equal(model.matrix(records), model.features.transform_matrix(frame))
     pd.testing.assert_frame_equal(model.predict(records), model.predict(frame), check_exact=True)
     assert explain.full_contributions(model, records) == explain.full_contributions(model, frame)
@@ -386,13 +385,10 @@ def test_plain_records_give_what_the_frame_gives_alone_or_together(model) -> Non
 def test_records_with_values_pandas_must_read_equal_the_frame(model, messy) -> None:
     records = messy.to_dict("records")  # numbers as text, mixed types, NaN
     frame = pd.DataFrame.from_records(records)
-    assert not explain.plain_records(model, records)  # not to be joined with other requests
     assert explain.explain_leads(model, records, k=3) == explain.explain_leads(model, frame, k=3)
     assert model.features.unknown_values(records) == model.features.unknown_values(frame)
     plain = _plain_records(SCORE_ROWS, SCORE_SEED)[-1]
-    assert explain.plain_records(model, [plain])
     for odd in ({"pages_viewed": True}, {"industry": 3.0}, {schema.LEAD_ID: 7}):
         one = [plain | odd]
-        assert not explain.plain_records(model, one)
         want = explain.explain_leads(model, pd.DataFrame.from_records(one), k=3)
         assert explain.explain_leads(model, one, k=3) == want

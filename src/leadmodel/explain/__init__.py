@@ -32,7 +32,6 @@ from leadmodel.explain.reasons import (
     REASON_SEPARATOR,
     explain_leads,
     field_values,
-    plain_records,
     reason_text,
     reasons_frame,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "global_importance",
     "handover_curve",
     "model_fields",
-    "plain_records",
     "reason_text",
     "reasons_frame",
     "recommend_threshold",

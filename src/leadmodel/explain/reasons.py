@@ -305,17 +305,6 @@ def json_value(value: object) -> object:
     return value
 
 
-def plain_records(model: FunnelModel, records: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every one of these records is explained the same alone as in any batch.
-
-    True when every id is a string and every feature value plain
-    (:meth:`LeadFeatures.plain_records`): requests may then be explained together and
-    split again.
-    """
-    ids_are_text = all(isinstance(r.get(schema.LEAD_ID), str) for r in records)
-    return ids_are_text and model.features.plain_records(records)
-
-
 def _reader(model: FunnelModel, leads: LeadColumns) -> Callable[[str], np.ndarray]:
     """:func:`field_values` of each field as an array, read once per field."""
     return functools.cache(lambda field: _field_array(model, leads, field))
