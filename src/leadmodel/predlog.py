@@ -97,14 +97,10 @@ def log_dir(option: str | Path | None = None) -> Path | None:
 def input_fields(model: Any) -> list[str]:
     """The raw canonical fields ``model`` (a :class:`~leadmodel.model.FunnelModel`) reads.
 
-    Its features that are lead fields, plus ``created_at`` when it derives time features.
+    :attr:`LeadFeatures.input_fields <leadmodel.features.LeadFeatures.input_fields>`:
+    its features that are lead fields, and ``created_at`` when it derives time features.
     """
-    features = model.features
-    time_features = getattr(features, "time_features_", None) or {}
-    fields = [c for c in features.feature_names_ if c not in time_features]
-    if time_features and schema.CREATED_AT not in fields:
-        fields.append(schema.CREATED_AT)
-    return fields
+    return list(model.features.input_fields)
 
 
 def field_type(model: Any, name: str) -> pa.DataType:
