@@ -69,6 +69,7 @@ class RecordColumns:
         self._records = records
         self._names = dict.fromkeys(name for record in records for name in record)
         self._columns: dict[str, pd.Series] = {}
+        self._factorized: dict[str, tuple[np.ndarray, list[str]]] = {}
 
     def __len__(self) -> int:
         return len(self._records)
@@ -94,6 +95,17 @@ class RecordColumns:
         """Column names in the order the records first give them (as a frame's)."""
         return list(self._names)
 
+    def factorized(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """:meth:`LeadFeatures._factorize` of column ``name``, computed once per column.
+
+        Scoring a request reads each categorical column twice (its codes, and the values
+        the model has not learned for the warnings); both share this result.
+        """
+        found = self._factorized.get(name)
+        if found is None:
+            found = self._factorized[name] = LeadFeatures._factorize(self[name])
+        return found
+
 
 #: Lead rows by column: a frame, or :class:`RecordColumns` of plain records.
 LeadColumns = pd.DataFrame | RecordColumns
@@ -104,6 +116,13 @@ def as_columns(leads: Leads | RecordColumns) -> LeadColumns:
     if isinstance(leads, pd.DataFrame | RecordColumns):
         return leads
     return RecordColumns(list(leads))
+
+
+def factorized(X: LeadColumns, col: str) -> tuple[np.ndarray, list[str]]:
+    """Codes and distinct texts of column ``col`` (:meth:`LeadFeatures._factorize`)."""
+    if isinstance(X, RecordColumns):
+        return X.factorized(col)
+    return LeadFeatures._factorize(X[col])
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -385,7 +404,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             elif coder is None:
                 out[col] = to_numeric_array(X[col])
             else:
-                out[col] = self._codes(col, coder, *self._factorize(X[col]))
+                out[col] = self._codes(col, coder, *factorized(X, col))
         return out
 
     def _codes(self, col: str, coder: _Coder, codes: np.ndarray, uniques: list[str]) -> np.ndarray:
@@ -503,7 +522,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         for col, coder in self._coder_table().items():
             if col not in X:
                 continue
-            _, uniques = self._factorize(X[col])
+            _, uniques = factorized(X, col)
             codes, texts = self._code_uniques(col, coder, uniques)
             unseen = sorted({t for c, t in zip(codes, texts, strict=True) if c == coder.unknown})
             if unseen:

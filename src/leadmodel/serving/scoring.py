@@ -18,6 +18,7 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema, tracking
+from leadmodel.features import RecordColumns, as_columns
 from leadmodel.model import FunnelModel
 from leadmodel.serving.api import (
     ExplainRequest,
@@ -84,10 +85,16 @@ def response_body(model: type[BaseModel], content: dict[str, Any]) -> bytes:
     return model.model_validate(content).model_dump_json(exclude_unset=True).encode()
 
 
-def field_warnings(records: list[dict[str, Any]], model: FunnelModel) -> list[FieldWarning]:
-    """Values scored as unknown, and given fields the model does not read."""
+def field_warnings(
+    records: list[dict[str, Any]], model: FunnelModel, columns: RecordColumns | None = None
+) -> list[FieldWarning]:
+    """Values scored as unknown, and given fields the model does not read.
+
+    ``columns``: the records already read by column for scoring (saves reading them again).
+    """
     warnings = []
-    for field, values in model.features.unknown_values(records).items():
+    unknown = model.features.unknown_values(columns if columns is not None else records)
+    for field, values in unknown.items():
         quoted = ", ".join(values[:WARNING_QUOTED_VALUES])
         hidden = len(values) - WARNING_QUOTED_VALUES
         more = f" (and {hidden} more)" if hidden > 0 else ""
@@ -157,9 +164,10 @@ class Scorer:
         """The ``/score`` response body: scores and the top ``k`` reasons of every lead."""
         records = self.records(request.leads)
         keys = [schema.LEAD_ID, *self.model.output_columns, "reasons"]
-        explained = explain.explain_leads(self.model, records, k=request.k, signed=False)
+        columns = as_columns(records)  # read once: the scores and the warnings share it
+        explained = explain.explain_leads(self.model, columns, k=request.k, signed=False)
         leads = [{key: lead[key] for key in keys} for lead in explained]
-        return score_body(self.ref, leads, field_warnings(records, self.model))
+        return score_body(self.ref, leads, field_warnings(records, self.model, columns))
 
     def explain(self, request: ExplainRequest) -> dict[str, Any]:
         """Every field's contribution, in score points, to every stage of every lead."""
