@@ -22,8 +22,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	bash training/demo.sh $(DEMO_DIR)
 
+# Two test processes, one per core; a file's tests stay on one process (they share its
+# module fixtures: trained models, servers). `TEST_PROCESSES=0` runs them in this one.
+TEST_PROCESSES ?= 2
 test: $(STAMP) java-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests training service benchmarks
