@@ -356,7 +356,13 @@ def models(
     """List registered models and their versions, with aliases and headline metrics."""
     from rich.table import Table
 
-    from leadmodel.tracking import list_versions, registered_names, tracking_uri
+    from leadmodel.tracking import (
+        CHAMPION,
+        alias_history,
+        list_versions,
+        registered_names,
+        tracking_uri,
+    )
 
     names = [name] if name else registered_names()
     found = {n: list_versions(n) for n in names}
@@ -384,6 +390,15 @@ def models(
                 r["created"][:19],
             )
         console.print(table)
+        moves = alias_history(model_name, CHAMPION)
+        if moves:
+            last = moves[-1]
+            console.print(
+                f"champion v{last.version} since {last.at[:19]} UTC ({last.by}): {last.reason}; "
+                f"every move: leadmodel aliases --name {model_name}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _fmt(value: float | None) -> str:
