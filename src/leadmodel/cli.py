@@ -306,9 +306,14 @@ def _training_summary(result: Any) -> None:
     from leadmodel.tracking import tracking_uri
 
     data = result.data_summary
+    windowed = data.get("window_days") is not None
+    span = f" of the newest {data['window_days']} days" if windowed else ""
+    older = (
+        f"retrain.window_days; {data['rows_before_window']:,} older left out, " if windowed else ""
+    )
     console.print(
-        f"[bold]Trained on[/] {data['rows_valid']:,} valid leads "
-        f"({data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
+        f"[bold]Trained on[/] {data.get('rows_window', data['rows_valid']):,} valid leads{span} "
+        f"({older}{data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
         f"ordered by {data['order_by']} ({data['order_min']} .. {data['order_max']})"
     )
     for warning in result.warnings:
@@ -455,14 +460,6 @@ def retrain(
     if as_json:
         print_json(result.to_json())
         return
-    window = result.to_json()["window"]
-    if window["window_days"] is not None:
-        console.print(
-            f"[bold]Window[/] the newest {window['window_days']} days: "
-            f"{window['rows_window']:,} leads ({window['window_start'][:10]} .. "
-            f"{window['window_end'][:10]}); {window['rows_before_window']:,} older leads "
-            "left out (retrain.window_days)"
-        )
     _training_summary(result.run)
     was = f"v{result.champion_before}" if result.champion_before else "none"
     now = f"v{result.champion_after}" if result.champion_after else "none"

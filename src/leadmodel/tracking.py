@@ -445,15 +445,22 @@ def _move(
     return move
 
 
-def alias_history(name: str, alias: str | None = None) -> list[AliasMove]:
+def alias_history(
+    name: str, alias: str | None = None, client: MlflowClient | None = None
+) -> list[AliasMove]:
     """Every recorded move of ``alias`` (default: of every alias) of model ``name``,
-    oldest first; empty when nothing was recorded (or there is no such model)."""
+    oldest first; empty when nothing was recorded (or there is no such model).
+
+    Without a ``client``, reads the store in force (:func:`tracking_uri`), creating none.
+    """
+    if client is None:
+        try:
+            use_tracking()
+        except ModelNotFound:
+            return []
+        client = MlflowClient()
     try:
-        use_tracking()
-    except ModelNotFound:
-        return []
-    try:
-        versions = MlflowClient().search_model_versions(f"name='{name}'")
+        versions = client.search_model_versions(f"name='{name}'")
     except MlflowException:
         return []
     moves = []
@@ -514,7 +521,7 @@ def rollback(name: str, reason: str = "") -> AliasMove:
                     f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
                 )
             raise RegistryError(f"model '{name}' has no champion: nothing to roll back")
-        line = champion_line(alias_history(name, CHAMPION))
+        line = champion_line(alias_history(name, CHAMPION, client))
         if not line or line[-1] != current:
             line.append(current)  # moved outside leadmodel: no record, but it is in force
         for earlier in reversed(line[:-1]):
