@@ -6,7 +6,8 @@ the export's newest lead; the time split inside the window is training's). The n
 version becomes ``challenger``; ``champion`` moves only when the readiness verdict is
 ``ready`` and the registry gate finds it as good as the current champion on the window's
 newest leads. Every alias move is recorded on the version it moves to
-(:func:`leadmodel.tracking.alias_history`); a scheduler reads ``promoted`` and ``reason``.
+(:func:`leadmodel.tracking.alias_history`); a scheduler reads ``champion_moved`` and
+``reason`` of :meth:`RetrainResult.to_json`.
 """
 
 from __future__ import annotations
