@@ -306,9 +306,14 @@ def _training_summary(result: Any) -> None:
     from leadmodel.tracking import tracking_uri
 
     data = result.data_summary
+    windowed = data.get("window_days") is not None
+    span = f" of the newest {data['window_days']} days" if windowed else ""
+    older = (
+        f"retrain.window_days; {data['rows_before_window']:,} older left out, " if windowed else ""
+    )
     console.print(
-        f"[bold]Trained on[/] {data['rows_valid']:,} valid leads "
-        f"({data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
+        f"[bold]Trained on[/] {data.get('rows_window', data['rows_valid']):,} valid leads{span} "
+        f"({older}{data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
         f"ordered by {data['order_by']} ({data['order_min']} .. {data['order_max']})"
     )
     for warning in result.warnings:
@@ -356,7 +361,13 @@ def models(
     """List registered models and their versions, with aliases and headline metrics."""
     from rich.table import Table
 
-    from leadmodel.tracking import list_versions, registered_names, tracking_uri
+    from leadmodel.tracking import (
+        CHAMPION,
+        alias_history,
+        list_versions,
+        registered_names,
+        tracking_uri,
+    )
 
     names = [name] if name else registered_names()
     found = {n: list_versions(n) for n in names}
@@ -384,6 +395,15 @@ def models(
                 r["created"][:19],
             )
         console.print(table)
+        moves = alias_history(model_name, CHAMPION)
+        if moves:
+            last = moves[-1]
+            console.print(
+                f"champion v{last.version} since {last.at[:19]} UTC ({last.by}): {last.reason}; "
+                f"every move: leadmodel aliases --name {model_name}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _fmt(value: float | None) -> str:
@@ -391,20 +411,139 @@ def _fmt(value: float | None) -> str:
 
 
 @app.command()
+def retrain(
+    data: str = typer.Option(
+        ..., "--data", help="The latest CRM export or lead table (CSV/Parquet)."
+    ),
+    mapping: MappingOption = None,
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="Training config YAML; its retrain.window_days sets the window "
+        "(default: the shipped one, the newest 365 days).",
+    ),
+    name: str | None = typer.Option(
+        None,
+        "--name",
+        help="Registered model name [default: as train's --register: the config's "
+        f"registry.name, else the mapping's model_name, else {DEFAULT_MODEL_NAME}].",
+    ),
+    experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
+    as_json: JsonOption = False,
+) -> None:
+    """Train on the newest window of an export, register it as challenger, and move
+    champion only when it is ready and the gate passes.
+
+    Exit 0 when the run succeeded, whether or not champion moved (the summary and
+    `--json`'s champion_moved say which, and why); 2 on bad input.
+    """
+    from leadmodel.config import ConfigError
+    from leadmodel.ingest import IngestError
+    from leadmodel.leakage import LeakageError
+    from leadmodel.retrain import retrain as run_retrain
+    from leadmodel.tracking import StoreError
+
+    try:
+        with console.status("retraining...") as status:
+            result = run_retrain(
+                data,
+                mapping=mapping,
+                config=config,
+                name=name,
+                experiment=experiment,
+                progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
+            )
+    except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
+    if as_json:
+        print_json(result.to_json())
+        return
+    _training_summary(result.run)
+    was = f"v{result.champion_before}" if result.champion_before else "none"
+    now = f"v{result.champion_after}" if result.champion_after else "none"
+    verb = "moved" if result.moved else "did not move"
+    console.print(
+        f"[bold]Champion[/] {verb}: {was} -> {now}; challenger is v{result.run.model_version}",
+        highlight=False,
+    )
+
+
+@app.command()
 def promote(
     version: str = typer.Argument(..., help="Model version to make champion."),
     name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    reason: str = typer.Option(
+        "moved by hand", "--reason", help="Why: recorded with the move (leadmodel aliases)."
+    ),
 ) -> None:
-    """Move the `champion` alias to VERSION by hand."""
+    """Move the `champion` alias to VERSION by hand (the move is recorded)."""
     from leadmodel.tracking import ModelNotFound, use_tracking
     from leadmodel.tracking import promote as move_champion
 
     try:
         use_tracking()
-        move_champion(name, version)
+        move = move_champion(name, version, by="promote", reason=reason)
     except ModelNotFound as exc:
         fail(str(exc))
-    console.print(f"champion of '{name}' is now version {version}")
+    if move is None:
+        console.print(f"version {version} of '{name}' is champion already: nothing moved")
+        return
+    was = f" (was version {move.previous})" if move.previous else ""
+    console.print(f"champion of '{name}' is now version {version}{was}")
+
+
+@app.command()
+def rollback(
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    reason: str = typer.Option(
+        "rolled back by hand", "--reason", help="Why: recorded with the move."
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Move `champion` back to the previous champion (again: further back), recorded."""
+    from leadmodel.tracking import ModelNotFound, RegistryError, use_tracking
+    from leadmodel.tracking import rollback as roll_back
+
+    try:
+        use_tracking()
+        move = roll_back(name, reason=reason)
+    except (ModelNotFound, RegistryError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(move.to_dict())
+        return
+    console.print(
+        f"champion of '{name}' rolled back: version {move.previous} -> {move.version}",
+        highlight=False,
+    )
+
+
+@app.command()
+def aliases(
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    as_json: JsonOption = False,
+) -> None:
+    """The recorded alias moves of a model, newest first: when, from, to, by what, why."""
+    from rich.table import Table
+
+    from leadmodel.tracking import alias_history, tracking_uri
+
+    moves = alias_history(name)
+    if as_json:
+        print_json([m.to_dict() for m in reversed(moves)])
+        return
+    if not moves:
+        console.print(f"No recorded alias moves of '{name}' in {tracking_uri()}.", soft_wrap=True)
+        return
+    table = Table(title=f"Alias moves of {name}, newest first")
+    for col in ("when (UTC)", "alias", "from", "to", "by", "why"):
+        table.add_column(col)
+    for m in reversed(moves):
+        was = f"v{m.previous}" if m.previous else "-"
+        table.add_row(m.at[:19], m.alias, was, f"v{m.version}", m.by, m.reason)
+    console.print(table)
 
 
 # --- explanations: what-if and the marketing report (issue 4) ---------------------------

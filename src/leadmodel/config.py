@@ -249,6 +249,20 @@ class RegistryConfig(_Strict):
     max_brier_increase: float = Field(0.0, ge=0, description="Champion rule: Brier increase.")
 
 
+class RetrainConfig(_Strict):
+    """What ``leadmodel retrain`` learns from: the newest window of an export."""
+
+    window_days: int | None = Field(
+        365,
+        ge=1,
+        description=(
+            "Days of leads up to the export's newest one that a retrain learns from (older "
+            "leads are left out and counted); null = the whole export. Needs a date order "
+            "(created_at, or a mapping's order_by that is a date)."
+        ),
+    )
+
+
 class ExplainConfig(_Strict):
     """How explanations read: reasons per lead, what counts as a reason, the views' limits."""
 
@@ -306,6 +320,7 @@ class TrainConfig(_Strict):
     rule_points: RulePointsConfig = Field(default_factory=RulePointsConfig)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 

@@ -13,6 +13,7 @@ an empty store where there is none.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -322,16 +323,16 @@ class Registration:
 
 
 def get_alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version an alias points to, or None."""
+    """The version an alias points to (as text), or None."""
     try:
-        return client.get_model_version_by_alias(name, alias).version
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
 
-def register(info: Any, name: str) -> str:
+def register(info: Any, name: str, by: str = "train") -> str:
     """Register a logged model (its ``ModelInfo``) under ``name``; returns the new version
-    and tags it challenger.
+    and moves ``challenger`` to it (recorded, ``by`` the job that ran).
 
     Under the store lock: jobs that register at the same moment get versions one by one.
     Through the client API, which reports nothing on stderr (the CLI says what happened).
@@ -346,7 +347,7 @@ def register(info: Any, name: str) -> str:
         mv = client.create_model_version(
             name, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
         )
-        client.set_registered_model_alias(name, CHALLENGER, mv.version)
+        _move(client, name, CHALLENGER, str(mv.version), by, "registered by the run")
     return str(mv.version)
 
 
@@ -359,9 +360,8 @@ def registered_names() -> list[str]:
     return sorted(m.name for m in MlflowClient().search_registered_models())
 
 
-def promote(name: str, version: str) -> None:
-    """Move the ``champion`` alias to ``version`` (by hand or after the gate)."""
-    client = MlflowClient()
+def _check_version(client: MlflowClient, name: str, version: str) -> None:
+    """One line naming the model or the version when either is not registered."""
     try:
         client.get_model_version(name, str(version))
     except MlflowException:
@@ -372,7 +372,175 @@ def promote(name: str, version: str) -> None:
                 f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
             ) from None
         raise ModelNotFound(f"model '{name}' has no version {version}") from None
-    client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def promote(name: str, version: str, by: str = "promote", reason: str = "") -> AliasMove | None:
+    """Move the ``champion`` alias to ``version`` (by hand or after the gate) and record the
+    move on that version; None when it is champion already (nothing moves)."""
+    client = MlflowClient()
+    _check_version(client, name, version)
+    with store_lock(mlflow.get_registry_uri()):
+        return _move(client, name, CHAMPION, str(version), by, reason)
+
+
+# --- alias moves and their records ----------------------------------------------------------
+#: Model-version tags that record an alias move to that version: this prefix, then the
+#: move's UTC time, e.g. ``leadmodel.alias_move.20261201T230144.123456Z``; the value is
+#: JSON: alias, from, at, by, reason.
+MOVE_TAG_PREFIX = "leadmodel.alias_move."
+_MOVE_KEY_TIME = "%Y%m%dT%H%M%S.%fZ"
+#: What moves aliases: a training run's gate, a retrain's gate, a person, a rollback.
+MOVERS = ("train", "retrain", "promote", "rollback")
+
+
+class RegistryError(Exception):
+    """An alias cannot be moved as asked (one clear line)."""
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One recorded move of an alias: to ``version``, from ``previous``, when, by what, why."""
+
+    name: str
+    alias: str
+    version: str
+    previous: str | None
+    at: str  # UTC, ISO 8601
+    by: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "alias": self.alias,
+            "version": self.version,
+            "from": self.previous,
+            "at": self.at,
+            "by": self.by,
+            "reason": self.reason,
+        }
+
+    def line(self) -> str:
+        was = f"v{self.previous}" if self.previous else "none"
+        return f"{self.at[:19]} {self.alias} {was} -> v{self.version} by {self.by}: {self.reason}"
+
+
+def _move(
+    client: MlflowClient, name: str, alias: str, version: str, by: str, reason: str
+) -> AliasMove | None:
+    """Point ``alias`` at ``version`` and tag that version with the move (caller holds the
+    store lock); None when the alias is there already."""
+    if by not in MOVERS:
+        raise ValueError(f"alias move by {by!r}: must be one of {', '.join(MOVERS)}")
+    previous = get_alias_version(client, name, alias)
+    if previous == version:
+        return None
+    now = pd.Timestamp.now(tz="UTC")
+    at = now.isoformat(timespec="microseconds")
+    move = AliasMove(name, alias, version, previous, at, by, reason)
+    client.set_registered_model_alias(name, alias, version)
+    record = {k: v for k, v in move.to_dict().items() if k not in ("name", "version")}
+    key = MOVE_TAG_PREFIX + now.strftime(_MOVE_KEY_TIME)
+    client.set_model_version_tag(name, version, key, json.dumps(record))
+    return move
+
+
+def alias_history(
+    name: str, alias: str | None = None, client: MlflowClient | None = None
+) -> list[AliasMove]:
+    """Every recorded move of ``alias`` (default: of every alias) of model ``name``,
+    oldest first; empty when nothing was recorded (or there is no such model).
+
+    Without a ``client``, reads the store in force (:func:`tracking_uri`), creating none.
+    """
+    if client is None:
+        try:
+            use_tracking()
+        except ModelNotFound:
+            return []
+        client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+    moves = []
+    for mv in versions:
+        for key, value in (mv.tags or {}).items():
+            if not key.startswith(MOVE_TAG_PREFIX):
+                continue
+            record = json.loads(value)
+            if alias is not None and record["alias"] != alias:
+                continue
+            moves.append(
+                AliasMove(
+                    name,
+                    record["alias"],
+                    str(mv.version),
+                    record["from"],
+                    record["at"],
+                    record["by"],
+                    record["reason"],
+                )
+            )
+    return sorted(moves, key=lambda m: m.at)
+
+
+def champion_line(moves: list[AliasMove]) -> list[str]:
+    """The champions in force, oldest first, as recorded moves replay them.
+
+    A move pushes its version; a rollback takes the version it left off the top. A
+    champion set outside leadmodel (in the MLflow UI) has no record: :func:`rollback`
+    puts it on top before it walks back.
+    """
+    line: list[str] = []
+    for move in moves:
+        if move.alias != CHAMPION:
+            continue
+        if move.by == "rollback" and line:
+            line.pop()
+        if not line or line[-1] != move.version:
+            line.append(move.version)
+    return line
+
+
+def rollback(name: str, reason: str = "") -> AliasMove:
+    """Move ``champion`` back to the champion before it (from the recorded moves) and
+    record the move; rolling back again walks further back.
+
+    Versions deleted since are skipped. :class:`RegistryError` when no earlier champion
+    was recorded.
+    """
+    client = MlflowClient()
+    with store_lock(mlflow.get_registry_uri()):
+        current = get_alias_version(client, name, CHAMPION)
+        if current is None:
+            names = registered_names()
+            if name not in names:
+                raise ModelNotFound(
+                    f"no registered model '{name}' in {mlflow.get_registry_uri()} "
+                    f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
+                )
+            raise RegistryError(f"model '{name}' has no champion: nothing to roll back")
+        line = champion_line(alias_history(name, CHAMPION, client))
+        if not line or line[-1] != current:
+            line.append(current)  # moved outside leadmodel: no record, but it is in force
+        for earlier in reversed(line[:-1]):
+            if earlier != current and _exists(client, name, earlier):
+                move = _move(client, name, CHAMPION, earlier, "rollback", reason)
+                if move is not None:
+                    return move
+        raise RegistryError(
+            f"model '{name}': no previous champion recorded before v{current} "
+            "(see `leadmodel aliases`); move it by hand with `leadmodel promote VERSION`"
+        )
+
+
+def _exists(client: MlflowClient, name: str, version: str) -> bool:
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        return False
+    return True
 
 
 def list_versions(name: str) -> list[dict[str, Any]]:

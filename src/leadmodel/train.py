@@ -72,6 +72,34 @@ def time_split(frame: pd.DataFrame, order_by: str, test_share: float, valid_shar
     )
 
 
+def newest_window(
+    frame: pd.DataFrame, order_by: str, days: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The leads of the ``days`` days up to the export's newest lead, and what that left out.
+
+    The window ends at the newest lead, not today: an export pulled a week ago still
+    gives a full window.
+    """
+    order = frame[order_by]
+    if not pd.api.types.is_datetime64_any_dtype(order):
+        raise ValueError(
+            f"retrain.window_days: the export is ordered by '{order_by}', which is not a "
+            "date, so a window of days cannot be cut; set retrain.window_days: null in the "
+            "config to learn from the whole export"
+        )
+    end = order.max()
+    keep = (order > end - pd.Timedelta(days=days)).to_numpy()
+    window = frame.loc[keep].reset_index(drop=True)
+    found = {
+        "window_days": days,
+        "window_start": str(window[order_by].min()),
+        "window_end": str(end),
+        "rows_window": int(keep.sum()),
+        "rows_before_window": int((~keep).sum()),
+    }
+    return window, found
+
+
 def file_sha256(path: str | Path) -> str:
     """Content hash of the input file (logged so runs can be tied to their data)."""
     digest = hashlib.sha256()
@@ -261,6 +289,7 @@ class TrainResult:
     readiness: Readiness
     model_name: str = ""
     warnings: list[str] = field(default_factory=list)
+    champion_before: str | None = None
 
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
@@ -275,6 +304,7 @@ class TrainResult:
             "model_version": self.model_version,
             "promoted": self.promoted,
             "promotion_reason": self.promotion_reason,
+            "champion_before": self.champion_before,
             "readiness": self.readiness.verdict,
             "readiness_reasons": self.readiness.reasons,
             "readiness_detail": self.readiness.to_dict(),
@@ -391,11 +421,13 @@ def _gate(
     config: TrainConfig,
     ready: Readiness,
     fields: list[str],
+    job: str = "train",
 ) -> Registration:
     """Move ``champion`` to a ready new version when the config's rule says it is as good.
 
     A champion that reads other input ``fields`` was trained on other data: the two are
-    not compared, and the champion stays.
+    not compared, and the champion stays. A move is recorded on the version, ``by`` the
+    ``job`` (train or retrain), with the verdict line as its reason.
     """
     from mlflow.tracking import MlflowClient
 
@@ -407,8 +439,8 @@ def _gate(
             new_version, False, f"not promoted ({kept}): model is {ready.line()}", current
         )
     if current is None:
-        promote(name, new_version)
         first = "promoted: the first ready version is champion"
+        promote(name, new_version, by=job, reason=first)
         return Registration(new_version, True, first, None)
     champion, _ = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
     theirs = champion.features.input_fields
@@ -440,7 +472,7 @@ def _gate(
         f"(max increase {rule.max_brier_increase})"
     )
     if auc_ok and brier_ok:
-        promote(name, new_version)
+        promote(name, new_version, by=job, reason="promoted: " + verdict)
         return Registration(new_version, True, "promoted: " + verdict, current)
     return Registration(new_version, False, "kept champion: " + verdict, current)
 
@@ -503,8 +535,15 @@ def train(
     register_name: str | None = None,
     tracking: str | None = None,
     progress: Callable[[str], None] | None = None,
+    window_days: int | None = None,
+    job: str = "train",
 ) -> TrainResult:
-    """Run the whole training job; see the module docstring and the README."""
+    """Run the whole training job; see the module docstring and the README.
+
+    ``window_days`` learns from the newest days of the export only (:func:`newest_window`;
+    what retrain does). ``job`` (``train`` or ``retrain``) tags the run and is recorded
+    with every alias it moves.
+    """
     say = progress or (lambda _msg: None)
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     mapping_obj = mapping if isinstance(mapping, ingest.Mapping) else ingest.load_mapping(mapping)
@@ -517,10 +556,14 @@ def train(
     say("reading and validating leads")
     result = ingest.read_leads(path, mapping_obj, require_labels=True)
     frame = result.valid
-    if frame[schema.CLOSED].notna().sum() == 0:
-        raise ValueError("no lead has a decided 'closed' outcome: nothing to learn from")
-    check_labels(frame, "in the export")
     order_by = result.order_by
+    where, window = "in the export", {}
+    if window_days is not None:
+        frame, window = newest_window(frame, order_by, window_days)
+        where = f"in the window (the newest {window_days} days, retrain.window_days)"
+    if frame[schema.CLOSED].notna().sum() == 0:
+        raise ValueError(f"no lead {where} has a decided 'closed' outcome: nothing to learn from")
+    check_labels(frame, where)
     exclude = set(cfg.features.exclude) | set(mapping_obj.exclude_features)
     if order_by != schema.CREATED_AT:
         exclude.add(order_by)  # a sequence number is time, not a lead attribute
@@ -545,7 +588,7 @@ def train(
     say("evaluating on the newest leads")
     evaluations, predictions = evaluate_stages(model, split, cfg)
     ready = readiness(evaluations["close"], cfg, too_little_data(frame, cfg))
-    summary = _data_summary(frame, result, path)
+    summary = _data_summary(frame, result, path) | window
     model.metadata = {
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "data_sha256": summary["sha256"],
@@ -607,7 +650,7 @@ def train(
             )
             mlflow.log_dict(st.selection, f"selection/{stage}.json")
         mlflow.log_dict(ready.to_dict(), "readiness.json")
-        mlflow.set_tag("readiness", ready.verdict)
+        mlflow.set_tags({"readiness": ready.verdict, "job": job})
         mlflow.log_metrics(
             {
                 "close_roc_auc_low": ready.auc_low,
@@ -624,7 +667,7 @@ def train(
         model_uri = info.model_uri
         reg: Registration | None = None
         say(f"registering the model as '{name}'")
-        version = register(info, name)
+        version = register(info, name, by=job)
         reg = _gate(
             name,
             version,
@@ -633,6 +676,7 @@ def train(
             cfg,
             ready,
             model.features.input_fields,
+            job,
         )
         mlflow.set_tags(
             {
@@ -660,4 +704,5 @@ def train(
         readiness=ready,
         model_name=name,
         warnings=warnings,
+        champion_before=reg.champion_before if reg else None,
     )
