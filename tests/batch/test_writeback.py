@@ -1,15 +1,14 @@
-"""Write-back files: synth --format X -> validate -> train -> score --format X, per preset.
+"""Write-back files: synth --format X -> validate -> fit -> score --format X, per preset.
 
-HubSpot goes through the real `leadmodel train` (MLflow store, registry, the training
-summary naming the dropped counters); Salesforce and Dynamics fit the same funnel in
-process (the MLflow part of a run is tested elsewhere and is the same for every preset).
-Each write-back file must match docs/crm.md: its columns in order, the record ids of the
+Each preset's model is the run's own fit (read with the preset, time split,
+:func:`leadmodel.model.fit_funnel`) without the MLflow part, which is the same for every
+mapping and tested with the ``trained`` model (that one also drives the CLI here). Each
+write-back file must match docs/crm.md: its columns in order, the record ids of the
 export, the field length limits, and the scores of the canonical scores file.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -31,16 +30,10 @@ ROWS = 2_500
 SEED = 6
 PRESETS = ("hubspot", "salesforce", "dynamics")
 CRM_DOC = REPO_ROOT / "docs" / "crm.md"
-#: A training run small enough for a test: one setting tried, a small report. On 2,500
-#: leads without events or time on site, prior awareness (the synthetic truth's strongest
-#: driver) carries most of a quick model's gain, and the guard's dominance rule would stop
-#: it; the guard is tested elsewhere, the dropped counters are what is under test here.
-LEAN_CONFIG = (
-    "tuning: {trials: 1, folds: 2}\n"
-    "leakage: {allow: [prior_awareness]}\n"
-    "readiness: {bootstrap: 20}\n"
-    "report: {run_explain_rows: 100, beeswarm_rows: 100}\n"
-)
+#: A fit small enough for a test: one setting tried on two folds.
+LEAN_CONFIG = "tuning: {trials: 1, folds: 2}\n"
+#: Leads the command scores with the session's model (the command is under test, not speed).
+CLI_ROWS = 200
 HUBSPOT_COUNTERS = ["hs_analytics_num_visits", "hs_analytics_num_page_views", "hs_email_click"]
 runner = CliRunner()
 
@@ -58,75 +51,47 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "lean.yaml"
-    path.write_text(LEAN_CONFIG, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def hubspot_run(exports: dict[str, Path], config_path: Path) -> dict:
-    """`leadmodel train --mapping hubspot --json` on the HubSpot-shaped export."""
-    args = ["train", "--data", str(exports["hubspot"]), "--mapping", "hubspot"]
-    done = runner.invoke(
-        app, [*args, "--config", str(config_path), "--experiment", "crm", "--json"]
-    )
-    assert done.exit_code == 0, done.output
-    return json.loads(done.stdout)
-
-
-def quick_funnel(path: Path, system: str, config_path: Path) -> FunnelModel:
-    """The run's own fit (read with the preset, time split, fit_funnel), without MLflow."""
-    cfg = load_config(config_path)
-    result = read_leads(path, system, require_labels=True)
-    split = time_split(result.valid, result.order_by, cfg.split.test_share, cfg.split.valid_share)
-    return fit_funnel(split.train, split.valid, cfg)
+def funnels(exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Each preset's funnel, fitted on its own export as a training run fits it."""
+    config = tmp_path_factory.mktemp("config") / "lean.yaml"
+    config.write_text(LEAN_CONFIG, encoding="utf-8")
+    cfg = load_config(config)
+    found: dict[str, FunnelModel] = {}
+    for system, path in exports.items():
+        result = read_leads(path, system, require_labels=True)
+        split = time_split(
+            result.valid, result.order_by, cfg.split.test_share, cfg.split.valid_share
+        )
+        found[system] = fit_funnel(split.train, split.valid, cfg)
+    return found
 
 
 def documented_columns(system: str) -> list[str]:
     """The first column of the system's table in docs/crm.md, in order."""
     title = crm.WRITE_BACKS[system].system
-    section = CRM_DOC.read_text(encoding="utf-8").split(f"### {title}\n", 1)[1].split("\n#", 1)[0]
-    return re.findall(r"^\| `([^`]+)` \|", section, re.M)
+    section = CRM_DOC.read_text(encoding="utf-8").split(f"### {title}\n", 1)[1]
+    return re.findall(r"^\| `([^`]+)` \|", section.split("\n#", 1)[0], re.M)
 
 
 @pytest.mark.slow
-def test_hubspot_training_names_and_never_reads_the_live_counters(hubspot_run: dict) -> None:
-    dropped = hubspot_run["data"]["dropped"]
-    assert set(HUBSPOT_COUNTERS) <= set(dropped)
-    assert "hs_lead_status" in hubspot_run["data"]["label_sources"]
-    features = set(hubspot_run["features"])
-    assert not features & set(dropped + hubspot_run["data"]["label_sources"])
+def test_hubspot_model_reads_the_frozen_copies_never_the_live_counters(funnels: dict) -> None:
+    features = set(funnels["hubspot"].features.feature_names_)
     assert {"website_visits", "pages_viewed", "email_clicks"} <= features  # the frozen copies
-    assert hubspot_run["model_name"] == "hubspot-leads"
+    assert not features & set(HUBSPOT_COUNTERS + ["hs_lead_status", "lifecyclestage"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("system", PRESETS)
 def test_write_back_file_is_the_documented_import_of_the_exports_records(
-    system: str,
-    exports: dict[str, Path],
-    config_path: Path,
-    hubspot_run: dict,
-    tmp_path: Path,
+    system: str, exports: dict[str, Path], funnels: dict, tmp_path: Path
 ) -> None:
     spec = crm.WRITE_BACKS[system]
     path = exports[system]
-    out = tmp_path / f"leadmodel-{system}.csv"
-    canonical = tmp_path / "scores.csv"
-    if system == "hubspot":
-        model_uri = hubspot_run["model_uri"]
-        args = ["score", "--data", str(path), "--mapping", system, "--model", model_uri]
-        done = runner.invoke(app, [*args, "--format", system, "--out", str(out), "--json"])
-        assert done.exit_code == 0, done.output
-        assert json.loads(done.stdout)["rows_scored"] == ROWS
-        base = runner.invoke(app, [*args, "--reasons", "3", "--out", str(canonical)])
-        assert base.exit_code == 0, base.output
-    else:
-        model = (quick_funnel(path, system, config_path), {"uri": f"test:{system}"})
-        summary = score_file(path, out, mapping=system, model=model, crm_format=system)
-        assert summary.rows_scored == ROWS
-        score_file(path, canonical, mapping=system, model=model, reasons=3)
+    out, canonical = tmp_path / f"leadmodel-{system}.csv", tmp_path / "scores.csv"
+    model = (funnels[system], {"uri": f"test:{system}"})
+    summary = score_file(path, out, mapping=system, model=model, crm_format=system)
+    assert summary.rows_scored == ROWS
+    score_file(path, canonical, mapping=system, model=model, reasons=3)
 
     written = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(written.columns) == spec.columns == documented_columns(system)
@@ -136,7 +101,7 @@ def test_write_back_file_is_the_documented_import_of_the_exports_records(
     assert reasons.str.len().max() <= spec.reasons_max_chars
     assert (reasons != "").all()
     assert set(written[spec.tier]) <= set("ABCD")
-    scores = pd.read_csv(canonical)
+    scores = pd.read_csv(canonical, dtype={"reasons": str}, keep_default_na=False)
     pd.testing.assert_series_equal(
         written[spec.score].astype(float), scores["score"].round(1), check_names=False
     )
@@ -145,6 +110,21 @@ def test_write_back_file_is_the_documented_import_of_the_exports_records(
     )
     assert written[spec.tier].tolist() == scores["tier"].tolist()
     assert reasons.tolist() == scores["reasons"].map(spec.fit_text).tolist()
+
+
+@pytest.mark.slow
+def test_score_command_writes_a_write_back_file(trained, tmp_path: Path) -> None:
+    leads = pd.read_csv(trained.data_path, dtype=str, keep_default_na=False).head(CLI_ROWS)
+    data = write_table(leads, tmp_path / "leads.csv")
+    out = tmp_path / "leadmodel-salesforce.csv"
+    args = ["score", "--data", str(data), "--model", trained.result.model_uri]
+    done = runner.invoke(app, [*args, "--format", "salesforce", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    spec = crm.WRITE_BACKS["salesforce"]
+    assert list(written.columns) == spec.columns
+    assert written[spec.id_column].tolist() == leads["lead_id"].tolist()
+    assert written[spec.reasons].str.len().between(1, spec.reasons_max_chars).all()
 
 
 def test_reasons_are_cut_to_whole_reasons_within_the_field() -> None:
