@@ -448,6 +448,7 @@ def score_file(
     model: tuple[FunnelModel, dict[str, Any]] | None = None,
     now: pd.Timestamp | str | None = None,
     max_reject_share: float | None = None,
+    crm_format: str | None = None,
 ) -> BatchSummary:
     """Score every valid lead of ``data`` into ``out`` (CSV or Parquet, by extension).
 
@@ -474,6 +475,10 @@ def score_file(
     max_reject_share
         Largest share of rejected rows the run accepts (default: the mapping's, else
         :data:`leadmodel.ingest.DEFAULT_MAX_REJECT_SHARE`); see :func:`finish`.
+    crm_format
+        ``hubspot``, ``salesforce`` or ``dynamics``: write that system's write-back file
+        (:mod:`leadmodel.crm`, CSV) instead of the scores table; ``reasons`` 0 then means
+        the model's default number of reasons. None or ``canonical``: the scores table.
 
     Raises
     ------
@@ -487,6 +492,7 @@ def score_file(
     if reasons < 0:
         raise ValueError(f"reasons: must be 0 or more, got {reasons}")
     check_paths(data, out, rejects)
+    crm = _write_back(crm_format, out)
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
     limit = ingest.reject_limit(max_reject_share, mapping)
@@ -506,7 +512,12 @@ def score_file(
             model = load_funnel(model_uri or default_model_uri(mapping.model_name))
         funnel, info = model
         version = model_version_of(info)
-        writer = stack.enter_context(AtomicTableWriter(out, output_schema(funnel, reasons)))
+        if crm is not None and reasons == 0:
+            from leadmodel.explain import settings_of
+
+            reasons = settings_of(funnel).reasons
+        out_schema = output_schema(funnel, reasons) if crm is None else crm.arrow_schema()
+        writer = stack.enter_context(AtomicTableWriter(out, out_schema))
         reject_writer: AtomicTableWriter | None = None
         for raw in chain([first], pieces):
             rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
@@ -520,7 +531,8 @@ def score_file(
                 delimiter=reader.delimiter,
                 numbers=funnel.features.numeric_,
             )
-            writer.write(score_frame(funnel, result.valid, reasons, version))
+            scores = score_frame(funnel, result.valid, reasons, version)
+            writer.write(scores if crm is None else crm.frame(scores))
             if rejects is not None:
                 if reject_writer is None:
                     reject_schema = rejects_schema(chunks.columns)
@@ -553,3 +565,17 @@ def score_file(
             writer.commit,
             reject_writer.commit if reject_writer is not None else None,
         )
+
+
+def _write_back(crm_format: str | None, out: str | Path) -> Any:
+    """The :class:`leadmodel.crm.WriteBack` of ``crm_format`` (None: the scores table)."""
+    from leadmodel import crm
+
+    if crm_format is None or crm_format == crm.CANONICAL:
+        return None
+    found = crm.write_back(crm_format)
+    if Path(out).suffix.lower() not in crm.WRITE_BACK_SUFFIXES:
+        raise ValueError(
+            f"{out}: a {found.system} write-back file is imported as CSV; name it *.csv"
+        )
+    return found

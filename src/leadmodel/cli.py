@@ -53,7 +53,12 @@ def _quiet_libraries() -> None:
 
 # --- options several commands share --------------------------------------------------------
 MappingOption = Annotated[
-    str | None, typer.Option("--mapping", help="Column mapping YAML for the export.")
+    str | None,
+    typer.Option(
+        "--mapping",
+        help="Column mapping YAML for the export, or a preset: hubspot, salesforce, "
+        "dynamics (see `leadmodel mappings`).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 MaxRejectShareOption = Annotated[
@@ -102,16 +107,34 @@ def synth(
         help="Add a campaign column with this many campaigns of Zipf-like sizes, each "
         "with its own effect (try 400; 0 = off).",
     ),
+    export_format: str = typer.Option(
+        "canonical",
+        "--format",
+        help="canonical, or a CRM's own export: hubspot, salesforce, dynamics (the "
+        "columns and spellings its preset --mapping reads).",
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic CRM export whose true probabilities are known."""
     from leadmodel.io import check_writable, write_table
-    from leadmodel.synthetic import DEFAULT_AS_OF, generate, summarise
+    from leadmodel.synthetic import (
+        CANONICAL_FORMAT,
+        CRM_FORMATS,
+        DEFAULT_AS_OF,
+        crm_export,
+        generate,
+        summarise,
+    )
 
     if rows <= 0:
         fail(f"--rows: must be a positive number of leads, got {rows}")
     if campaigns < 0:
         fail(f"--campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
+    formats = (CANONICAL_FORMAT, *CRM_FORMATS)
+    if export_format not in formats:
+        fail(f"--format: must be one of {', '.join(formats)}, got {export_format!r}")
+    if messy and export_format != CANONICAL_FORMAT:
+        fail("--format: a CRM's export is written clean; drop --messy")
     targets = {"--out": out} | ({"--truth-out": truth_out} if truth_out else {})
     if truth_out and truth_out == out:
         fail("--truth-out: must differ from --out")
@@ -130,7 +153,10 @@ def synth(
                 drift=drift,
                 campaigns=campaigns,
             )
-            write_table(data.export, out)
+            export = data.export
+            if export_format != CANONICAL_FORMAT:
+                export = crm_export(export, export_format, seed=seed)
+            write_table(export, out)
             if truth_out:
                 write_table(data.truth, truth_out)
     except ValueError as exc:
@@ -139,6 +165,7 @@ def synth(
         fail(f"cannot write the export: {exc}")
     summary = summarise(data.export) | {"out": out, "truth_out": truth_out, "messy": messy}
     summary |= {"drift": drift, "campaigns": campaigns, "injected": data.injected}
+    summary |= {"format": export_format}
     if as_json:
         print_json(summary)
         return
@@ -248,8 +275,69 @@ def _validate_summary(result: Any, data: str, rejects: str | None) -> None:
         for reason, count in result.reasons.items():
             reasons.add_row(reason, f"{count:,}")
         console.print(reasons)
+    _dropped_lines(result.dropped, result.label_sources)
     if rejects:
         console.print(f"Rejected rows with their reasons: {rejects}")
+
+
+def _dropped_lines(dropped: list[str], label_sources: list[str]) -> None:
+    """Name the export columns the mapping never reads as features (validate, train)."""
+    if dropped:
+        console.print(
+            "[bold]Dropped[/] (recorded after hand-over, never read): " + ", ".join(dropped),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if label_sources:
+        console.print(
+            "[bold]Labels from[/] (never features): " + ", ".join(label_sources),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+# --- CRM presets (issue 14) ----------------------------------------------------------
+@app.command()
+def mappings(
+    name: str | None = typer.Argument(
+        None, help="A preset to show (its YAML, with why each column is read or dropped)."
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """List the shipped mappings of CRM exports (--mapping NAME), or show one."""
+    from leadmodel.ingest import IngestError, load_mapping, mapping_path, preset_names
+
+    if name is not None:
+        if name not in preset_names():
+            fail(f"mappings: no preset '{name}' (presets: {', '.join(preset_names())})")
+        try:
+            path, found = mapping_path(name), load_mapping(name)
+        except IngestError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(found.model_dump())
+        else:
+            sys.stdout.write(path.read_text(encoding="utf-8"))
+        return
+    rows = []
+    for preset in preset_names():
+        try:
+            found = load_mapping(preset)
+        except IngestError as exc:
+            fail(str(exc))
+        rows.append({"name": preset, "system": found.system, "description": found.description})
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title="Presets: leadmodel validate --data FILE --mapping NAME")
+    for col in ("name", "system", "export"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["name"], row["system"] or "", row["description"] or "")
+    console.print(table)
+    console.print("Show one: leadmodel mappings NAME (a path works wherever --mapping does)")
 
 
 # --- training and the registry (issue 3) ----------------------------------------------
@@ -316,6 +404,7 @@ def _training_summary(result: Any) -> None:
         f"({older}{data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
         f"ordered by {data['order_by']} ({data['order_min']} .. {data['order_max']})"
     )
+    _dropped_lines(data.get("dropped", []), data.get("label_sources", []))
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for column, why in result.model.features.dropped_.items():
@@ -766,6 +855,12 @@ def score(
         None, "--master", help="Spark master with --engine spark (default local[2])."
     ),
     max_reject_share: MaxRejectShareOption = None,
+    score_format: str = typer.Option(
+        "canonical",
+        "--format",
+        help="canonical (the scores table), or a write-back file the CRM imports as an "
+        "update of its records: hubspot, salesforce, dynamics (docs/crm.md).",
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
@@ -787,6 +882,12 @@ def score(
         fail(f"--chunk-rows: must be a positive number of rows, got {chunk_rows}")
     if master is not None and engine != "spark":
         fail("--master: only used with --engine spark")
+    from leadmodel.crm import CANONICAL, SCORE_FORMATS
+
+    if score_format not in SCORE_FORMATS:
+        fail(f"--format: must be one of {', '.join(SCORE_FORMATS)}, got {score_format!r}")
+    if score_format != CANONICAL and engine != "pandas":
+        fail("--format: a write-back file is written with --engine pandas")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
     problem: str | None = None
     try:
@@ -808,6 +909,7 @@ def score(
                         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
                         progress=progress,
                         max_reject_share=max_reject_share,
+                        crm_format=score_format,
                     )
     except RejectLimitError as exc:  # the run finished; the summary says what was kept
         summary, problem = exc.summary, str(exc)

@@ -46,7 +46,7 @@ import csv
 import re
 import warnings
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -128,6 +128,49 @@ def model_name_of(path: Path) -> str:
     return name[:100] or DEFAULT_MODEL_NAME
 
 
+#: Where the shipped mappings of known CRM exports live (package data), by preset name.
+PRESETS_DIR: Final = Path(__file__).parent / "mappings"
+
+
+class LabelRule(BaseModel):
+    """One step of a label rule (:attr:`Mapping.labels`): which rows it decides, and how.
+
+    ``column`` names an export column (or a list of alternative names: the first the file
+    has is read); ``label`` instead reads a label decided before (``accepted`` for
+    ``closed``). ``values`` maps raw text (trimmed, case-insensitive) to 1, 0 or ``null``
+    (still open: undecided, and no later step is asked); ``filled`` is the label where the
+    column holds any value (a date), ``empty`` where it holds none.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: list[str] = Field(default_factory=list)
+    label: Literal["accepted"] | None = None
+    values: dict[str, Literal[0, 1] | None] = Field(default_factory=dict)
+    filled: Literal[0, 1] | None = None
+    empty: Literal[0, 1] | None = None
+
+    @field_validator("column", mode="before")
+    @classmethod
+    def _column_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {_yaml_text(k): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _one_source_one_effect(self) -> LabelRule:
+        if bool(self.column) == (self.label is not None):
+            raise ValueError("give either 'column' or 'label'")
+        if not self.values and self.filled is None and self.empty is None:
+            raise ValueError("give 'values', 'filled' or 'empty'")
+        return self
+
+
 class Mapping(BaseModel):
     """How one CRM export maps onto the canonical lead table (loaded from YAML).
 
@@ -141,9 +184,16 @@ class Mapping(BaseModel):
     name, ``x_education.yaml`` -> ``x-education``): models of different exports never
     compete for one ``champion``. ``decimal``, ``thousands``, ``dayfirst`` and
     ``date_format`` say how the export writes numbers and dates (:meth:`reading`).
+    ``labels`` derives a label from several export columns by ordered rules
+    (:class:`LabelRule`, first decision wins, no decision = open); the columns the rules
+    read are never features. ``system`` and ``description`` say which export a preset is
+    for (``leadmodel mappings``).
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    system: str | None = None
+    description: str | None = None
 
     rename: dict[str, str] = Field(default_factory=dict)
     values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
@@ -160,6 +210,7 @@ class Mapping(BaseModel):
     thousands: str | None = None
     dayfirst: bool | None = None
     date_format: str | None = None
+    labels: dict[str, list[LabelRule]] = Field(default_factory=dict)
 
     @field_validator("values", mode="before")
     @classmethod
@@ -204,6 +255,17 @@ class Mapping(BaseModel):
                 raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
         return value
 
+    @field_validator("labels")
+    @classmethod
+    def _labels_known(cls, value: dict[str, list[LabelRule]]) -> dict[str, list[LabelRule]]:
+        for label, rules in value.items():
+            if label not in schema.LABEL_COLUMNS:
+                allowed = ", ".join(schema.LABEL_COLUMNS)
+                raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
+            if label == schema.ACCEPTED and any(r.label for r in rules):
+                raise ValueError("accepted: a rule may read the label 'accepted' only for closed")
+        return value
+
     @field_validator("thousands")
     @classmethod
     def _known_thousands(cls, value: str | None) -> str | None:
@@ -216,7 +278,21 @@ class Mapping(BaseModel):
     def _separators_differ(self) -> Mapping:
         if self.thousands is not None and self.thousands == self.decimal:
             raise ValueError(f"thousands: must differ from decimal ({self.decimal!r})")
+        both = sorted(set(self.labels) & set(self.derive))
+        if both:
+            raise ValueError(f"labels: {', '.join(both)} is also in derive (give one of them)")
         return self
+
+    def label_sources(self, columns: Collection[str]) -> list[str]:
+        """The export columns among ``columns`` that the label rules read, in rule order."""
+        present = set(columns)
+        found: list[str] = []
+        for rules in self.labels.values():
+            for rule in rules:
+                name = next((c for c in rule.column if c in present), None)
+                if name is not None and name not in found:
+                    found.append(name)
+        return found
 
     def reading(self, delimiter: str | None = None) -> schema.Reading:
         """How this export writes numbers and dates (:class:`leadmodel.schema.Reading`).
@@ -274,19 +350,42 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
-def load_mapping(path: str | Path | None) -> Mapping:
-    """Load a column mapping from YAML; ``None`` gives the empty mapping.
+def preset_names() -> list[str]:
+    """The names of the shipped mappings (``--mapping hubspot``), sorted."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def mapping_path(spec: str | Path) -> Path:
+    """The YAML file of a mapping given as a path or as a preset name.
+
+    A file that exists wins over a preset of the same name.
 
     Raises
     ------
     IngestError
-        If the file is missing, not valid YAML, or has unknown keys or wrong types.
+        If ``spec`` is neither a file nor a preset (the line lists the presets).
+    """
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if str(spec) in preset_names():
+        return PRESETS_DIR / f"{spec}.yaml"
+    presets = ", ".join(preset_names())
+    raise IngestError(f"mapping {spec}: no such file, and not a preset (presets: {presets})")
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Load a column mapping from YAML, by path or preset name; ``None`` gives the empty one.
+
+    Raises
+    ------
+    IngestError
+        If the file is missing (and no preset has the name), not valid YAML, or has
+        unknown keys or wrong types.
     """
     if path is None:
         return Mapping()
-    path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"mapping {path}: file not found")
+    path = mapping_path(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except (OSError, UnicodeDecodeError) as exc:
@@ -703,6 +802,10 @@ class IngestResult:
     reasons: dict[str, int]
     order_by: str
     mapping: Mapping
+    #: Export columns the file has and the mapping's ``drop`` never read (after hand-over).
+    dropped: list[str] = field(default_factory=list)
+    #: Export columns the mapping's label rules read (``labels``); never features either.
+    label_sources: list[str] = field(default_factory=list)
 
     @property
     def rows_valid(self) -> int:
@@ -717,12 +820,15 @@ class IngestResult:
         return self.rows_rejected / self.rows_in if self.rows_in else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """``{"rows_in", "rows_valid", "rows_rejected", "reasons"}`` for people and JSON."""
+        """``rows_in``, ``rows_valid``, ``rows_rejected``, ``reasons``, ``dropped`` and
+        ``label_sources``, for people and JSON."""
         return {
             "rows_in": self.rows_in,
             "rows_valid": self.rows_valid,
             "rows_rejected": self.rows_rejected,
             "reasons": dict(self.reasons),
+            "dropped": list(self.dropped),
+            "label_sources": list(self.label_sources),
         }
 
 
@@ -876,7 +982,9 @@ def _validate_table(
 ) -> IngestResult:
     """Validate a text table (see :func:`validate`)."""
     reading = reading or mapping.reading()
-    numbered = _with_row_numbers(table, mapping, rows)
+    dropped = [c for c in table.column_names if c in set(mapping.drop)]
+    sources = mapping.label_sources(table.column_names)
+    numbered = _with_labels(_with_row_numbers(table, mapping, rows), mapping, sources)
     columns = _mapped_columns(numbered, mapping, require_labels)
     order_by = mapping.order_by or schema.CREATED_AT
     typed: dict[str, pd.Series] = {}
@@ -890,7 +998,9 @@ def _validate_table(
     frame = pd.DataFrame(typed, copy=False)
     rule_problems = _schema_problems(frame, order_by, _as_now(now))
     problems = _merge_problems(parse_problems, rule_problems, list(frame.columns))
-    return _split(table, frame, columns, problems, order_by, mapping)
+    result = _split(table, frame, columns, problems, order_by, mapping)
+    result.dropped, result.label_sources = dropped, sources
+    return result
 
 
 def _with_row_numbers(table: pa.Table, mapping: Mapping, rows: np.ndarray | None) -> pa.Table:
@@ -906,6 +1016,82 @@ def _with_row_numbers(table: pa.Table, mapping: Mapping, rows: np.ndarray | None
             raise IngestError(f"mapping: row_number column '{name}' is already in the export")
         table = table.append_column(name, text)
     return table
+
+
+def _with_labels(table: pa.Table, mapping: Mapping, sources: list[str]) -> pa.Table:
+    """The table with the mapping's rule-derived labels in place of the columns they read.
+
+    Each label is text ``"1"``/``"0"`` or null (open); it is made only when the file has a
+    column some rule of it reads.
+    """
+    if not mapping.labels:
+        return table
+    derived: dict[str, np.ndarray] = {}
+    for label in schema.LABEL_COLUMNS:
+        rules = mapping.labels.get(label)
+        if not rules:
+            continue
+        if label in table.column_names:
+            raise IngestError(
+                f"mapping: labels.{label} would replace the export's own column '{label}'"
+            )
+        read = [
+            (rule, next((c for c in rule.column if c in table.column_names), None))
+            for rule in rules
+        ]
+        if not any(name is not None for _, name in read):
+            continue
+        out = np.full(table.num_rows, None, dtype=object)
+        decided = np.zeros(table.num_rows, dtype=bool)
+        for rule, name in read:
+            if rule.label is not None:
+                if rule.label not in derived:
+                    continue
+                text = derived[rule.label]
+            elif name is None:
+                continue
+            else:
+                text = _trimmed_text(table.column(name))
+            hit, value = _rule_decisions(rule, text)
+            new = hit & ~decided
+            out[new] = value[new]
+            decided |= new
+        derived[label] = out
+    kept = [c for c in table.column_names if c not in set(sources)]
+    table = table.select(kept)
+    for label, values in derived.items():
+        table = table.append_column(label, pa.array(values, type=pa.string()))
+    return table
+
+
+def _trimmed_text(column: pa.ChunkedArray) -> np.ndarray:
+    """One export column as trimmed Python text per row (missing -> ``""``)."""
+    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    return pc.fill_null(text, "").to_numpy(zero_copy_only=False).astype(object)
+
+
+def _rule_decisions(rule: LabelRule, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows one label rule decides, and the label text it gives them (None = open)."""
+    series = pd.Series(text, dtype=object)
+    present = (series.notna() & (series != "")).to_numpy(dtype=bool)
+    hit = np.zeros(len(text), dtype=bool)
+    value = np.full(len(text), None, dtype=object)
+    if rule.values:
+        lookup = {k.strip().lower(): v for k, v in rule.values.items()}
+        lowered = series.where(present, "").astype(str).str.lower()
+        matched = lowered.isin(list(lookup)).to_numpy() & present
+        mapped = lowered[matched].map(lookup)
+        value[matched] = [None if pd.isna(v) else str(int(v)) for v in mapped]
+        hit |= matched
+    if rule.filled is not None:
+        new = present & ~hit
+        value[new] = str(rule.filled)
+        hit |= new
+    if rule.empty is not None:
+        new = ~present & ~hit
+        value[new] = str(rule.empty)
+        hit |= new
+    return hit, value
 
 
 def _mapped_columns(table: pa.Table, mapping: Mapping, require_labels: bool) -> list[_Column]:

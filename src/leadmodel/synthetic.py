@@ -800,3 +800,357 @@ def _iso_day(value: object) -> str | None:
 
 def _rounded(value: float) -> float | None:
     return None if pd.isna(value) else round(float(value), SUMMARY_DIGITS)
+
+
+# --- the export in a CRM's own shape (leadmodel synth --format) ---------------------------
+#
+# The canonical export renamed and respelled as HubSpot, Salesforce or Dynamics 365 write
+# it, with the columns the presets (src/leadmodel/mappings/) read, and the ones they drop
+# because they are recorded after hand-over, filled plausibly from the outcome (so that a
+# model that read them would look far better than it is). The labels are spread over the
+# columns the presets' label rules read; read back with the preset they are the same.
+
+CANONICAL_FORMAT: Final = "canonical"
+CRM_FORMATS: Final[tuple[str, ...]] = ("hubspot", "salesforce", "dynamics")
+#: Third entropy word: the CRM columns' own random stream (the leads stay the same).
+CRM_STREAM: Final = 3
+#: Days from creation to the accept decision, and from acceptance to the close decision.
+HANDOVER_DAYS: Final[tuple[int, int]] = (1, 14)
+CLOSE_DAYS: Final[tuple[int, int]] = (20, 90)
+#: Mean activity added to a live counter after hand-over: accepted (lost or open) and won
+#: leads. A won customer keeps visiting, reading mails and filling in forms.
+GROWTH_AFTER_HANDOVER: Final[tuple[float, float]] = (2.0, 8.0)
+#: P(rating Hot, Warm, Cold) a rep gives after contact: won, accepted not won, the rest.
+RATING_SHARES: Final[tuple[tuple[float, float, float], ...]] = (
+    (0.7, 0.25, 0.05),
+    (0.3, 0.5, 0.2),
+    (0.05, 0.25, 0.7),
+)
+COUNTRY_NAMES: Final[Mapping[str, str]] = {
+    "US": "United States",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "CA": "Canada",
+    "NL": "Netherlands",
+    "AU": "Australia",
+    "IN": "India",
+    "BR": "Brazil",
+    "JP": "Japan",
+    "ES": "Spain",
+    "SE": "Sweden",
+}
+JOB_TITLES: Final[Mapping[str, str]] = {
+    "individual_contributor": "Specialist",
+    "manager": "Manager",
+    "director": "Director",
+    "vp": "Vice President",
+    "c_level": "Chief Executive Officer",
+}
+#: Each canonical channel as each system records it (its categories are coarser).
+CRM_SOURCES: Final[Mapping[str, Mapping[str, str]]] = {
+    "hubspot": {
+        "organic_search": "ORGANIC_SEARCH",
+        "paid_search": "PAID_SEARCH",
+        "social": "SOCIAL_MEDIA",
+        "email": "EMAIL_MARKETING",
+        "content": "OTHER_CAMPAIGNS",
+        "webinar": "OTHER_CAMPAIGNS",
+        "events": "OFFLINE",
+        "referral": "REFERRALS",
+        "cold_email": "OFFLINE",
+        "cold_call": "OFFLINE",
+        "list_import": "OFFLINE",
+    },
+    "salesforce": {
+        "organic_search": "Web",
+        "paid_search": "Advertisement",
+        "social": "Advertisement",
+        "email": "Web",
+        "content": "Web",
+        "webinar": "Seminar - Internal",
+        "events": "Trade Show",
+        "referral": "Partner Referral",
+        "cold_email": "Purchased List",
+        "cold_call": "Other",
+        "list_import": "Purchased List",
+    },
+    "dynamics": {  # leadsourcecode option-set codes
+        "organic_search": "8",
+        "paid_search": "1",
+        "social": "1",
+        "email": "8",
+        "content": "8",
+        "webinar": "6",
+        "events": "7",
+        "referral": "3",
+        "cold_email": "10",
+        "cold_call": "10",
+        "list_import": "10",
+    },
+}
+#: Industries as each system spells them (Dynamics: codes of its industrycode choice).
+CRM_INDUSTRIES: Final[Mapping[str, Mapping[str, str]]] = {
+    "hubspot": {name: name.replace("_", " ").title() for name in INDUSTRIES},
+    "salesforce": {
+        "software": "Technology",
+        "financial_services": "Finance",
+        "manufacturing": "Manufacturing",
+        "healthcare": "Healthcare",
+        "retail": "Retail",
+        "professional_services": "Consulting",
+        "education": "Education",
+        "public_sector": "Government",
+        "media": "Media",
+        "logistics": "Transportation",
+    },
+    "dynamics": {name: str(code) for code, name in enumerate(INDUSTRIES, start=1)},
+}
+#: HubSpot's numemployees dropdown: upper bounds of its ranges and their labels.
+HUBSPOT_EMPLOYEE_RANGES: Final[tuple[tuple[float, str], ...]] = (
+    (5, "1-5"),
+    (25, "5-25"),
+    (50, "25-50"),
+    (100, "50-100"),
+    (500, "100-500"),
+    (1000, "500-1000"),
+    (np.inf, "1000+"),
+)
+#: Extra columns as custom fields of each system.
+CRM_EXTRA_PREFIX: Final[Mapping[str, str]] = {"hubspot": "", "salesforce": "", "dynamics": "new_"}
+
+
+def crm_export(export: pd.DataFrame, system: str, seed: int = 0) -> pd.DataFrame:
+    """The clean canonical ``export`` as ``system`` (hubspot/salesforce/dynamics) writes it.
+
+    Columns and value spellings are the ones the shipped preset of that name reads; the
+    post-hand-over columns it drops are filled from the outcome. Deterministic for a seed.
+
+    Raises
+    ------
+    ValueError
+        If ``system`` is not one of :data:`CRM_FORMATS`.
+    """
+    if system not in CRM_FORMATS:
+        raise ValueError(f"format: must be one of {', '.join(CRM_FORMATS)}, got {system!r}")
+    rng = np.random.default_rng([seed, CRM_STREAM])
+    leads = _crm_leads(rng, export)
+    build = {"hubspot": _hubspot, "salesforce": _salesforce, "dynamics": _dynamics}[system]
+    frame = build(rng, export, leads)
+    for col in (c for c in export.columns if c not in schema.CANONICAL_COLUMNS):
+        frame[_custom_name(system, col)] = export[col].to_numpy()
+    return pd.DataFrame(frame)
+
+
+@dataclass(frozen=True)
+class _CrmLeads:
+    """Outcome masks and decision days of the leads (internal)."""
+
+    number: np.ndarray  # 1, 2, 3 ... in export order
+    pending: np.ndarray  # accept not decided
+    accepted: np.ndarray
+    rejected: np.ndarray
+    won: np.ndarray
+    lost: np.ndarray  # accepted, then lost
+    open_deal: np.ndarray  # accepted, close not decided
+    handover: pd.Series  # day of the accept decision (NaT when pending)
+    closing: pd.Series  # day of the close decision (NaT unless won or lost)
+
+
+def _crm_leads(rng: np.random.Generator, export: pd.DataFrame) -> _CrmLeads:
+    accepted = export[schema.ACCEPTED].astype("Int64")
+    closed = export[schema.CLOSED].astype("Int64")
+    pending = accepted.isna().to_numpy()
+    acc = (accepted == 1).fillna(False).to_numpy()
+    won = (closed == 1).fillna(False).to_numpy()
+    lost = acc & (closed == 0).fillna(False).to_numpy()
+    created = pd.to_datetime(export[schema.CREATED_AT])
+    last_day = created.max()
+    days = rng.integers(HANDOVER_DAYS[0], HANDOVER_DAYS[1] + 1, len(export))
+    handover = (created + pd.to_timedelta(days, unit="D")).clip(upper=last_day)
+    days = rng.integers(CLOSE_DAYS[0], CLOSE_DAYS[1] + 1, len(export))
+    closing = (handover + pd.to_timedelta(days, unit="D")).clip(upper=last_day)
+    return _CrmLeads(
+        number=np.arange(1, len(export) + 1),
+        pending=pending,
+        accepted=acc,
+        rejected=~pending & ~acc,
+        won=won,
+        lost=lost,
+        open_deal=acc & ~won & ~lost,
+        handover=handover.where(~pending),
+        closing=closing.where(won | lost),
+    )
+
+
+def _custom_name(system: str, column: str) -> str:
+    if system == "salesforce":
+        return "_".join(part.title() for part in column.split("_")) + "__c"
+    return CRM_EXTRA_PREFIX[system] + column.replace("_", "" if system == "dynamics" else "_")
+
+
+def _spelled(values: pd.Series, spelling: Mapping[str, str]) -> np.ndarray:
+    return values.map(spelling).astype(object).where(values.notna(), "").to_numpy()
+
+
+def _days(values: pd.Series, fmt: str) -> np.ndarray:
+    return values.dt.strftime(fmt).astype(object).where(values.notna(), "").to_numpy()
+
+
+def _grown(rng: np.random.Generator, counts: pd.Series, leads: _CrmLeads) -> pd.Series:
+    """A live counter: the value at hand-over plus what came after it."""
+    mean = np.where(leads.won, GROWTH_AFTER_HANDOVER[1], 0.0)
+    mean = np.where(leads.accepted & ~leads.won, GROWTH_AFTER_HANDOVER[0], mean)
+    return counts + rng.poisson(mean)
+
+
+def _choice(rng: np.random.Generator, options: list[str], rows: int) -> np.ndarray:
+    return np.asarray(options, dtype=object)[rng.integers(0, len(options), rows)]
+
+
+def _ratings(rng: np.random.Generator, leads: _CrmLeads, labels: tuple[str, ...]) -> np.ndarray:
+    """The rep's rating after contact (empty for leads nobody has looked at yet)."""
+    group = np.where(leads.won, 0, np.where(leads.accepted, 1, 2))
+    draw = rng.random(len(group))
+    cumulative = np.cumsum(np.asarray(RATING_SHARES), axis=1)[group]
+    rating = np.asarray(labels, dtype=object)[(draw[:, None] > cumulative).sum(axis=1).clip(0, 2)]
+    rating[leads.pending] = ""
+    return rating
+
+
+def _hubspot(rng: np.random.Generator, export: pd.DataFrame, leads: _CrmLeads) -> dict[str, Any]:
+    rows = len(export)
+    created = pd.to_datetime(export[schema.CREATED_AT])
+    size = export["company_size"].astype(float)
+    bounds = np.array([b for b, _ in HUBSPOT_EMPLOYEE_RANGES])
+    ranges = np.array([label for _, label in HUBSPOT_EMPLOYEE_RANGES], dtype=object)
+    employees = ranges[
+        np.searchsorted(bounds, size.fillna(1).to_numpy(), side="right").clip(max=len(bounds) - 1)
+    ]
+    employees[size.isna().to_numpy()] = ""
+    status = np.full(rows, "", dtype=object)
+    status[leads.pending] = _choice(rng, ["NEW", "OPEN", "ATTEMPTED_TO_CONTACT"], rows)[
+        leads.pending
+    ]
+    status[leads.rejected] = _choice(rng, ["UNQUALIFIED", "BAD_TIMING"], rows)[leads.rejected]
+    status[leads.open_deal] = "OPEN_DEAL"
+    status[leads.lost] = _choice(rng, ["UNQUALIFIED", "BAD_TIMING"], rows)[leads.lost]
+    status[leads.won] = "CONNECTED"  # a customer: the lifecycle stage date decides
+    stage = np.where(leads.pending, "lead", "other").astype(object)
+    stage[leads.accepted] = "salesqualifiedlead"
+    stage[leads.open_deal] = "opportunity"
+    stage[leads.won] = "customer"
+    mql = (created + pd.to_timedelta(rng.integers(0, 2, rows), unit="D")).where(~leads.pending)
+    counters = {
+        "website_visits": "hs_analytics_num_visits",
+        "pages_viewed": "hs_analytics_num_page_views",
+        "content_downloads": "num_conversion_events",
+        "email_opens": "hs_email_open",
+        "email_clicks": "hs_email_click",
+    }
+    copies = {
+        "website_visits": "leadmodel_visits",
+        "pages_viewed": "leadmodel_page_views",
+        "content_downloads": "leadmodel_form_submissions",
+        "email_opens": "leadmodel_email_opens",
+        "email_clicks": "leadmodel_email_clicks",
+    }
+    frame: dict[str, Any] = {
+        "hs_object_id": (leads.number + 50_000_000).astype(str),
+        "createdate": _days(created, "%Y-%m-%d %H:%M"),
+        "hs_analytics_source": _spelled(export[schema.SOURCE], CRM_SOURCES["hubspot"]),
+        "leadmodel_prior_awareness": export[schema.PRIOR_AWARENESS].to_numpy(),
+    }
+    frame |= {copies[c]: export[c].to_numpy() for c in copies}
+    frame |= {counters[c]: _grown(rng, export[c], leads).to_numpy() for c in counters}
+    frame |= {
+        "numemployees": employees,
+        "industry": _spelled(export["industry"], CRM_INDUSTRIES["hubspot"]),
+        "country": _spelled(export["country"], COUNTRY_NAMES),
+        "jobtitle": _spelled(export["job_level"], JOB_TITLES),
+        "lifecyclestage": stage,
+        "hs_lead_status": status,
+        "hs_lifecyclestage_marketingqualifiedlead_date": _days(mql, "%Y-%m-%d %H:%M"),
+        "hs_lifecyclestage_salesqualifiedlead_date": _days(
+            leads.handover.where(leads.accepted), "%Y-%m-%d %H:%M"
+        ),
+        "hs_lifecyclestage_customer_date": _days(leads.closing.where(leads.won), "%Y-%m-%d %H:%M"),
+        "num_contacted_notes": np.where(
+            leads.pending, 0, rng.poisson(np.where(leads.accepted, 6.0, 1.5))
+        ),
+    }
+    return frame
+
+
+def _salesforce(rng: np.random.Generator, export: pd.DataFrame, leads: _CrmLeads) -> dict[str, Any]:
+    rows = len(export)
+    created = pd.to_datetime(export[schema.CREATED_AT])
+    status = np.full(rows, "Closed - Not Converted", dtype=object)
+    status[leads.pending] = _choice(rng, ["Open - Not Contacted", "Working - Contacted"], rows)[
+        leads.pending
+    ]
+    status[leads.accepted] = "Closed - Converted"
+    stage = np.full(rows, "", dtype=object)
+    stage[leads.open_deal] = _choice(rng, ["Prospecting", "Negotiation/Review"], rows)[
+        leads.open_deal
+    ]
+    stage[leads.won] = "Closed Won"
+    stage[leads.lost] = "Closed Lost"
+    opportunity = np.char.add("0065g", np.char.zfill(leads.number.astype(str), 13)).astype(object)
+    opportunity[~leads.accepted] = ""
+    return {
+        "Id": np.char.add("00Q5g", np.char.zfill(leads.number.astype(str), 13)),
+        "CreatedDate": _days(created, "%Y-%m-%dT%H:%M:%S.000+0000"),
+        "LeadSource": _spelled(export[schema.SOURCE], CRM_SOURCES["salesforce"]),
+        "Prior_Awareness__c": export[schema.PRIOR_AWARENESS].to_numpy(),
+        "NumberOfEmployees": export["company_size"].to_numpy(),
+        "Industry": _spelled(export["industry"], CRM_INDUSTRIES["salesforce"]),
+        "Country": _spelled(export["country"], COUNTRY_NAMES),
+        "Title": _spelled(export["job_level"], JOB_TITLES),
+        "Status": status,
+        "IsConverted": np.where(leads.accepted, "true", "false"),
+        "ConvertedDate": _days(leads.handover.where(leads.accepted), "%Y-%m-%d"),
+        "ConvertedOpportunityId": opportunity,
+        "ConvertedOpportunity.StageName": stage,
+        "Rating": _ratings(rng, leads, ("Hot", "Warm", "Cold")),
+        "LastActivityDate": _days(leads.closing.fillna(leads.handover), "%Y-%m-%d"),
+    }
+
+
+def _dynamics(rng: np.random.Generator, export: pd.DataFrame, leads: _CrmLeads) -> dict[str, Any]:
+    import uuid
+
+    rows = len(export)
+    created = pd.to_datetime(export[schema.CREATED_AT])
+
+    def guids() -> np.ndarray:
+        raw = rng.integers(0, 256, size=(rows, 16), dtype=np.uint8)
+        return np.array([str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw], dtype=object)
+
+    state = np.where(leads.pending, "0", np.where(leads.accepted, "1", "2")).astype(object)
+    reason = _choice(rng, ["4", "5", "6", "7"], rows)  # Lost, Cannot Contact, ...
+    reason[leads.pending] = _choice(rng, ["1", "2"], rows)[leads.pending]  # New, Contacted
+    reason[leads.accepted] = "3"  # Qualified
+    opportunity = guids()
+    opportunity[~leads.accepted] = ""
+    opportunity_state = np.full(rows, "", dtype=object)
+    opportunity_state[leads.open_deal] = "0"
+    opportunity_state[leads.won] = "1"
+    opportunity_state[leads.lost] = "2"
+    budget = np.where(leads.accepted, np.round(rng.lognormal(10, 1, rows), -2), np.nan)
+    return {
+        "leadid": guids(),
+        "createdon": _days(created, "%Y-%m-%dT%H:%M:%SZ"),
+        "leadsourcecode": _spelled(export[schema.SOURCE], CRM_SOURCES["dynamics"]),
+        "new_priorawareness": export[schema.PRIOR_AWARENESS].to_numpy(),
+        "numberofemployees": export["company_size"].to_numpy(),
+        "industrycode": _spelled(export["industry"], CRM_INDUSTRIES["dynamics"]),
+        "address1_country": _spelled(export["country"], COUNTRY_NAMES),
+        "jobtitle": _spelled(export["job_level"], JOB_TITLES),
+        "statecode": state,
+        "statuscode": reason,
+        "qualifyingopportunityid": opportunity,
+        "qualifyingopportunityid.statecode": opportunity_state,
+        "leadqualitycode": _ratings(rng, leads, ("1", "2", "3")),  # Hot, Warm, Cold
+        "budgetamount": budget,
+    }

@@ -401,6 +401,8 @@ def _data_summary(frame: pd.DataFrame, result: ingest.IngestResult, path: Path) 
         "rows_valid": result.rows_valid,
         "rows_rejected": result.rows_rejected,
         "reject_reasons": result.reasons,
+        "dropped": list(result.dropped),
+        "label_sources": list(result.label_sources),
         "order_by": result.order_by,
         "order_min": str(order.min()),
         "order_max": str(order.max()),

@@ -520,7 +520,15 @@ def test_cli_json_shape_and_rejects_file(
     result = cli("--data", str(messy[0]), "--rejects", str(rejects), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert list(report) == ["rows_in", "rows_valid", "rows_rejected", "reasons"]
+    assert list(report) == [
+        "rows_in",
+        "rows_valid",
+        "rows_rejected",
+        "reasons",
+        "dropped",
+        "label_sources",
+    ]
+    assert report["dropped"] == report["label_sources"] == []  # no mapping: nothing dropped
     assert report["rows_in"] == MESSY_ROWS
     assert report["rows_valid"] + report["rows_rejected"] == MESSY_ROWS
     assert report["reasons"]["lead_id: duplicate"] == messy[1].injected["duplicate_lead_id"]

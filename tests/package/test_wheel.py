@@ -98,12 +98,13 @@ def _env(venv: Path, folder: Path) -> dict[str, str]:
 
 
 def test_the_installed_package_is_not_the_checkout(venv: Path, folder: Path) -> None:
-    code = "import leadmodel, leadmodel.config as c;"
-    code += " print(leadmodel.__file__, c.DEFAULT_CONFIG_PATH)"
+    code = "import leadmodel, leadmodel.config as c, leadmodel.ingest as i;"
+    code += " print(leadmodel.__file__, c.DEFAULT_CONFIG_PATH, i.mapping_path('hubspot'))"
     out = _run([str(venv / "bin" / "python"), "-c", code], folder, _env(venv, folder), 60)
-    module, config = out.split()
+    module, config, preset = out.split()
     assert Path(module).is_relative_to(venv), module
     assert Path(config).is_file() and Path(config).is_relative_to(venv), config
+    assert Path(preset).is_file() and Path(preset).is_relative_to(venv), preset  # package data
 
 
 def test_synth_train_serve_score_report_from_an_empty_folder(venv: Path, folder: Path) -> None:
