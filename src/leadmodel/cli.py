@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -24,6 +26,22 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+@contextmanager
+def training_errors() -> Iterator[None]:
+    """What a training run can fail on, as one line and exit 2 (``train``, ``retrain``)."""
+    from leadmodel.config import ConfigError
+    from leadmodel.ingest import IngestError
+    from leadmodel.leakage import LeakageError
+    from leadmodel.tracking import StoreError
+
+    try:
+        yield
+    except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
+        fail(str(exc))
+    except OSError as exc:  # e.g. an artifact folder that became read-only during the run
+        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -362,26 +380,17 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Fit the funnel model, evaluate it on the newest leads, track it in MLflow, register it."""
-    from leadmodel.config import ConfigError
-    from leadmodel.ingest import IngestError
-    from leadmodel.leakage import LeakageError
-    from leadmodel.tracking import StoreError
     from leadmodel.train import train as run_training
 
-    try:
-        with console.status("training...") as status:
-            result = run_training(
-                data,
-                mapping=mapping,
-                config=config,
-                experiment=experiment,
-                register_name=register,
-                progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
-            )
-    except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
-        fail(str(exc))
-    except OSError as exc:  # e.g. an artifact folder that became read-only during the run
-        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
+    with training_errors(), console.status("training...") as status:
+        result = run_training(
+            data,
+            mapping=mapping,
+            config=config,
+            experiment=experiment,
+            register_name=register,
+            progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
+        )
     if as_json:
         print_json(result.to_json())
         return
@@ -526,26 +535,17 @@ def retrain(
     Exit 0 when the run succeeded, whether or not champion moved (the summary and
     `--json`'s champion_moved say which, and why); 2 on bad input.
     """
-    from leadmodel.config import ConfigError
-    from leadmodel.ingest import IngestError
-    from leadmodel.leakage import LeakageError
     from leadmodel.retrain import retrain as run_retrain
-    from leadmodel.tracking import StoreError
 
-    try:
-        with console.status("retraining...") as status:
-            result = run_retrain(
-                data,
-                mapping=mapping,
-                config=config,
-                name=name,
-                experiment=experiment,
-                progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
-            )
-    except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
+    with training_errors(), console.status("retraining...") as status:
+        result = run_retrain(
+            data,
+            mapping=mapping,
+            config=config,
+            name=name,
+            experiment=experiment,
+            progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
+        )
     if as_json:
         print_json(result.to_json())
         return
