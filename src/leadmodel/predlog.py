@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -164,6 +165,19 @@ def _input_values(model: Any, name: str, values: Any, rows: int) -> pa.Array:
     return pa.array([None if v is None else str(v) for v in text], kind)
 
 
+def _micros(scored_at: pd.Timestamp | Sequence[Any] | None, rows: int) -> np.ndarray:
+    """Microseconds since the epoch (UTC) of every row: one time for all, or one each."""
+    if scored_at is None or isinstance(scored_at, str | datetime | np.datetime64):
+        when = pd.Timestamp.now(tz="UTC") if scored_at is None else pd.Timestamp(scored_at)
+        when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+        return np.full(rows, when.value // 1000, dtype=np.int64)
+    stamps = pd.DatetimeIndex(scored_at)
+    if len(stamps) != rows:
+        raise ValueError(f"scored_at: {len(stamps)} times for {rows} rows")
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    return stamps.as_unit("us").asi8
+
+
 def log_table(
     model: Any,
     leads: Any,
@@ -173,24 +187,23 @@ def log_table(
     model_version: str,
     origin: str,
     reasons: pd.DataFrame | None = None,
-    scored_at: pd.Timestamp | None = None,
+    scored_at: pd.Timestamp | Sequence[Any] | None = None,
 ) -> pa.Table:
     """The log rows of one scoring call, as an Arrow table of :func:`log_schema`.
 
     ``leads``: the canonical rows scored (a frame or
     :class:`~leadmodel.features.RecordColumns`, same order as ``scores``); ``scores``:
     :meth:`FunnelModel.predict <leadmodel.model.FunnelModel.predict>`'s output (with
-    ``lead_id``); ``reasons``: ``reason_j_field``/``reason_j_points`` columns, if any.
+    ``lead_id``); ``reasons``: ``reason_j_field``/``reason_j_points`` columns, if any;
+    ``scored_at``: one time for every row (default now), or one per row (naive = UTC).
     """
     if origin not in ORIGINS:
         raise ValueError(f"origin: must be one of {', '.join(ORIGINS)}, got {origin!r}")
     rows = len(scores)
-    when = pd.Timestamp.now(tz="UTC") if scored_at is None else pd.Timestamp(scored_at)
-    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
     ids = scores[schema.LEAD_ID] if schema.LEAD_ID in scores else leads[schema.LEAD_ID]
     columns: dict[str, Any] = {
         schema.LEAD_ID: pa.array([str(v) for v in ids], pa.string()),
-        SCORED_AT: pa.array(np.full(rows, when.value // 1000, dtype=np.int64), pa.int64()).cast(
+        SCORED_AT: pa.array(_micros(scored_at, rows), pa.int64()).cast(
             BASE_SCHEMA.field(SCORED_AT).type
         ),
         "origin": pa.array([origin] * rows, pa.string()),
@@ -250,49 +263,76 @@ class BackgroundLog:
     ``flush_seconds`` (so a crash loses at most that long's scores) and :meth:`close`
     writes the rest (a normal shutdown loses nothing). Rows are grouped per write, so
     one file holds up to ``flush_seconds`` of scores rather than one request.
+
+    ``build``, when given, turns what :meth:`add` gathered (anything, e.g. a request's
+    records and answers) into tables in the writer thread, so the work of making the rows
+    is not done while a request waits, and is done once per write rather than per request.
     """
 
-    def __init__(self, log: PredictionLog, flush_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        log: PredictionLog,
+        flush_seconds: float = 1.0,
+        build: Callable[[list[Any]], list[pa.Table]] | None = None,
+    ) -> None:
         self.log = log
         self.flush_seconds = flush_seconds
-        self._pending: list[pa.Table] = []
+        self.build = build
+        self._pending: list[Any] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self.rows_written = 0
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows:
+    def add(self, item: Any) -> None:
+        """Gather a table (or, with ``build``, what it takes) for the next write."""
+        if not isinstance(item, pa.Table) or item.num_rows:
             with self._lock:
-                self._pending.append(table)
+                self._pending.append(item)
 
     def flush(self) -> int:
         """Write what has gathered now; returns the rows written."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        if not pending:
-            return 0
-        table = pa.concat_tables(pending, promote_options="default")
-        try:
-            self.log.write(table, origin="service")
-        except (OSError, LogError) as exc:  # keep serving; say so once per failed write
-            import logging
+        import logging
 
-            self.errors += 1
-            logging.getLogger(__name__).error(
-                "prediction log: %s rows not written (%s)", table.num_rows, exc
-            )
-            return 0
-        self.rows_written += table.num_rows
-        return table.num_rows
+        with self._write_lock:  # the writer thread and close() never write the same rows
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return 0
+            try:
+                tables = self.build(pending) if self.build is not None else pending
+            except Exception as exc:  # a bug in build must not stop the writer: say so
+                self.errors += 1
+                logging.getLogger(__name__).error(
+                    "prediction log: %s requests not logged (%s building the rows)",
+                    len(pending),
+                    type(exc).__name__,
+                )
+                return 0
+            tables = [t for t in tables if t.num_rows]
+            if not tables:
+                return 0
+            table = pa.concat_tables(tables, promote_options="default")
+            try:
+                self.log.write(table, origin="service")
+            except (OSError, LogError) as exc:  # keep serving; say so once per failed write
+                self.errors += 1
+                logging.getLogger(__name__).error(
+                    "prediction log: %s rows not written (%s)", table.num_rows, exc
+                )
+                return 0
+            self.rows_written += table.num_rows
+            return table.num_rows
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
             self.flush()
 
     def close(self) -> None:
+        """Stop the writer thread and write what is left."""
         self._stop.set()
         self._thread.join(timeout=max(5.0, 2 * self.flush_seconds))
         self.flush()
