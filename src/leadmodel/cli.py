@@ -794,12 +794,23 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface)."
     ),
+    log: str | None = typer.Option(
+        None,
+        "--log",
+        help="Prediction log folder, or 'off' (default: $LEADMODEL_LOG_DIR, else "
+        "predictions/ beside the MLflow store).",
+    ),
 ) -> None:
-    """Serve the scoring API the CRM calls (BentoML): /score, /explain, /whatif, /model."""
+    """Serve the scoring API the CRM calls (BentoML): /score, /explain, /whatif, /model.
+
+    Every score handed out is recorded in the prediction log; when serving an alias, the
+    service follows it and swaps a moved model in without a restart.
+    """
     import os
     import shutil
     from pathlib import Path
 
+    from leadmodel.predlog import LOG_ENV, OFF, log_dir
     from leadmodel.tracking import MODEL_ENV, default_model_uri, tracking_uri
 
     if not 0 < port < 2**16:
@@ -820,6 +831,8 @@ def serve(
     env = dict(os.environ)
     env[MODEL_ENV] = model or default_model_uri()
     env["MLFLOW_TRACKING_URI"] = tracking_uri()
+    folder = log_dir(log)  # resolved here, so a relative --log is the caller's folder
+    env[LOG_ENV] = OFF if folder is None else str(folder)
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
     os.execve(bentoml, command, env)

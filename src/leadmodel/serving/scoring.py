@@ -11,10 +11,11 @@ and the response bodies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pydantic_core
+from mlflow import MlflowClient
 from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema, tracking
@@ -31,9 +32,22 @@ from leadmodel.serving.api import (
 )
 from leadmodel.serving.errors import Problem, RequestProblem, problems_from_pydantic
 
+if TYPE_CHECKING:
+    from leadmodel.serving.scorelog import ServiceLog
+
 #: Unknown values quoted in a warning's message (all of them are in ``values``).
 WARNING_QUOTED_VALUES = 5
 _NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
+#: The lead a freshly loaded model scores before it serves (every field unknown).
+CHECK_LEAD_ID = "start-check"
+
+
+def alias_of(uri: str) -> tuple[str, str] | None:
+    """``(name, alias)`` of a ``models:/NAME@ALIAS`` URI, else None (a fixed version)."""
+    if not uri.startswith("models:/") or "@" not in uri:
+        return None
+    name, _, alias = uri[len("models:/") :].partition("@")
+    return name, alias
 
 
 def lead_records(leads: list[Lead]) -> list[dict[str, Any]]:
@@ -147,12 +161,30 @@ class Scorer:
         )
 
     @classmethod
-    def load(cls, uri: str) -> Scorer:
-        """The model at ``uri`` (raises :class:`leadmodel.tracking.ModelNotFound`)."""
-        model, info = tracking.load_funnel(uri)
+    def load(cls, uri: str, version: str | None = None) -> Scorer:
+        """The model at ``uri`` (raises :class:`leadmodel.tracking.ModelNotFound`).
+
+        For an alias (``models:/NAME@ALIAS``) the version it points to is read first
+        (or ``version`` given) and that version is loaded, so the version the answers
+        carry is the one loaded even when the alias moves meanwhile.
+        """
+        alias = alias_of(uri)
+        if alias is not None and version is None:
+            tracking.use_tracking()
+            version = tracking.get_alias_version(MlflowClient(), *alias)
+        if alias is not None and version is not None:
+            model, info = tracking.load_funnel(f"models:/{alias[0]}/{version}")
+            info = info | {"uri": uri, "alias": alias[1]}
+        else:  # a fixed URI, or an alias that is not set (load_funnel says so)
+            model, info = tracking.load_funnel(uri)
         for stage in model.stages.values():  # now, not in the first request
             stage.contribution_tables()
         return cls(model, info)
+
+    def check(self) -> None:
+        """Score one lead with every field unknown, as a request would (raises if not)."""
+        request = ScoreRequest(leads=[Lead(lead_id=CHECK_LEAD_ID)])
+        self.score(request)
 
     def records(self, leads: list[Lead], where: str = "leads") -> list[dict[str, Any]]:
         """Validated request leads as plain records, refused as :func:`check_batch` says."""
@@ -160,20 +192,31 @@ class Scorer:
         check_batch(records, self.model, where=where)
         return records
 
-    def score(self, request: ScoreRequest) -> bytes:
-        """The ``/score`` response body: scores and the top ``k`` reasons of every lead."""
+    def score(self, request: ScoreRequest, log: ServiceLog | None = None) -> bytes:
+        """The ``/score`` response body: scores and the top ``k`` reasons of every lead.
+
+        ``log``: the prediction log the answer is recorded in (in memory; written later).
+        """
         records = self.records(request.leads)
         keys = [schema.LEAD_ID, *self.model.output_columns, "reasons"]
         columns = as_columns(records)  # read once: the scores and the warnings share it
         explained = explain.explain_leads(self.model, columns, k=request.k, signed=False)
         leads = [{key: lead[key] for key in keys} for lead in explained]
-        return score_body(self.ref, leads, field_warnings(records, self.model, columns))
+        body = score_body(self.ref, leads, field_warnings(records, self.model, columns))
+        if log is not None:
+            log.scored(self, records, leads)
+        return body
 
-    def explain(self, request: ExplainRequest) -> dict[str, Any]:
-        """Every field's contribution, in score points, to every stage of every lead."""
+    def explain(self, request: ExplainRequest, log: ServiceLog | None = None) -> dict[str, Any]:
+        """Every field's contribution, in score points, to every stage of every lead.
+
+        ``log``: the prediction log the scores are recorded in (in memory; written later).
+        """
         records = self.records(request.leads)
         frame = pd.DataFrame.from_records(records)
         predictions = self.model.predict(frame).to_dict(orient="records")
+        if log is not None:
+            log.explained(self, records, predictions)
         contributions = explain.full_contributions(self.model, frame)
         leads = [
             prediction | {"contributions": {stage: contrib[stage] for stage in self.model.stages}}

@@ -21,12 +21,22 @@ the environment, read at start-up (never at import):
     Where the registry lives (default ``sqlite:///mlflow.db``).
 ``LEADMODEL_API_TOKEN``
     When set, every API endpoint requires ``Authorization: Bearer <token>``.
+``LEADMODEL_LOG_DIR``
+    The prediction log's folder (``leadmodel serve --log``), ``off`` to switch it off.
+``LEADMODEL_LOG_FLUSH_SECONDS``, ``LEADMODEL_RELOAD_SECONDS``
+    How often the log is written (default 1) and the registry polled (default 10; 0 = off).
+
+Every score ``/score`` and ``/explain`` hand out is recorded in the prediction log
+(:mod:`.scorelog`: in memory during the request, written by a thread every
+``flush_seconds``; the shutdown hook writes the rest). When the service serves an alias,
+:class:`~.reload.ModelWatcher` follows it and swaps a moved model in without a restart.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -39,7 +49,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadmodel import tracking
+from leadmodel import predlog, tracking
 from leadmodel.serving import bentoml_fix
 from leadmodel.serving.api import (
     ErrorResponse,
@@ -54,8 +64,16 @@ from leadmodel.serving.api import (
 from leadmodel.serving.document import BEARER_SECURITY, DocumentedService
 from leadmodel.serving.errors import Problem, RequestProblem, error_body, problems_from_pydantic
 from leadmodel.serving.guard import MAX_BODY_BYTES, RequestGuard, refusal
-from leadmodel.serving.scoring import Scorer
-from leadmodel.serving.settings import NO_TOKEN, REQUEST_TIMEOUT_S, TokenError, service_settings
+from leadmodel.serving.reload import ModelWatcher
+from leadmodel.serving.scorelog import ServiceLog
+from leadmodel.serving.scoring import Scorer, alias_of
+from leadmodel.serving.settings import (
+    NO_TOKEN,
+    REQUEST_TIMEOUT_S,
+    ServiceSettings,
+    SettingsError,
+    service_settings,
+)
 
 logger = logging.getLogger("leadmodel.service")
 bentoml_fix.install()  # BentoML's own request timeout leaves a live timer per request
@@ -150,7 +168,7 @@ def _service() -> LeadScorerService:
 async def score(body: ScoreRequest) -> Response:
     """Score 1 to 1,000 leads: P(accept), P(close), score, tier and the top-k reasons."""
     service = _service()
-    answer = await service.run(len(body.leads), lambda: service.scorer.score(body))
+    answer = await service.run(len(body.leads), lambda: service.scorer.score(body, service.log))
     return Response(answer, media_type="application/json")
 
 
@@ -158,7 +176,7 @@ async def score(body: ScoreRequest) -> Response:
 async def explain_contributions(body: ExplainRequest) -> dict[str, Any]:
     """Every field's contribution, in score points, to both stages of every lead."""
     service = _service()
-    return await service.run(len(body.leads), lambda: service.scorer.explain(body))
+    return await service.run(len(body.leads), lambda: service.scorer.explain(body, service.log))
 
 
 @app.post("/whatif", operation_id="whatif", response_model=WhatIfResponse, **_ROUTE)
@@ -192,7 +210,8 @@ class LeadScorerService:
 
     @bentoml.on_deployment
     def check_start() -> None:
-        """Before any worker starts: the token setting is usable and the model loads.
+        """Before any worker starts: the settings are usable, the log folder is writable
+        and the model loads.
 
         Else one clear line and exit 1. Without a token the API is open: one warning says
         so (here, once per server, not once per worker).
@@ -201,8 +220,9 @@ class LeadScorerService:
             settings = service_settings()
             if settings.api_token is None:
                 logger.warning("%s", NO_TOKEN)
+            _check_log_dir(settings)
             tracking.load_funnel(settings.model_uri)
-        except (TokenError, tracking.ModelNotFound) as exc:
+        except (SettingsError, predlog.LogError, tracking.ModelNotFound) as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None
@@ -215,19 +235,68 @@ class LeadScorerService:
         except tracking.ModelNotFound as exc:
             logger.error("%s", exc)
             raise SystemExit(1) from None
-        # The model, MLflow and pandas leave a large heap behind: move it out of the
-        # garbage collector's sight, or every full collection while a request builds its
-        # answer walks all of it again.
-        gc.collect()
-        gc.freeze()
+        _freeze_heap()
         # One large request at a time in a thread: concurrent ones only fight over the GIL
         # and make every request slow instead of some waiting.
         self.limiter = anyio.CapacityLimiter(1)
+        folder = self.settings.log_dir
+        self.log = None if folder is None else ServiceLog(folder, self.settings.flush_seconds)
+        self.watcher = None
+        if alias_of(uri) is not None and self.settings.reload_seconds > 0:
+            self.watcher = ModelWatcher(
+                uri, self.settings.reload_seconds, lambda: self.scorer, self._swap
+            ).start()
         ref = self.scorer.ref
         logger.info("serving %s (name %s, version %s)", uri, ref.name, ref.version)
+        logger.info(
+            "prediction log: %s",
+            "off"
+            if folder is None
+            else f"{folder} (written every {self.settings.flush_seconds:g} s)",
+        )
+
+    def _swap(self, scorer: Scorer) -> None:
+        """Put ``scorer`` in service: requests already running finish with the old one."""
+        self.scorer = scorer
+        _freeze_heap(again=True)
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Stop following the registry and write every logged score not yet written."""
+        if self.watcher is not None:
+            self.watcher.close()
+        if self.log is not None:
+            self.log.close()
+            logger.info("prediction log: written, %s rows", self.log.background.rows_written)
 
     async def run(self, leads: int, work: Callable[[], T]) -> T:
         """Run model work: in the event loop for a few leads, else in a worker thread."""
         if leads <= self.settings.inline_leads:
             return work()
         return await anyio.to_thread.run_sync(work, limiter=self.limiter)
+
+
+def _check_log_dir(settings: ServiceSettings) -> None:
+    """The prediction log's folder exists (made if need be) and is writable."""
+    folder = settings.log_dir
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise predlog.LogError(f"prediction log {folder}: cannot create it ({exc})") from None
+    if not os.access(folder, os.W_OK):
+        raise predlog.LogError(f"prediction log {folder}: folder is not writable")
+
+
+def _freeze_heap(again: bool = False) -> None:
+    """Move the model's heap out of the garbage collector's sight.
+
+    The model, MLflow and pandas leave a large heap behind: frozen, it is not walked again
+    by every full collection while a request builds its answer. ``again`` (after a swap):
+    unfreeze first, so the model swapped out can be collected.
+    """
+    if again:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -2,9 +2,11 @@
 
 ``LEADMODEL_MODEL_URI`` (else the canonical model's champion), ``LEADMODEL_API_TOKEN``
 (:func:`api_token`'s rule: unset = open API, set but empty =
-refused) and the limits below. Nothing is read at import: :func:`service_settings` reads
-them the first time the service (or its guard) starts, and every later call gets the same
-object.
+refused), the prediction log (``LEADMODEL_LOG_DIR``, :func:`leadmodel.predlog.log_dir`;
+``LEADMODEL_LOG_FLUSH_SECONDS``), the registry polling of hot reload
+(``LEADMODEL_RELOAD_SECONDS``) and the limits below. Nothing is read at import:
+:func:`service_settings` reads them the first time the service (or its guard) starts, and
+every later call gets the same object.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from leadmodel import tracking
+from leadmodel import predlog, tracking
 
 TOKEN_ENV = "LEADMODEL_API_TOKEN"
 #: Why the service refuses to start with the variable set to nothing or whitespace.
@@ -27,7 +31,15 @@ NO_TOKEN = (
 )
 
 
-class TokenError(ValueError):
+FLUSH_ENV = "LEADMODEL_LOG_FLUSH_SECONDS"
+RELOAD_ENV = "LEADMODEL_RELOAD_SECONDS"
+
+
+class SettingsError(ValueError):
+    """A setting of the service's environment is not usable (one clear line)."""
+
+
+class TokenError(SettingsError):
     """``LEADMODEL_API_TOKEN`` is set but holds no token."""
 
 
@@ -67,10 +79,46 @@ class ServiceSettings(BaseModel):
         "thread, one at a time, so the loop keeps answering health checks and small ones.",
     )
 
+    log_dir: Path | None = Field(
+        None,
+        description="Folder of the prediction log (LEADMODEL_LOG_DIR, `leadmodel serve "
+        "--log`; default `predictions/` beside the embedded MLflow store); None = off.",
+    )
+    flush_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between writes of the prediction log "
+        f"({FLUSH_ENV}): a crash loses at most the scores of the last interval.",
+    )
+    reload_seconds: float = Field(
+        10.0,
+        ge=0,
+        description=f"Seconds between polls of the registry for the alias served ({RELOAD_ENV}); "
+        "when it has moved, the new version is loaded and swapped in. 0 = no polling; "
+        "a fixed version is never polled.",
+    )
+
     @classmethod
-    def from_environment(cls) -> ServiceSettings:
-        """Read the settings; :class:`TokenError` on an empty token."""
-        return cls(model_uri=tracking.default_model_uri(), api_token=api_token())
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Read the settings; :class:`SettingsError` (one line) on an unusable value."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, variable in (("flush_seconds", FLUSH_ENV), ("reload_seconds", RELOAD_ENV)):
+            if env.get(variable, "").strip():
+                values[name] = env[variable].strip()
+        try:
+            return cls(
+                model_uri=tracking.default_model_uri(),
+                api_token=api_token(env),
+                log_dir=predlog.log_dir(env.get(predlog.LOG_ENV) or None),
+                **values,
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            variable = {"flush_seconds": FLUSH_ENV, "reload_seconds": RELOAD_ENV}.get(
+                str(error["loc"][0]), str(error["loc"][0])
+            )
+            raise SettingsError(f"{variable}: {error['msg'].lower()}") from None
 
 
 @lru_cache(maxsize=1)
