@@ -10,7 +10,10 @@ the same app, so all pass the same BentoML stack and middleware), then on
 :class:`PlainNoop` (a plain BentoML service, ``@bentoml.api``, no model), drives each
 with ``wrk`` (installed from Debian's packages when missing) at a fixed number of
 connections, and prints throughput, p99 latency and the ratios the targets are set in.
-The method is described in ``benchmarks/README.md``.
+Then it compares single-lead ``/score`` with the prediction log on and off: servers
+started alternately with ``LEADMODEL_LOG_DIR`` a temporary folder and ``off``
+(``--rounds`` each; ``--log-only`` runs just this comparison). The method is described in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +35,8 @@ from typing import Any
 import bentoml
 import httpx
 
+from leadmodel import predlog
+from leadmodel.predlog import LOG_ENV, OFF
 from leadmodel.serving.service import REQUEST_TIMEOUT_S, LeadScorerService, app
 
 __all__ = ["LeadScorerService", "PlainNoop"]
@@ -51,6 +57,9 @@ MIN_THROUGHPUT_RATIO = 0.7
 MAX_P99_RATIO = 1.5
 MIN_BATCH_SPEEDUP = 20.0
 MIN_PLAIN_RATIO = 1.2
+#: Single-lead throughput with the prediction log on / off (issue 13: logging costs <= 10 %).
+MIN_LOG_RATIO = 0.9
+LOG_ROUNDS = 2
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -215,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument("--port", type=int, default=0, help="Port (default: a free one).")
     parser.add_argument("--json-out", type=Path, help="Also write the results here.")
+    parser.add_argument(
+        "--rounds", type=int, default=LOG_ROUNDS, help="Log off/on servers, each (alternate)."
+    )
+    parser.add_argument(
+        "--log-only", action="store_true", help="Only compare the prediction log on and off."
+    )
     args = parser.parse_args(argv)
 
     wrk = ensure_wrk()
@@ -240,64 +255,100 @@ def main(argv: list[str] | None = None) -> int:
 
         port = args.port or _free_port()
         base = f"http://127.0.0.1:{port}"
-        process = start_server(port, env, workdir / "server.log")
-        try:
-            for path, body in (("/score", single), ("/score", batch), ("/noop", single)):
-                response = httpx.post(
-                    base + path,
-                    content=body.read_bytes(),
-                    headers={"Content-Type": "application/json"},
-                    timeout=60,
-                )
-                response.raise_for_status()
-            runs: dict[str, dict[str, float]] = {}
+        runs: dict[str, dict[str, float]] = {}
 
-            def measure(name: str, path: str, body: Path) -> None:
-                run_wrk(wrk, base + path, body, WARMUP_S, args.connections, workdir)
-                runs[name] = run_wrk(
-                    wrk, base + path, body, args.duration, args.connections, workdir
-                )
-                print(f"{name}: {runs[name]}", file=sys.stderr)
+        def measure(name: str, path: str, body: Path) -> None:
+            run_wrk(wrk, base + path, body, WARMUP_S, args.connections, workdir)
+            runs[name] = run_wrk(wrk, base + path, body, args.duration, args.connections, workdir)
+            print(f"{name}: {runs[name]}", file=sys.stderr)
 
-            plan = (("noop", "/noop", single), ("noop_sync", "/noop_sync", single))
-            plan += (("score_1", "/score", single), ("score_1000", "/score", batch))
-            for name, path, body in plan:
-                measure(name, path, body)
-        finally:
-            stop_server(process)
-        process = start_server(port, env, workdir / "plain.log", target=PLAIN_TARGET)
-        try:
-            measure("plain_noop", "/score", single)
-            measure("plain_noop_sync", "/score_sync", single)
-        finally:
-            stop_server(process)
+        log_dir = workdir / "predictions"
+        env[LOG_ENV] = str(log_dir)  # never the log beside a store given with --model
+        if not args.log_only:
+            process = start_server(port, env, workdir / "server.log")
+            try:
+                for path, body in (("/score", single), ("/score", batch), ("/noop", single)):
+                    response = httpx.post(
+                        base + path,
+                        content=body.read_bytes(),
+                        headers={"Content-Type": "application/json"},
+                        timeout=60,
+                    )
+                    response.raise_for_status()
+                plan = (("noop", "/noop", single), ("noop_sync", "/noop_sync", single))
+                plan += (("score_1", "/score", single), ("score_1000", "/score", batch))
+                for name, path, body in plan:
+                    measure(name, path, body)
+            finally:
+                stop_server(process)
+            process = start_server(port, env, workdir / "plain.log", target=PLAIN_TARGET)
+            try:
+                measure("plain_noop", "/score", single)
+                measure("plain_noop_sync", "/score_sync", single)
+            finally:
+                stop_server(process)
+        logged: list[int] = []
+        for i in range(args.rounds):  # off, on, off, on ...: drift of the machine cancels
+            for mode in ("off", "on"):
+                if mode == "on":
+                    shutil.rmtree(log_dir, ignore_errors=True)
+                mode_env = env | {LOG_ENV: OFF if mode == "off" else str(log_dir)}
+                process = start_server(port, mode_env, workdir / f"log_{mode}_{i}.log")
+                try:
+                    measure(f"score_1_log_{mode}_{i}", "/score", single)
+                finally:
+                    stop_server(process)  # SIGTERM: the log is written whole
+                if mode == "on":
+                    logged.append(_rows_logged(log_dir))
 
-    results = summarise(runs, args.connections, args.duration, model_uri)
+    results = summarise(runs, args.connections, args.duration, model_uri, logged)
     print(json.dumps(results, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
+def log_ratio(runs: dict[str, dict[str, float]], logged: list[int]) -> dict[str, Any]:
+    """Single-lead throughput with the prediction log on / off, from alternating rounds."""
+    on = [r["requests_per_s"] for n, r in runs.items() if n.startswith("score_1_log_on_")]
+    off = [r["requests_per_s"] for n, r in runs.items() if n.startswith("score_1_log_off_")]
+    ratio = statistics.median(on) / statistics.median(off)
+    return {
+        "requests_per_s_on": on,
+        "requests_per_s_off": off,
+        "rows_logged_per_on_run": logged,
+        "throughput_log_on_vs_off": {"value": ratio, "target_min": MIN_LOG_RATIO},
+        "target_met": ratio >= MIN_LOG_RATIO,
+    }
+
+
 def summarise(
-    runs: dict[str, dict[str, float]], connections: int, seconds: int, model_uri: str
+    runs: dict[str, dict[str, float]],
+    connections: int,
+    seconds: int,
+    model_uri: str,
+    logged: list[int],
 ) -> dict[str, Any]:
     """Ratios to the no-op and to single-lead requests, next to the targets."""
+    setup = {
+        "connections": connections,
+        "seconds": seconds,
+        "reasons": REASONS,
+        "batch": BATCH,
+        "model": model_uri,
+    }
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "setup": setup}
+    if logged:
+        results["prediction_log"] = log_ratio(runs, logged)
+    if "noop" not in runs:  # --log-only
+        return results | {"runs": runs}
     noop, one, many = runs["noop"], runs["score_1"], runs["score_1000"]
     throughput = one["requests_per_s"] / noop["requests_per_s"]
     p99 = one["p99_ms"] / noop["p99_ms"]
     sync = runs["noop_sync"]
     speedup = many["requests_per_s"] * BATCH / one["requests_per_s"]
     plain = one["requests_per_s"] / runs["plain_noop"]["requests_per_s"]
-    return {
-        "machine": {"cpus": os.cpu_count()},
-        "setup": {
-            "connections": connections,
-            "seconds": seconds,
-            "reasons": REASONS,
-            "batch": BATCH,
-            "model": model_uri,
-        },
+    return results | {
         "runs": runs,
         "leads_per_s": {
             "single": one["requests_per_s"],
@@ -321,6 +372,18 @@ def summarise(
             "plain_bentoml": plain >= MIN_PLAIN_RATIO,
         },
     }
+
+
+def _rows_logged(folder: Path) -> int:
+    """Rows in the prediction log at ``folder`` (0 when none was written)."""
+    try:
+        con = predlog.connect(folder)
+    except predlog.LogError:
+        return 0
+    try:
+        return int(con.execute("SELECT count(*) FROM predictions").fetchone()[0])
+    finally:
+        con.close()
 
 
 def _free_port() -> int:

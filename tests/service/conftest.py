@@ -72,6 +72,54 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def launch(
+    command: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server (``--port`` in ``command``) in its own process group, so a test can
+    signal the server and its workers at once; returns it and its URL (not yet ready)."""
+    port = command[command.index("--port") + 1]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start(
+    command: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """:func:`launch` and :func:`wait_ready` (stopped again if it never gets ready)."""
+    process, url = launch(command, env, cwd, log)
+    try:
+        wait_ready(process, url, log)
+    except BaseException:
+        stop(process)
+        raise
+    return process, url
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until ``url/readyz`` answers 200 (fail with the output if the server exits)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            pytest.fail(
+                f"the service exited with {process.returncode} at start-up:\n"
+                + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+            )
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"the service was not ready after {START_TIMEOUT_S} s:\n"
+                + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+            )
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def server(
     trained: Trained, mlflow_store: str, tmp_path_factory: pytest.TempPathFactory
@@ -83,28 +131,8 @@ def server(
     log = tmp / "server.log"
     command = [leadmodel_bin(), "serve", "--model", model_uri, "--port", str(port)]
     env = service_env(mlflow_store, tmp, LEADMODEL_API_TOKEN=token)
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
+    process, url = start(command, env, tmp, log)
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the service exited with {process.returncode} at start-up:\n"
-                    + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-                )
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the service was not ready after {START_TIMEOUT_S} s:\n"
-                    + log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-                )
-            time.sleep(0.5)
         yield Server(url=url, token=token, model_uri=model_uri, log=log, process=process)
     finally:
         stop(process)
@@ -115,3 +143,13 @@ def api(server: Server) -> Iterator[httpx.Client]:
     """A client that sends the token."""
     with server.client() as client:
         yield client
+
+
+def register_copies(model_uri: str, name: str, copies: int) -> list[str]:
+    """Register the logged model at ``model_uri`` ``copies`` times under ``name``.
+
+    Versions of one model: a test moves an alias between them without training again.
+    """
+    import mlflow
+
+    return [str(mlflow.register_model(model_uri, name).version) for _ in range(copies)]

@@ -51,18 +51,19 @@ class ModelWatcher:
     def check(self) -> str | None:
         """One poll; the version swapped in, or None when nothing changed."""
         try:
-            version = tracking.get_alias_version(MlflowClient(), *self.alias)
+            found = tracking.get_alias_version(MlflowClient(), *self.alias)
         except Exception as exc:  # the registry may be away for a while: keep serving
             logger.error("hot reload: cannot read %s (%s)", self.uri, type(exc).__name__)
             return None
+        version = None if found is None else str(found)  # MLflow may give an int
         served = self.current().ref.version
         if version is None or version == served or version in self.refused:
             return None
         try:
-            scorer = Scorer.load(self.uri, version=str(version))
+            scorer = Scorer.load(self.uri, version=version)
             scorer.check()
         except Exception as exc:  # any failure keeps the old model: one line, no trace
-            self.refused.add(str(version))
+            self.refused.add(version)
             first = str(exc).splitlines()[0][:200] if str(exc) else ""
             logger.error(
                 "hot reload: %s moved to version %s, which fails to load or check "
@@ -76,7 +77,7 @@ class ModelWatcher:
             return None
         self.swap(scorer)
         logger.info("hot reload: %s now serves version %s (was %s)", self.uri, version, served)
-        return str(version)
+        return version
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -171,7 +171,8 @@ class Scorer:
         alias = alias_of(uri)
         if alias is not None and version is None:
             tracking.use_tracking()
-            version = tracking.get_alias_version(MlflowClient(), *alias)
+            found = tracking.get_alias_version(MlflowClient(), *alias)
+            version = None if found is None else str(found)
         if alias is not None and version is not None:
             model, info = tracking.load_funnel(f"models:/{alias[0]}/{version}")
             info = info | {"uri": uri, "alias": alias[1]}
