@@ -102,6 +102,7 @@ class ServiceSettings(BaseModel):
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Read the settings; :class:`SettingsError` (one line) on an unusable value."""
         env = os.environ if environ is None else environ
+        folder = env.get(predlog.LOG_ENV, "").strip()
         values: dict[str, Any] = {}
         for name, variable in (("flush_seconds", FLUSH_ENV), ("reload_seconds", RELOAD_ENV)):
             if env.get(variable, "").strip():
@@ -110,7 +111,7 @@ class ServiceSettings(BaseModel):
             return cls(
                 model_uri=tracking.default_model_uri(),
                 api_token=api_token(env),
-                log_dir=predlog.log_dir(env.get(predlog.LOG_ENV) or None),
+                log_dir=predlog.log_dir(folder) if folder else predlog.default_log_dir(),
                 **values,
             )
         except ValidationError as exc:
