@@ -12,7 +12,10 @@ with ``wrk`` (installed from Debian's packages when missing) at a fixed number o
 connections, and prints throughput, p99 latency and the ratios the targets are set in.
 Then it compares single-lead ``/score`` with the prediction log on and off: servers
 started alternately with ``LEADMODEL_LOG_DIR`` a temporary folder and ``off``
-(``--rounds`` each; ``--log-only`` runs just this comparison). The method is described in
+(``--rounds`` each; ``--log-only`` runs just this comparison), and the CPU the log costs
+in this process: single-lead ``Scorer.score`` calls with the log off and on, in
+alternating blocks, the on blocks including the writes (less sensitive to other jobs on
+the machine than throughput over HTTP). The method is described in
 ``benchmarks/README.md``.
 """
 
@@ -60,6 +63,9 @@ MIN_PLAIN_RATIO = 1.2
 #: Single-lead throughput with the prediction log on / off (issue 13: logging costs <= 10 %).
 MIN_LOG_RATIO = 0.9
 LOG_ROUNDS = 2
+#: Single-lead Scorer.score calls per block of the in-process CPU comparison, and blocks.
+CPU_CALLS = 500
+CPU_BLOCKS = 4
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -301,11 +307,53 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "on":
                     logged.append(_rows_logged(log_dir))
 
+        cpu = log_cpu(model_uri, leads, workdir / "cpu-predictions")
+        print(f"log cpu: {cpu}", file=sys.stderr)
+
     results = summarise(runs, args.connections, args.duration, model_uri, logged)
+    results.setdefault("prediction_log", {})["cpu_in_process"] = cpu
     print(json.dumps(results, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def log_cpu(model_uri: str, leads: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """CPU seconds per single-lead ``Scorer.score`` with the log off and on (writes included).
+
+    Blocks of :data:`CPU_CALLS` calls alternate off/on; each on block ends with the log
+    closed, so every row it gathered is built and written within the block's CPU time.
+    """
+    from leadmodel.serving.api import ScoreRequest
+    from leadmodel.serving.scorelog import ServiceLog
+    from leadmodel.serving.scoring import Scorer
+
+    scorer = Scorer.load(model_uri)
+    requests = [
+        ScoreRequest.model_validate({"leads": [leads[i % len(leads)] | {"lead_id": f"c{i}"}]})
+        for i in range(CPU_CALLS)
+    ]
+    for request in requests[:50]:  # warm-up
+        scorer.score(request)
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    rows = 0
+    for block in range(CPU_BLOCKS):
+        for mode in ("off", "on"):
+            log = ServiceLog(folder / f"{block}", flush_seconds=1.0) if mode == "on" else None
+            start = time.process_time()
+            for request in requests:
+                scorer.score(request, log)
+            if log is not None:
+                log.close()
+                rows += log.background.rows_written
+            cpu[mode].append((time.process_time() - start) / CPU_CALLS)
+    ratio = statistics.median(cpu["on"]) / statistics.median(cpu["off"])
+    return {
+        "cpu_ms_per_request_off": [round(1e3 * v, 3) for v in cpu["off"]],
+        "cpu_ms_per_request_on": [round(1e3 * v, 3) for v in cpu["on"]],
+        "rows_logged": rows,
+        "cpu_on_vs_off": ratio,
+    }
 
 
 def log_ratio(runs: dict[str, dict[str, float]], logged: list[int]) -> dict[str, Any]:
