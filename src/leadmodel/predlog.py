@@ -171,10 +171,9 @@ def _micros(scored_at: pd.Timestamp | Sequence[Any] | None, rows: int) -> np.nda
         when = pd.Timestamp.now(tz="UTC") if scored_at is None else pd.Timestamp(scored_at)
         when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
         return np.full(rows, when.value // 1000, dtype=np.int64)
-    stamps = pd.DatetimeIndex(scored_at)
+    stamps = pd.DatetimeIndex(pd.to_datetime(list(scored_at), utc=True, format="ISO8601"))
     if len(stamps) != rows:
         raise ValueError(f"scored_at: {len(stamps)} times for {rows} rows")
-    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
     return stamps.as_unit("us").asi8
 
 
