@@ -41,6 +41,7 @@ import httpx
 from leadmodel import predlog
 from leadmodel.predlog import LOG_ENV, OFF
 from leadmodel.serving.service import REQUEST_TIMEOUT_S, LeadScorerService, app
+from leadmodel.serving.settings import BENTOML_OVERRIDES_ENV, SERVICE_NAME
 
 __all__ = ["LeadScorerService", "PlainNoop"]
 
@@ -236,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log-only", action="store_true", help="Only compare the prediction log on and off."
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Worker processes of every server measured (leadmodel serve --workers).",
+    )
     args = parser.parse_args(argv)
 
     wrk = ensure_wrk()
@@ -252,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             model_uri = train_small_model(workdir)
         env["LEADMODEL_MODEL_URI"] = model_uri
         env.pop("LEADMODEL_API_TOKEN", None)
+        overrides = {name: {"workers": args.workers} for name in (SERVICE_NAME, "plain_noop")}
+        env[BENTOML_OVERRIDES_ENV] = json.dumps({"services": overrides})
 
         leads = sample_leads(BATCH)
         single = workdir / "single.json"

@@ -800,6 +800,12 @@ def serve(
         help="Prediction log folder, or 'off' (default: $LEADMODEL_LOG_DIR, else "
         "predictions/ beside the MLflow store).",
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Worker processes, each with the model (one per core serves single leads on "
+        "every core).",
+    ),
 ) -> None:
     """Serve the scoring API the CRM calls (BentoML): /score, /explain, /whatif, /model.
 
@@ -816,12 +822,18 @@ def serve(
     if not 0 < port < 2**16:
         fail(f"--port: must be 1-65535, got {port}")
     try:
-        from leadmodel.serving.settings import TokenError, api_token
+        from leadmodel.serving.settings import (
+            BENTOML_OVERRIDES_ENV,
+            SettingsError,
+            api_token,
+            workers_overrides,
+        )
     except ImportError:
         fail("the service needs its extra: pip install 'leadmodel[service]'")
     try:
         api_token()  # the rule the service applies too, here before BentoML starts
-    except TokenError as exc:
+        overrides = workers_overrides(workers)
+    except SettingsError as exc:
         fail(str(exc))
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which(
         "bentoml"
@@ -834,6 +846,7 @@ def serve(
     folder = log_dir(log)  # resolved here, so a relative --log is the caller's folder
     env[LOG_ENV] = OFF if folder is None else str(folder)
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    env[BENTOML_OVERRIDES_ENV] = overrides
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
     os.execve(bentoml, command, env)
 

@@ -428,11 +428,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             return {name: np.full(n, np.nan) for name in wanted}
         stamps = timestamps(values).to_numpy(dtype="datetime64[us]")
         days = stamps.astype("datetime64[D]")
+        missing = np.isnat(stamps)
+        if missing.any():  # NaN below, not NaT arithmetic (numpy warns on it)
+            stamps = np.where(missing, np.datetime64(0, "us"), stamps)
+            days = stamps.astype("datetime64[D]")
         parts = {  # numpy arithmetic: the Series .dt accessors cost more than one lead
             "weekday": (days.view(np.int64) + _EPOCH_WEEKDAY) % 7,
             "hour": (stamps - days) // np.timedelta64(1, "h"),
         }
-        missing = np.isnat(stamps)
         return {
             name: np.where(missing, np.nan, parts[part].astype(float))
             for name, part in wanted.items()

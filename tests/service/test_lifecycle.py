@@ -5,7 +5,8 @@ of its own), started at once. The first polls the registry every :data:`RELOAD_S
 alias moves under load (no failed request, later answers carry the new version), then
 SIGTERM stops it (every answered lead is in the log, once, with the version and reasons
 it was answered with). The second is killed with SIGKILL, server and worker, while it
-answers (only answers of the last flush interval may be missing from the log). Each test
+answers, on two workers (only answers of the last flush interval may be missing from
+the log). Each test
 also holds when run alone.
 """
 
@@ -51,6 +52,9 @@ SWAP_TIMEOUT_S = 60
 WRITE_SLACK_S = 0.5
 SHUTDOWN_LEADS = 40
 CLIENTS = 2
+#: The crashing server runs one worker per core: each keeps a buffer of its own, and a
+#: crash may cost each of them its last interval, no more.
+CRASH_WORKERS = 2
 
 
 @dataclass
@@ -87,11 +91,12 @@ def servers(
     tracking.promote(MODEL_NAME, versions[0])
     started: dict[str, Live] = {}
     try:
-        for name, reload_s in (("reload", RELOAD_S), ("crash", 0)):
+        for name, reload_s, workers in (("reload", RELOAD_S, 1), ("crash", 0, CRASH_WORKERS)):
             tmp = tmp_path_factory.mktemp(name)
             log_dir, server_log = tmp / "predictions", tmp / "server.log"
             command = [leadmodel_bin(), "serve", "--model", f"models:/{MODEL_NAME}@champion"]
             command += ["--port", str(free_port()), "--log", str(log_dir)]
+            command += ["--workers", str(workers)]
             env = service_env(
                 mlflow_store,
                 tmp,

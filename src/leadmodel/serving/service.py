@@ -70,6 +70,7 @@ from leadmodel.serving.scoring import Scorer, alias_of
 from leadmodel.serving.settings import (
     NO_TOKEN,
     REQUEST_TIMEOUT_S,
+    SERVICE_NAME,
     ServiceSettings,
     SettingsError,
     service_settings,
@@ -199,7 +200,7 @@ async def model_info() -> ModelInfo:
 
 # --- the BentoML service -------------------------------------------------------------------
 @bentoml.service(
-    name="lead_scorer",
+    name=SERVICE_NAME,
     description=API_DESCRIPTION,
     service_class=DocumentedService,
     traffic={"timeout": REQUEST_TIMEOUT_S},

@@ -59,6 +59,33 @@ def api_token(environ: Mapping[str, str] | None = None) -> str | None:
 
 #: Seconds one request may take before BentoML answers 504 (BentoML needs it at import).
 REQUEST_TIMEOUT_S = 60
+#: The BentoML service's name, the key of its section in BentoML's configuration.
+SERVICE_NAME = "lead_scorer"
+#: BentoML's documented variable of JSON configuration overrides (its public interface).
+BENTOML_OVERRIDES_ENV = "BENTOML_CONFIG_OVERRIDES"
+
+
+def workers_overrides(workers: int, environ: Mapping[str, str] | None = None) -> str:
+    """``BENTOML_CONFIG_OVERRIDES`` that runs the service on ``workers`` processes.
+
+    Each worker is a process with the model, its own prediction-log writer and registry
+    poll; one per core serves single-lead traffic on every core. Overrides already in the
+    environment are kept (this adds only the service's ``workers``).
+    """
+    import json
+
+    if workers < 1:
+        raise SettingsError(f"--workers: must be 1 or more, got {workers}")
+    text = (os.environ if environ is None else environ).get(BENTOML_OVERRIDES_ENV, "").strip()
+    try:
+        overrides = json.loads(text) if text else {}
+    except ValueError as exc:
+        raise SettingsError(f"{BENTOML_OVERRIDES_ENV}: not JSON ({exc})") from None
+    if not isinstance(overrides, dict):
+        raise SettingsError(f"{BENTOML_OVERRIDES_ENV}: must be a JSON object")
+    services = overrides.setdefault("services", {})
+    services.setdefault(SERVICE_NAME, {})["workers"] = workers
+    return json.dumps(overrides)
 
 
 class ServiceSettings(BaseModel):
