@@ -300,8 +300,6 @@ SCENARIO_BREAK_FIELD: Final = "website_visits"
 SCENARIO_BREAK_SHARE: Final = 1.0
 #: Third entropy word: the scenario's own random stream, so the other fields stay the same.
 SCENARIO_STREAM: Final = 3
-#: Fourth: the business units of ``world=`` (one company, exports of several seeds).
-WORLD_STREAM: Final = 4
 
 # --- campaigns (optional) ------------------------------------------------------------------------
 
@@ -429,9 +427,9 @@ def generate(
     as production data drifts: the close rate climbs, a new source appears, or an
     engagement field's tracking breaks. Leads created before it are unchanged.
 
-    ``world`` seeds the business units' volume shares and alignment levels on their own
-    stream (default: from ``seed``, as always), so exports of several seeds can come from
-    one company: the leads differ, the company's units do not.
+    ``world`` draws the business units' volume shares and alignment levels as the export
+    of seed ``world`` has them (default: ``seed``'s own), so exports of several seeds can
+    come from one company: the leads differ, the company's units do not.
 
     Raises
     ------
@@ -548,7 +546,7 @@ def _draw_leads(
     rng: np.random.Generator, rows: int, as_of: np.datetime64, world: int | None = None
 ) -> _Leads:
     """Draw every lead attribute (vectorised); ``world`` seeds the business units apart."""
-    units = rng if world is None else np.random.default_rng([world, WORLD_STREAM])
+    units = rng if world is None else np.random.default_rng(world)  # seed `world`'s draws
     bu_share = units.dirichlet(np.full(len(BUSINESS_UNITS), BUSINESS_UNIT_CONCENTRATION))
     # every alignment level gets the same number of units, shuffled per seed
     bu_alignment = units.permutation(np.arange(len(BUSINESS_UNITS)) % len(ALIGNMENT_LEVELS))
