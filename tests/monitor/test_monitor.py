@@ -154,3 +154,23 @@ def test_cli_bad_outcomes_is_one_line_exit_2(periods: dict, tmp_path: Path) -> N
     assert run.exit_code == 2
     assert "nope.csv" in run.output and "Traceback" not in run.output
     assert len(run.output.strip().splitlines()) == 1
+
+
+def test_a_model_without_reference_is_judged_on_quality_and_says_so(
+    periods: dict, trained: Trained
+) -> None:
+    import copy
+
+    import mlflow
+
+    from leadmodel.tracking import input_example, log_model
+
+    old = copy.copy(trained.result.model)  # as models trained before issue 13 are
+    old.metadata = {k: v for k, v in old.metadata.items() if k != "reference"}
+    with mlflow.start_run():
+        info = log_model(old, input_example(trained.result.test, old))
+    period = periods["base_rate"]
+    result = monitor(period.log, period.outcomes, model_uri=info.model_uri, track=False)
+    assert any("keeps no reference distributions" in note for note in result.notes)
+    assert {r.kind for r in result.reasons} <= {"calibration", "ranking"}
+    assert [r for r in result.reasons if r.kind == "calibration" and r.level == ALARM]
