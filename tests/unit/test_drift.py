@@ -1,17 +1,15 @@
-"""The monitor's statistics (PSI, rank AUC, its bootstrap) and the synthetic scenarios."""
+"""The monitor's statistics: PSI, numeric bins, the rank AUC and its bootstrap."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadmodel import drift, schema
+from leadmodel import drift
 from leadmodel.config import MonitorConfig
 from leadmodel.evaluate import bootstrap_auc_intervals
 from leadmodel.monitor import auc, bootstrap_auc
-from leadmodel.synthetic import SCENARIO_BREAK_FIELD, SCENARIO_NEW_SOURCE, generate
 
 
 def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift() -> None:
@@ -44,34 +42,3 @@ def test_rank_auc_and_its_count_bootstrap_match_the_resampling_one() -> None:
     assert low < auc(y, p) < high
     assert low == pytest.approx(ref["auc_low"], abs=0.015)
     assert high == pytest.approx(ref["auc_high"], abs=0.015)
-
-
-def test_scenarios_change_only_leads_from_their_start_and_only_their_field() -> None:
-    start = pd.Timestamp("2026-03-02")
-    plain = generate(6000, seed=5).export
-    before = plain[schema.CREATED_AT] < start
-    for name in ("base_rate", "new_source", "tracking_break"):
-        found = generate(6000, seed=5, scenario=name, scenario_from=str(start.date())).export
-        pd.testing.assert_frame_equal(found[before], plain[before])
-        after = ~before
-        if name == "new_source":
-            share = (found.loc[after, schema.SOURCE] == SCENARIO_NEW_SOURCE).mean()
-            assert 0.2 < share < 0.4
-        elif name == "tracking_break":
-            assert found.loc[after, SCENARIO_BREAK_FIELD].isna().all()
-            others = found.columns.drop(SCENARIO_BREAK_FIELD)
-            pd.testing.assert_frame_equal(found[others], plain[others])
-        else:  # the close rate of decided leads climbs; the fields stay the same
-            old = plain.loc[after & plain[schema.CREATED_AT].lt("2026-05-01"), schema.CLOSED]
-            new = found.loc[after & found[schema.CREATED_AT].lt("2026-05-01"), schema.CLOSED]
-            assert new.mean() > 1.5 * old.mean()
-            fields = [c for c in plain.columns if c not in (schema.ACCEPTED, schema.CLOSED)]
-            pd.testing.assert_frame_equal(found[fields], plain[fields])
-
-
-def test_world_gives_another_seed_the_company_of_that_seed() -> None:
-    company = generate(3000, seed=3).export
-    other = generate(3000, seed=9, world=3).export
-    units = company.groupby("business_unit")["sales_alignment"].first()
-    assert other.groupby("business_unit")["sales_alignment"].first().equals(units)
-    assert not other["website_visits"].equals(company["website_visits"])  # other leads
