@@ -339,10 +339,15 @@ class MonitorConfig(_Strict):
         description="Realised over predicted rate (or its inverse) from which to warn.",
     )
     calibration_alarm: float = Field(1.5, gt=1, description="... and to raise an alarm.")
-    calibration_z: float = Field(
-        3.0,
+    calibration_alpha: float = Field(
+        0.01,
         gt=0,
-        description="The gap must also be this many binomial standard errors (not noise).",
+        lt=1,
+        description=(
+            "The gap must also be beyond noise: a week's binomial z-score beyond the normal "
+            "quantile of alpha / (2 x weeks judged), so stable data raises a calibration "
+            "flag for a stage in at most this share of runs (Bonferroni)."
+        ),
     )
     auc_warn_drop: float = Field(
         0.03,

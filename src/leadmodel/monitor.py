@@ -44,7 +44,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 
 from leadmodel import drift, evaluate, predlog, schema
 from leadmodel.config import MonitorConfig, TrainConfig, load_config
@@ -579,11 +579,12 @@ def quality_reasons(
     for stage, all_judged in pooled.items():
         word = STAGE_WORD[stage]
         rows = {c: q[stage] for c, q in per.items() if q.get(stage, {}).get("judged")}
+        z_min = float(norm.isf(s.calibration_alpha / (2 * max(len(rows), 1))))
 
-        def off(q: Mapping[str, Any]) -> float:
+        def off(q: Mapping[str, Any], z_min: float = z_min) -> float:
             ratio = q["ratio"]
             gap = max(ratio, 1 / ratio) if ratio and ratio == ratio else math.inf
-            return gap if abs(q["z"]) >= s.calibration_z else 1.0
+            return gap if abs(q["z"]) >= z_min else 1.0
 
         hits = {c: q for c, q in rows.items() if off(q) >= s.calibration_warn}
         if not hits and off(all_judged) >= s.calibration_warn:
