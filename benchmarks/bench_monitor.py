@@ -227,6 +227,8 @@ def scale(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "monitor_seconds": big_run["seconds"],
         "monitor_peak_mb": big_run["peak_mb"],
         "monitor_verdict": big_run["verdict"],
+        "monitor_reasons": big_run["reasons"],
+        "small_verdict": small_run["verdict"],
         "ratio_to_scan": big_run["seconds"] / scan["seconds"],
         "ratio_to_small_log": big_run["seconds"] / small_run["seconds"],
     }
@@ -239,11 +241,17 @@ def _child_run(me: list[str], env: dict[str, str], kind: str, *extra: str) -> di
     if done.returncode not in (0, 1):
         raise SystemExit(f"child {kind} failed: {done.stderr.strip()[-800:]}")
     stats = [json.loads(x) for x in (done.stdout + done.stderr).splitlines() if '"peak_mb"' in x]
-    verdict = None
+    verdict, reasons = None, []
     for line in done.stdout.splitlines():
         if '"verdict"' in line:
-            verdict = json.loads(line)["verdict"]
-    return {"seconds": seconds, "peak_mb": stats[-1]["peak_mb"], "verdict": verdict}
+            found = json.loads(line)
+            verdict, reasons = found["verdict"], found["reasons"]
+    return {
+        "seconds": seconds,
+        "peak_mb": stats[-1]["peak_mb"],
+        "verdict": verdict,
+        "reasons": reasons,
+    }
 
 
 def main() -> int:
@@ -287,8 +295,11 @@ def main() -> int:
                 f"leadmodel monitor {s['monitor_seconds']:.1f} s, peak {s['monitor_peak_mb']:,.0f}"
                 f" MiB (verdict {s['monitor_verdict']}); one DuckDB scan {s['scan_seconds']:.1f} s"
                 f" (x{s['ratio_to_scan']:.1f}); monitor on the small log "
-                f"{s['small_monitor_seconds']:.1f} s (x{s['ratio_to_small_log']:.1f})"
+                f"{s['small_monitor_seconds']:.1f} s (x{s['ratio_to_small_log']:.1f}, verdict "
+                f"{s['small_verdict']})"
             )
+            for line in s["monitor_reasons"]:
+                print(f"  {line}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
     return 0
