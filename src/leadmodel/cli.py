@@ -131,6 +131,18 @@ def synth(
         help="canonical, or a CRM's own export: hubspot, salesforce, dynamics (the "
         "columns and spellings its preset --mapping reads).",
     ),
+    scenario: str | None = typer.Option(
+        None,
+        "--scenario",
+        help="Production drift for `leadmodel monitor` to find, from --scenario-from on: "
+        "base_rate (the close rate climbs), new_source (a channel the model never saw), "
+        "tracking_break (website_visits stops being recorded).",
+    ),
+    scenario_from: str | None = typer.Option(
+        None,
+        "--scenario-from",
+        help="First day of the --scenario, YYYY-MM-DD [default: 120 days before --as-of].",
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic CRM export whose true probabilities are known."""
@@ -153,6 +165,8 @@ def synth(
         fail(f"--format: must be one of {', '.join(formats)}, got {export_format!r}")
     if messy and export_format != CANONICAL_FORMAT:
         fail("--format: a CRM's export is written clean; drop --messy")
+    if scenario_from is not None and scenario is None:
+        fail("--scenario-from: only used with --scenario")
     targets = {"--out": out} | ({"--truth-out": truth_out} if truth_out else {})
     if truth_out and truth_out == out:
         fail("--truth-out: must differ from --out")
@@ -170,6 +184,8 @@ def synth(
                 as_of=as_of or DEFAULT_AS_OF,
                 drift=drift,
                 campaigns=campaigns,
+                scenario=scenario,
+                scenario_from=scenario_from,
             )
             export = data.export
             if export_format != CANONICAL_FORMAT:
@@ -184,6 +200,7 @@ def synth(
     summary = summarise(data.export) | {"out": out, "truth_out": truth_out, "messy": messy}
     summary |= {"drift": drift, "campaigns": campaigns, "injected": data.injected}
     summary |= {"format": export_format}
+    summary |= {"scenario": scenario, "scenario_from": scenario_from}
     if as_json:
         print_json(summary)
         return
@@ -193,6 +210,9 @@ def synth(
         console.print(
             f"drift: close rate {_pct(oldest)} (oldest quarter) -> {_pct(newest)} (newest)"
         )
+    if scenario:
+        since = scenario_from or "120 days before the export's date"
+        console.print(f"scenario: {scenario} from {since}", highlight=False)
     if campaigns:
         console.print(
             f"campaigns: {campaigns:,} requested, {summary['campaigns_seen']:,} in the export"
@@ -777,6 +797,88 @@ def report(
     )
     if summary.recommendation:
         console.print(summary.recommendation["reasoning"], highlight=False, soft_wrap=True)
+
+
+# --- monitoring the logged scores (issue 13) ----------------------------------------------
+@app.command()
+def monitor(
+    log: str | None = typer.Option(
+        None,
+        "--log",
+        help="Prediction log folder [default: $LEADMODEL_LOG_DIR, else predictions/ beside "
+        "the embedded MLflow store].",
+    ),
+    outcomes: str = typer.Option(
+        ..., "--outcomes", help="CRM export with lead_id and the outcomes as they stand now."
+    ),
+    mapping: MappingOption = None,
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model URI [default: the registered version the newest logged score names].",
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="Write the monitoring page here (e.g. monitor.html)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Settings YAML whose monitor: section holds the thresholds."
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Drift and calibration of logged scores per week, with a verdict ok / warn / alarm.
+
+    Exit 1 on alarm (a scheduler can act on it), 0 on ok or warn, 2 on bad input.
+    """
+    from pathlib import Path
+
+    from leadmodel.config import ConfigError
+    from leadmodel.monitor import MonitorError
+    from leadmodel.monitor import monitor as run_monitor
+    from leadmodel.tracking import ModelNotFound, StoreError
+
+    if out and (Path(out).is_dir() or not Path(out).parent.is_dir()):
+        fail(f"--out: {out} is a folder, or its folder does not exist")
+    try:
+        with err_console.status("monitoring...") as status:
+            result = run_monitor(
+                log,
+                outcomes,
+                mapping=mapping,
+                model_uri=model,
+                out=out,
+                config=config,
+                progress=(None if as_json else lambda msg: status.update(f"{msg}...")),
+            )
+    except (ConfigError, ModelNotFound, MonitorError, StoreError, ValueError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the monitoring page or run: {exc.strerror or exc}")
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _monitor_summary(result)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _monitor_summary(result: Any) -> None:
+    colour = {"ok": "green", "warn": "yellow"}.get(result.verdict, "red")
+    model = result.model
+    console.print(
+        f"[bold]Monitored[/] {result.rows_logged:,} logged scores of {result.leads:,} leads "
+        f"({len(result.cohorts)} weekly cohorts) of {model['name']} version {model['version']}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True, highlight=False)
+    console.print(f"[bold {colour}]Verdict: {result.verdict}[/]")
+    for line in result.lines():
+        console.print(f"  {line}", soft_wrap=True, highlight=False)
+    if result.html:
+        console.print(f"[bold]Page[/] {result.html}", soft_wrap=True, highlight=False)
+    if result.run_id:
+        console.print(f"[bold]MLflow run[/] {result.run_id}", highlight=False)
 
 
 # --- the scoring service (issue 5) -------------------------------------------------------

@@ -305,6 +305,92 @@ class ReportConfig(_Strict):
     max_drivers: int = Field(12, ge=1, description="Fields in the importance chart and beeswarm.")
 
 
+class MonitorConfig(_Strict):
+    """``leadmodel monitor``: reference bins kept with the model, and the alarm thresholds.
+
+    Drift compares each weekly cohort of logged scores with the reference distributions
+    the model keeps from its test slice; quality compares realised outcomes with what the
+    model predicted, on cohorts old enough to be decided.
+    """
+
+    bins: int = Field(
+        10, ge=2, le=50, description="Quantile bins per numeric field and of the score."
+    )
+    psi_floor: float = Field(
+        1e-4, gt=0, lt=0.01, description="Share an empty bin counts as in the PSI (no log 0)."
+    )
+    min_cohort_leads: int = Field(
+        200, ge=1, description="Drift is judged on weekly cohorts of at least this many leads."
+    )
+    psi_warn: float = Field(0.10, gt=0, description="Population stability index: warn.")
+    psi_alarm: float = Field(0.25, gt=0, description="Population stability index: alarm.")
+    unseen_warn: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="Rise in the share of values the model never saw (scored as unknown): warn.",
+    )
+    unseen_alarm: float = Field(0.05, gt=0, le=1, description="... alarm.")
+    missing_warn: float = Field(
+        0.05, gt=0, le=1, description="Change in a field's missing share (absolute): warn."
+    )
+    missing_alarm: float = Field(0.15, gt=0, le=1, description="... alarm.")
+    min_decided_share: float = Field(
+        0.98,
+        gt=0,
+        le=1,
+        description=(
+            "A cohort counts for quality once this share of its leads in the outcomes export "
+            "has a decided outcome (the rest still open: label delay)."
+        ),
+    )
+    min_outcome_leads: int = Field(
+        200, ge=1, description="Decided leads a cohort needs before its quality is judged."
+    )
+    calibration_warn: float = Field(
+        1.25,
+        gt=1,
+        description="Realised over predicted rate (or its inverse) from which to warn.",
+    )
+    calibration_alarm: float = Field(1.5, gt=1, description="... and to raise an alarm.")
+    calibration_alpha: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description=(
+            "The gap must also be beyond noise: a week's binomial z-score beyond the normal "
+            "quantile of alpha / (2 x weeks judged), so stable data raises a calibration "
+            "flag for a stage in at most this share of runs (Bonferroni)."
+        ),
+    )
+    auc_warn_drop: float = Field(
+        0.03,
+        ge=0,
+        description="Warn when the ROC-AUC interval's high end lies this far below the "
+        "model's test figure.",
+    )
+    auc_alarm_drop: float = Field(0.08, ge=0, description="... alarm.")
+    bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of a ROC-AUC interval.")
+    bootstrap_max_rows: int = Field(
+        50_000,
+        ge=100,
+        description="Larger cohorts are bootstrapped on a seeded sample of this many leads "
+        "(a wider, conservative interval).",
+    )
+    level: float = Field(0.95, gt=0.5, lt=1, description="Coverage of the ROC-AUC interval.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitorConfig:
+        for name in ("psi", "unseen", "missing", "calibration"):
+            warn, alarm = getattr(self, f"{name}_warn"), getattr(self, f"{name}_alarm")
+            if warn > alarm:
+                raise ValueError(f"monitor.{name}_warn must not exceed monitor.{name}_alarm")
+        if self.auc_warn_drop > self.auc_alarm_drop:
+            raise ValueError("monitor.auc_warn_drop must not exceed monitor.auc_alarm_drop")
+        return self
+
+
 class TrainConfig(_Strict):
     """The whole training configuration (logged as run params)."""
 
@@ -323,6 +409,7 @@ class TrainConfig(_Strict):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     def flat(self) -> dict[str, Any]:
         """Dotted ``key: value`` pairs for MLflow params."""

@@ -354,6 +354,18 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             return _as_text(values).str.lower()
         return _as_text(values)
 
+    def category_of(self, col: str, values: Sequence[Any] | pd.Series) -> np.ndarray:
+        """The category the model scores each raw value of ``col`` as (text per value).
+
+        A category kept at fit time, :data:`UNKNOWN_CATEGORY` for a value it never saw
+        (or saw too rarely), :data:`MISSING_CATEGORY` for an empty one.
+        """
+        cats = self.categories_[col]
+        text = self._normalise_text(col, pd.Series(list(values), dtype=object))
+        known = pd.Index(cats[:-2], dtype=object)
+        out = np.where(known.get_indexer(text) >= 0, text.to_numpy(dtype=object), UNKNOWN_CATEGORY)
+        return np.where(text.isna().to_numpy(), MISSING_CATEGORY, out).astype(object)
+
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Features in fit order; absent columns count as missing, never an error."""
         coders = self._coder_table()

@@ -278,6 +278,29 @@ DRIFT_CLOSE_LOGIT: Final[tuple[float, float]] = (-1.5, 0.8)
 #: flat after it, over the part of the history a model is calibrated and tested on.
 DRIFT_RAMP_END: Final = 0.7
 
+# --- monitoring scenarios (optional) ------------------------------------------------------------
+
+#: What ``scenario=`` changes from ``scenario_from`` on, for ``leadmodel monitor`` to find:
+#: ``base_rate`` the close rate climbs (the fields keep their values and effects),
+#: ``new_source`` a channel the model never saw brings a share of the leads,
+#: ``tracking_break`` an engagement field stops being recorded (empty).
+SCENARIOS: Final[tuple[str, ...]] = ("base_rate", "new_source", "tracking_break")
+#: Without ``scenario_from``: the scenario starts this many days before ``as_of``.
+SCENARIO_DEFAULT_DAYS: Final = 120
+#: ``base_rate``: shift of logit p(close | accepted), reached after the ramp's days (about
+#: twice the close rate at the synthetic base rates).
+SCENARIO_BASE_RATE_LOGIT: Final = 1.2
+SCENARIO_RAMP_DAYS: Final = 28
+#: ``new_source``: the new channel and the share of leads it brings (their other fields and
+#: outcomes are drawn as before: only the channel's name is new).
+SCENARIO_NEW_SOURCE: Final = "tiktok_ads"
+SCENARIO_NEW_SOURCE_SHARE: Final = 0.3
+#: ``tracking_break``: the engagement field that goes missing, and the share of leads.
+SCENARIO_BREAK_FIELD: Final = "website_visits"
+SCENARIO_BREAK_SHARE: Final = 1.0
+#: Third entropy word: the scenario's own random stream, so the other fields stay the same.
+SCENARIO_STREAM: Final = 3
+
 # --- campaigns (optional) ------------------------------------------------------------------------
 
 #: Second entropy word of the campaign random stream, so the other fields stay the same.
@@ -381,6 +404,9 @@ def generate(
     as_of: str = DEFAULT_AS_OF,
     drift: bool = False,
     campaigns: int = 0,
+    scenario: str | None = None,
+    scenario_from: str | None = None,
+    world: int | None = None,
 ) -> SyntheticExport:
     """Generate a synthetic CRM export of ``rows`` leads created up to ``as_of``.
 
@@ -396,6 +422,15 @@ def generate(
     campaigns, each with its own effect on both stages (0 = off). Neither changes any
     other field, and with both off the export is the same as without them.
 
+    ``scenario`` (one of :data:`SCENARIOS`) changes the leads created from
+    ``scenario_from`` (a date; default :data:`SCENARIO_DEFAULT_DAYS` before ``as_of``) on,
+    as production data drifts: the close rate climbs, a new source appears, or an
+    engagement field's tracking breaks. Leads created before it are unchanged.
+
+    ``world`` draws the business units' volume shares and alignment levels as the export
+    of seed ``world`` has them (default: ``seed``'s own), so exports of several seeds can
+    come from one company: the leads differ, the company's units do not.
+
     Raises
     ------
     ValueError
@@ -406,8 +441,15 @@ def generate(
     if campaigns < 0:
         raise ValueError(f"campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
     as_of_day = _parse_day(as_of)
+    if scenario is not None and scenario not in SCENARIOS:
+        raise ValueError(f"scenario: must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
+    start = (
+        _parse_day(scenario_from, "scenario_from")
+        if scenario_from
+        else as_of_day - np.timedelta64(SCENARIO_DEFAULT_DAYS, "D")
+    )
     rng = np.random.default_rng(seed)
-    leads = _draw_leads(rng, rows, as_of_day)
+    leads = _draw_leads(rng, rows, as_of_day, world)
     accept_logit = _stage_logit(leads, ACCEPT_EFFECTS)
     close_logit = _stage_logit(leads, CLOSE_EFFECTS)
     if drift:
@@ -417,9 +459,16 @@ def generate(
         campaign, accept_effect, close_effect = _draw_campaigns(campaign_rng, rows, campaigns)
         accept_logit = accept_logit + accept_effect[campaign]
         close_logit = close_logit + close_effect[campaign]
+    if scenario == "base_rate":
+        days = (leads.created_at - start).astype(np.int64)
+        close_logit = close_logit + SCENARIO_BASE_RATE_LOGIT * np.clip(
+            (days + 1) / SCENARIO_RAMP_DAYS, 0.0, 1.0
+        )
     p_accept = expit(accept_logit)
     p_close_given_accept = expit(close_logit)
     export = _export_frame(rng, leads, p_accept, p_close_given_accept, as_of_day)
+    if scenario in ("new_source", "tracking_break"):
+        _apply_scenario(np.random.default_rng([seed, SCENARIO_STREAM]), export, scenario, start)
     if campaigns:
         export[CAMPAIGN_COLUMN] = _labels(_campaign_ids(campaigns), campaign)
     truth = pd.DataFrame(
@@ -434,6 +483,19 @@ def generate(
     messy_rng = np.random.default_rng([seed, MESSY_STREAM])
     export, injected = _make_messy(messy_rng, export, as_of_day)
     return SyntheticExport(export=export, truth=truth, injected=injected)
+
+
+def _apply_scenario(
+    rng: np.random.Generator, export: pd.DataFrame, scenario: str, start: np.datetime64
+) -> None:
+    """Rename the channel of, or blank a field of, a share of the leads from ``start`` on."""
+    after = (export[schema.CREATED_AT].to_numpy() >= start.astype("datetime64[us]")).astype(bool)
+    if scenario == "new_source":
+        picked = after & (rng.random(len(export)) < SCENARIO_NEW_SOURCE_SHARE)
+        export[schema.SOURCE] = export[schema.SOURCE].mask(picked, SCENARIO_NEW_SOURCE)
+    else:
+        picked = after & (rng.random(len(export)) < SCENARIO_BREAK_SHARE)
+        export[SCENARIO_BREAK_FIELD] = export[SCENARIO_BREAK_FIELD].mask(picked)
 
 
 def effect_strength(drift: bool = False, campaigns: int = 0) -> dict[str, str]:
@@ -480,11 +542,14 @@ def summarise(export: pd.DataFrame, top_sources: int = 5) -> dict[str, Any]:
 # --- drawing the leads ---------------------------------------------------------------------
 
 
-def _draw_leads(rng: np.random.Generator, rows: int, as_of: np.datetime64) -> _Leads:
-    """Draw every lead attribute (vectorised)."""
-    bu_share = rng.dirichlet(np.full(len(BUSINESS_UNITS), BUSINESS_UNIT_CONCENTRATION))
+def _draw_leads(
+    rng: np.random.Generator, rows: int, as_of: np.datetime64, world: int | None = None
+) -> _Leads:
+    """Draw every lead attribute (vectorised); ``world`` seeds the business units apart."""
+    units = rng if world is None else np.random.default_rng(world)  # seed `world`'s draws
+    bu_share = units.dirichlet(np.full(len(BUSINESS_UNITS), BUSINESS_UNIT_CONCENTRATION))
     # every alignment level gets the same number of units, shuffled per seed
-    bu_alignment = rng.permutation(np.arange(len(BUSINESS_UNITS)) % len(ALIGNMENT_LEVELS))
+    bu_alignment = units.permutation(np.arange(len(BUSINESS_UNITS)) % len(ALIGNMENT_LEVELS))
     business_unit = rng.choice(len(BUSINESS_UNITS), size=rows, p=bu_share)
 
     inbound = rng.random(rows) < INBOUND_SHARE
@@ -784,13 +849,13 @@ def _ints(values: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(values.astype(np.int64), np.zeros(len(values), dtype=bool))
 
 
-def _parse_day(value: str) -> np.datetime64:
+def _parse_day(value: str, name: str = "as_of") -> np.datetime64:
     try:
         day = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"as_of: not a date: {value!r}") from exc
+        raise ValueError(f"{name}: not a date: {value!r}") from exc
     if pd.isna(day):
-        raise ValueError(f"as_of: not a date: {value!r}")
+        raise ValueError(f"{name}: not a date: {value!r}")
     return np.datetime64(day.date(), "D")
 
 

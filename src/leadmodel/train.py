@@ -19,7 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from leadmodel import baselines, evaluate, ingest, schema
+from leadmodel import baselines, drift, evaluate, ingest, schema
 from leadmodel.config import TrainConfig, load_config
 from leadmodel.leakage import LeakageError, LeakageReport, check_leakage
 from leadmodel.model import STAGE_LABEL, FunnelModel, fit_funnel
@@ -392,6 +392,34 @@ def evaluate_stages(
     return out, predictions
 
 
+def _reference_quality(
+    evaluations: dict[str, StageEvaluation], ready: Readiness, config: TrainConfig
+) -> dict[str, dict[str, float]]:
+    """Per stage the test-slice figures the monitor compares realised quality with."""
+    out: dict[str, dict[str, float]] = {}
+    for stage, ev in evaluations.items():
+        m = ev.metrics["lightgbm"]
+        if stage == "close":
+            low, high = ready.auc_low, ready.auc_high
+        else:
+            y, p = ev.curves["lightgbm"]
+            rule = config.readiness
+            found = evaluate.bootstrap_auc_intervals(
+                y, p, None, rule.bootstrap, rule.level, config.seed
+            )
+            low, high = found["auc_low"], found["auc_high"]
+        out[stage] = {
+            "n": float(m["n"]),
+            "rate": m["rate"],
+            "mean_p": m["mean_p"],
+            "roc_auc": m["roc_auc"],
+            "roc_auc_low": low,
+            "roc_auc_high": high,
+            "ece": m["ece"],
+        }
+    return out
+
+
 def _data_summary(frame: pd.DataFrame, result: ingest.IngestResult, path: Path) -> dict[str, Any]:
     order = frame[result.order_by]
     summary: dict[str, Any] = {
@@ -598,6 +626,9 @@ def train(
         "features": list(model.features.feature_names_),
         "order_by": order_by,
         "readiness": ready.to_dict(),
+        drift.REFERENCE_KEY: drift.reference(
+            model, split.test, predictions, _reference_quality(evaluations, ready, cfg), cfg.monitor
+        ),
     }
     warnings = [f.sentence() for f in leakage.warnings]
     for stage, st in model.stages.items():

@@ -578,3 +578,49 @@ def test_cli_bad_options_fail_with_one_clear_line(
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "leads.csv").exists()
+
+
+# --- monitoring scenarios (issue 13) ---------------------------------------------------
+
+
+def test_scenarios_change_only_leads_from_their_start_and_only_their_field() -> None:
+    start = pd.Timestamp("2026-03-02")
+    plain = generate(6000, seed=5).export
+    before = plain[schema.CREATED_AT] < start
+    for name in ("base_rate", "new_source", "tracking_break"):
+        found = generate(6000, seed=5, scenario=name, scenario_from=str(start.date())).export
+        pd.testing.assert_frame_equal(found[before], plain[before])
+        after = ~before
+        if name == "new_source":
+            share = (found.loc[after, schema.SOURCE] == synthetic.SCENARIO_NEW_SOURCE).mean()
+            assert 0.2 < share < 0.4
+        elif name == "tracking_break":
+            assert found.loc[after, synthetic.SCENARIO_BREAK_FIELD].isna().all()
+            others = found.columns.drop(synthetic.SCENARIO_BREAK_FIELD)
+            pd.testing.assert_frame_equal(found[others], plain[others])
+        else:  # the close rate of decided leads climbs; the fields stay the same
+            old = plain.loc[after & plain[schema.CREATED_AT].lt("2026-05-01"), schema.CLOSED]
+            new = found.loc[after & found[schema.CREATED_AT].lt("2026-05-01"), schema.CLOSED]
+            assert new.mean() > 1.5 * old.mean()
+            fields = [c for c in plain.columns if c not in (schema.ACCEPTED, schema.CLOSED)]
+            pd.testing.assert_frame_equal(found[fields], plain[fields])
+
+
+def test_world_gives_another_seed_the_company_of_that_seed() -> None:
+    company = generate(3000, seed=3).export
+    other = generate(3000, seed=9, world=3).export
+    units = company.groupby("business_unit")["sales_alignment"].first()
+    assert other.groupby("business_unit")["sales_alignment"].first().equals(units)
+    assert not other["website_visits"].equals(company["website_visits"])  # other leads
+
+
+def test_cli_writes_a_scenario_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    out = tmp_path / "drifted.csv"
+    args = ["synth", "--rows", "2000", "--out", str(out), "--as-of", "2026-06-30"]
+    run = CliRunner().invoke(app, [*args, "--scenario", "new_source", "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["scenario"] == "new_source"
+    assert synthetic.SCENARIO_NEW_SOURCE in read_table(out)[schema.SOURCE].tolist()
+    bad = CliRunner().invoke(app, [*args, "--scenario", "flood"])
+    assert bad.exit_code == 2 and "scenario: must be one of" in bad.output
+    assert "Traceback" not in bad.output

@@ -1,0 +1,244 @@
+"""The monitoring page: one self-contained HTML file in the report's style.
+
+Sections (stable ids): ``verdict`` (the verdict and its reasons, one line each),
+``drift`` (PSI per field and week, and a table per field), ``calibration`` (predicted vs
+realised rates over time, and ROC-AUC over time against the model's test figure),
+``scores`` (score distribution and tier shares over time) and ``cohorts`` (the weekly
+table). Plots are PNG data URIs; no scripts, no external CSS, fonts or images.
+:func:`plots` draws the figures (also logged to the monitoring run), :func:`write` the page.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import jinja2
+import numpy as np
+
+from leadmodel.config import MonitorConfig
+from leadmodel.report import FIGSIZE, WIDE_FIGSIZE, _figure, _figure_data, _save
+
+if TYPE_CHECKING:
+    from leadmodel.monitor import MonitorResult
+
+TEMPLATE: Final = "monitor.html.j2"
+#: Colours of the page's plots: predicted, realised, reference.
+PREDICTED, REALISED, REFERENCE = "#2680c2", "#b42318", "#52606d"
+#: Binomial standard errors drawn around a realised rate.
+ERROR_BARS_SE: Final = 2.0
+TIER_COLOURS: Final = ("#18794e", "#2680c2", "#f0b429", "#b42318", "#9aa5b1", "#52606d")
+
+
+def _ticks(axis: Any, labels: list[str]) -> None:
+    step = max(1, len(labels) // 12)
+    axis.set_xticks(range(0, len(labels), step))
+    axis.set_xticklabels(labels[::step], rotation=45, ha="right", fontsize=8)
+
+
+def plot_drift(result: MonitorResult, path: Path, settings: MonitorConfig) -> Path | None:
+    """Heat map: PSI of every field's present values, per weekly cohort."""
+    cohorts = [r["cohort"] for r in result.cohorts]
+    names = sorted({f for r in result.cohorts for f in r["fields"]})
+    if not names:
+        return None
+    grid = np.full((len(names), len(cohorts)), np.nan)
+    for j, row in enumerate(result.cohorts):
+        for i, name in enumerate(names):
+            if name in row["fields"]:
+                grid[i, j] = row["fields"][name]["psi"]
+    figure = _figure((WIDE_FIGSIZE[0], max(3.0, 0.32 * len(names) + 1.5)))
+    axis = figure.add_subplot()
+    image = axis.imshow(
+        grid, aspect="auto", cmap="Reds", vmin=0.0, vmax=max(settings.psi_alarm * 1.5, 0.01)
+    )
+    axis.set_yticks(range(len(names)))
+    axis.set_yticklabels(names, fontsize=8)
+    _ticks(axis, cohorts)
+    figure.colorbar(image, ax=axis, label="population stability index")
+    axis.set_title(
+        f"Input drift per field (warn {settings.psi_warn:g}, alarm {settings.psi_alarm:g})"
+    )
+    return _save(figure, path)
+
+
+def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
+    """Per stage: mean predicted rate of all leads, realised rate of judged cohorts."""
+    cohorts = [r["cohort"] for r in result.cohorts]
+    stages = [s for s in ("accept", "close") if any(s in r["quality"] for r in result.cohorts)]
+    if not stages:
+        return None
+    figure = _figure((WIDE_FIGSIZE[0], 3.2 * len(stages)))
+    for k, stage in enumerate(stages):
+        axis = figure.add_subplot(len(stages), 1, k + 1)
+        predicted = [(r["predicted"] or {}).get(stage, np.nan) for r in result.cohorts]
+        axis.plot(range(len(cohorts)), predicted, color=PREDICTED, label="predicted (all leads)")
+        at, rate, err, pred = [], [], [], []
+        for j, row in enumerate(result.cohorts):
+            q = row["quality"].get(stage, {})
+            if q.get("judged"):
+                at.append(j)
+                rate.append(q["realised"])
+                pred.append(q["predicted"])
+                err.append(ERROR_BARS_SE * np.sqrt(q["predicted"] * (1 - q["predicted"]) / q["n"]))
+        if at:
+            axis.errorbar(at, rate, yerr=err, fmt="o", color=REALISED, label="realised (decided)")
+            axis.plot(at, pred, "x", color=PREDICTED, label="predicted (decided leads)")
+        axis.set_ylabel(f"{stage} rate")
+        axis.set_ylim(bottom=0)
+        axis.legend(fontsize=8, loc="upper left")
+        _ticks(axis, cohorts)
+    figure.suptitle("Calibration over time: predicted vs realised rate per weekly cohort")
+    return _save(figure, path)
+
+
+def plot_auc(result: MonitorResult, path: Path) -> Path | None:
+    """Per stage: ROC-AUC of judged cohorts with their intervals, and the test figure."""
+    cohorts = [r["cohort"] for r in result.cohorts]
+    test = (result.reference or {}).get("quality") or {}
+    figure = _figure(FIGSIZE)
+    axis = figure.add_subplot()
+    drawn = False
+    for stage, colour in (("accept", PREDICTED), ("close", REALISED)):
+        at, value, low, high = [], [], [], []
+        for j, row in enumerate(result.cohorts):
+            q = row["quality"].get(stage, {})
+            if q.get("judged") and q["roc_auc"] == q["roc_auc"]:
+                at.append(j)
+                value.append(q["roc_auc"])
+                low.append(q["roc_auc"] - q["roc_auc_low"])
+                high.append(q["roc_auc_high"] - q["roc_auc"])
+        if at:
+            drawn = True
+            axis.errorbar(at, value, yerr=[low, high], fmt="o", color=colour, label=stage)
+        if (test.get(stage) or {}).get("roc_auc") is not None:
+            axis.axhline(
+                test[stage]["roc_auc"], color=colour, ls="--", lw=1, label=f"{stage} at test"
+            )
+    if not drawn:
+        return None
+    axis.set_ylabel("ROC-AUC")
+    axis.legend(fontsize=8)
+    _ticks(axis, cohorts)
+    axis.set_title("Ranking over time (decided cohorts, bootstrap intervals)")
+    return _save(figure, path)
+
+
+def plot_scores(result: MonitorResult, path: Path) -> Path:
+    """Score quantile bands per cohort, and tier shares against the reference shares."""
+    cohorts = [r["cohort"] for r in result.cohorts]
+    x = np.arange(len(cohorts))
+    figure = _figure((WIDE_FIGSIZE[0], 6.5))
+    top = figure.add_subplot(2, 1, 1)
+    q = np.array([r["score_quantiles"] or [np.nan] * 5 for r in result.cohorts], dtype=float)
+    top.fill_between(x, q[:, 0], q[:, 4], color=PREDICTED, alpha=0.15, label="10-90 %")
+    top.fill_between(x, q[:, 1], q[:, 3], color=PREDICTED, alpha=0.3, label="25-75 %")
+    top.plot(x, q[:, 2], color=PREDICTED, label="median")
+    top.set_ylabel("score")
+    top.set_ylim(0, 100)
+    top.legend(fontsize=8, loc="upper left")
+    _ticks(top, cohorts)
+    bottom = figure.add_subplot(2, 1, 2)
+    tiers = list((result.reference or {}).get("tiers") or {})
+    if not tiers:
+        tiers = sorted({t for r in result.cohorts for t in (r["tier_shares"] or {})})
+    base = np.zeros(len(cohorts))
+    for k, tier in enumerate(tiers):
+        share = np.array([(r["tier_shares"] or {}).get(tier, 0.0) for r in result.cohorts])
+        colour = TIER_COLOURS[k % len(TIER_COLOURS)]
+        bottom.bar(x, share, bottom=base, color=colour, label=tier, width=0.85)
+        base = base + share
+        ref = (result.reference or {}).get("tiers") or {}
+        if tier in ref and k < len(tiers) - 1:
+            level = sum(ref[t] for t in tiers[: k + 1])
+            bottom.axhline(level, color=REFERENCE, ls="--", lw=0.8)
+    bottom.set_ylabel("tier share (dashed: at training)")
+    bottom.set_ylim(0, 1)
+    bottom.legend(fontsize=8, ncol=len(tiers), loc="upper left")
+    _ticks(bottom, cohorts)
+    figure.suptitle("Score distribution over time")
+    return _save(figure, path)
+
+
+def plots(result: MonitorResult, folder: Path, settings: MonitorConfig) -> dict[str, Path]:
+    """Every figure of the page as PNG files in ``folder`` (name -> path)."""
+    drawn = {
+        "drift": plot_drift(result, folder / "drift.png", settings),
+        "calibration": plot_calibration(result, folder / "calibration.png"),
+        "auc": plot_auc(result, folder / "auc.png"),
+        "scores": plot_scores(result, folder / "scores.png"),
+    }
+    return {k: v for k, v in drawn.items() if v is not None}
+
+
+def field_table(result: MonitorResult) -> list[dict[str, Any]]:
+    """Per field: reference missing share, the worst PSI, missing change and unseen rise."""
+    ref = (result.reference or {}).get("fields") or {}
+    flagged = {}
+    for reason in result.reasons:
+        if reason.field in ref:
+            flagged.setdefault(reason.field, []).append(f"{reason.kind} {reason.level}")
+    rows = []
+    for name in ref:
+        stats = [
+            r["fields"][name]
+            for r in result.cohorts
+            if name in r["fields"] and r["judged_for_drift"]
+        ]
+        if not stats:
+            continue
+        psi = [s["psi"] for s in stats if s["psi"] == s["psi"]]
+        unseen = [s["unseen_change"] for s in stats if "unseen_change" in s]
+        rows.append(
+            {
+                "field": name,
+                "kind": ref[name]["kind"],
+                "psi": max(psi) if psi else None,
+                "missing_ref": ref[name]["missing"],
+                "missing_now": stats[-1]["missing"],
+                "missing_change": max((s["missing_change"] for s in stats), key=abs),
+                "unseen": max(unseen) if unseen else None,
+                "flags": ", ".join(flagged.get(name, [])) or "ok",
+            }
+        )
+    return rows
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("leadmodel", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters["num"] = lambda v, d=3: "-" if v is None or v != v else f"{v:.{d}f}"
+    environment.filters["pct"] = lambda v: "-" if v is None or v != v else f"{v:.1%}"
+    return environment.get_template(TEMPLATE)
+
+
+def write(result: MonitorResult, out: str | Path) -> Path:
+    """Write the page for ``result`` (its figures drawn by :func:`plots`) to ``out``."""
+    captions = {
+        "drift": "Population stability index of each field's present values, per weekly cohort.",
+        "calibration": (
+            "Realised rates only for cohorts old enough to be decided (bars: 2 standard errors)."
+        ),
+        "auc": "Dashed: the model's ROC-AUC on its test slice at training.",
+        "scores": "Score quantiles and tier shares of each week's leads.",
+    }
+    figures = {k: _figure_data(p, k, captions[k]) for k, p in result.figures.items()}
+    page = _template().render(
+        title=f"Model monitoring: {result.model.get('name')} version {result.model.get('version')}",
+        result=result,
+        cohorts=result.cohorts,
+        fields=field_table(result),
+        figures=figures,
+        first=result.cohorts[0]["cohort"] if result.cohorts else "-",
+        last=result.cohorts[-1]["cohort"] if result.cohorts else "-",
+    )
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
