@@ -18,7 +18,7 @@ import jinja2
 import numpy as np
 
 from leadmodel.config import MonitorConfig
-from leadmodel.report import FIGSIZE, WIDE_FIGSIZE, _figure, _figure_data, _save
+from leadmodel.report import FIGSIZE, WIDE_FIGSIZE, figure_data, new_figure, save_figure
 
 if TYPE_CHECKING:
     from leadmodel.monitor import MonitorResult
@@ -48,7 +48,7 @@ def plot_drift(result: MonitorResult, path: Path, settings: MonitorConfig) -> Pa
         for i, name in enumerate(names):
             if name in row["fields"]:
                 grid[i, j] = row["fields"][name]["psi"]
-    figure = _figure((WIDE_FIGSIZE[0], max(3.0, 0.32 * len(names) + 1.5)))
+    figure = new_figure((WIDE_FIGSIZE[0], max(3.0, 0.32 * len(names) + 1.5)))
     axis = figure.add_subplot()
     image = axis.imshow(
         grid, aspect="auto", cmap="Reds", vmin=0.0, vmax=max(settings.psi_alarm * 1.5, 0.01)
@@ -60,7 +60,7 @@ def plot_drift(result: MonitorResult, path: Path, settings: MonitorConfig) -> Pa
     axis.set_title(
         f"Input drift per field (warn {settings.psi_warn:g}, alarm {settings.psi_alarm:g})"
     )
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
@@ -69,7 +69,7 @@ def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
     stages = [s for s in ("accept", "close") if any(s in r["quality"] for r in result.cohorts)]
     if not stages:
         return None
-    figure = _figure((WIDE_FIGSIZE[0], 3.2 * len(stages)))
+    figure = new_figure((WIDE_FIGSIZE[0], 3.2 * len(stages)))
     for k, stage in enumerate(stages):
         axis = figure.add_subplot(len(stages), 1, k + 1)
         predicted = [(r["predicted"] or {}).get(stage, np.nan) for r in result.cohorts]
@@ -90,14 +90,14 @@ def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
         axis.legend(fontsize=8, loc="upper left")
         _ticks(axis, cohorts)
     figure.suptitle("Calibration over time: predicted vs realised rate per weekly cohort")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_auc(result: MonitorResult, path: Path) -> Path | None:
     """Per stage: ROC-AUC of judged cohorts with their intervals, and the test figure."""
     cohorts = [r["cohort"] for r in result.cohorts]
     test = (result.reference or {}).get("quality") or {}
-    figure = _figure(FIGSIZE)
+    figure = new_figure(FIGSIZE)
     axis = figure.add_subplot()
     drawn = False
     for stage, colour in (("accept", PREDICTED), ("close", REALISED)):
@@ -122,14 +122,14 @@ def plot_auc(result: MonitorResult, path: Path) -> Path | None:
     axis.legend(fontsize=8)
     _ticks(axis, cohorts)
     axis.set_title("Ranking over time (decided cohorts, bootstrap intervals)")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_scores(result: MonitorResult, path: Path) -> Path:
     """Score quantile bands per cohort, and tier shares against the reference shares."""
     cohorts = [r["cohort"] for r in result.cohorts]
     x = np.arange(len(cohorts))
-    figure = _figure((WIDE_FIGSIZE[0], 6.5))
+    figure = new_figure((WIDE_FIGSIZE[0], 6.5))
     top = figure.add_subplot(2, 1, 1)
     q = np.array([r["score_quantiles"] or [np.nan] * 5 for r in result.cohorts], dtype=float)
     top.fill_between(x, q[:, 0], q[:, 4], color=PREDICTED, alpha=0.15, label="10-90 %")
@@ -158,7 +158,7 @@ def plot_scores(result: MonitorResult, path: Path) -> Path:
     bottom.legend(fontsize=8, ncol=len(tiers), loc="upper left")
     _ticks(bottom, cohorts)
     figure.suptitle("Score distribution over time")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plots(result: MonitorResult, folder: Path, settings: MonitorConfig) -> dict[str, Path]:
@@ -228,7 +228,7 @@ def write(result: MonitorResult, out: str | Path) -> Path:
         "auc": "Dashed: the model's ROC-AUC on its test slice at training.",
         "scores": "Score quantiles and tier shares of each week's leads.",
     }
-    figures = {k: _figure_data(p, k, captions[k]) for k, p in result.figures.items()}
+    figures = {k: figure_data(p, k, captions[k]) for k, p in result.figures.items()}
     page = _template().render(
         title=f"Model monitoring: {result.model.get('name')} version {result.model.get('version')}",
         result=result,

@@ -168,7 +168,7 @@ def _example_rows(scores: np.ndarray) -> np.ndarray:
 # --- plots ----------------------------------------------------------------------------------
 
 
-def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
+def new_figure(size: tuple[float, float] = FIGSIZE) -> Figure:
     """A free-standing figure on the Agg canvas (no pyplot state touched)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -192,7 +192,8 @@ def _pyplot_figure(size: tuple[float, float]) -> Iterator[Figure]:
             plt.close(number)
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Write ``figure`` as the page's PNG (tight layout, the report's DPI)."""
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=DPI)
     return path
@@ -231,7 +232,7 @@ def _explanation(
 
 def plot_importance(importance: pd.DataFrame, path: Path, max_drivers: int) -> Path:
     """Mean |points| per field, close and accept side by side (strongest on top)."""
-    figure = _figure(WIDE_FIGSIZE)
+    figure = new_figure(WIDE_FIGSIZE)
     axes = figure.add_subplot()
     close = importance[importance["stage"] == CLOSE].head(max_drivers)
     order = close["field"].tolist()[::-1]
@@ -247,7 +248,7 @@ def plot_importance(importance: pd.DataFrame, path: Path, max_drivers: int) -> P
     axes.set_title("What drives the score (mean size of each field's points)")
     axes.legend(loc="lower right")
     axes.grid(axis="x", alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_beeswarm(explanation: Any, path: Path, title: str, max_drivers: int) -> Path:
@@ -261,7 +262,7 @@ def plot_beeswarm(explanation: Any, path: Path, title: str, max_drivers: int) ->
         )
         axes.set_xlabel("points (impact on the score)")
         axes.set_title(title)
-        return _save(figure, path)
+        return save_figure(figure, path)
 
 
 def plot_dependence(
@@ -286,12 +287,12 @@ def plot_dependence(
         if name == schema.PRIOR_AWARENESS:
             axes.set_xticks(range(len(schema.AWARENESS_LEVELS)), schema.AWARENESS_LEVELS)
         axes.set_title(f"Points from {name} (leads where it is known)")
-        return _save(figure, path)
+        return save_figure(figure, path)
 
 
 def plot_segments(table: pd.DataFrame, by: str, path: Path, labelled: bool) -> Path:
     """Accept and close rate per segment: actual when labelled, else predicted."""
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     names = table[by].astype(str).tolist()
     x = np.arange(len(names))
@@ -310,12 +311,12 @@ def plot_segments(table: pd.DataFrame, by: str, path: Path, labelled: bool) -> P
     axes.set_title(f"Leads by {by}: " + ("actual outcomes" if labelled else "predicted"))
     axes.legend()
     axes.grid(axis="y", alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_handover(curve: pd.DataFrame, path: Path, threshold: int | None) -> Path:
     """Share passed, share of wins and expected accept rate against the threshold."""
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     t = curve["threshold"]
     axes.plot(t, curve["share_passed"], label="share of leads passed to sales")
@@ -329,7 +330,7 @@ def plot_handover(curve: pd.DataFrame, path: Path, threshold: int | None) -> Pat
     axes.set_title("Hand-over to sales by score threshold")
     axes.legend(loc="center left", fontsize="small")
     axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # --- the page: data here, markup in templates/report.html.j2 ------------------------------
@@ -366,7 +367,7 @@ def _table(frame: pd.DataFrame, columns: list[Column]) -> dict[str, Any]:
     return {"columns": columns, "rows": frame[[c.key for c in columns]].to_dict(orient="records")}
 
 
-def _figure_data(path: Path, alt: str, caption: str = "") -> dict[str, str]:
+def figure_data(path: Path, alt: str, caption: str = "") -> dict[str, str]:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return {"src": f"data:image/png;base64,{data}", "alt": alt, "caption": caption}
 
@@ -443,12 +444,10 @@ def _headline(ctx: _Context) -> dict[str, Any]:
         "lift": close.get(f"lift_top{label}", math.nan),
         "table": _table(pd.DataFrame(rows), columns),
         "figures": [
-            _figure_data(
+            figure_data(
                 reliability, "calibration plot", "Points on the diagonal: predictions are right."
             ),
-            _figure_data(
-                gains, "cumulative gains", "Above the diagonal: better than random order."
-            ),
+            figure_data(gains, "cumulative gains", "Above the diagonal: better than random order."),
         ],
     }
 
@@ -477,7 +476,7 @@ def _tiers(ctx: _Context) -> dict[str, Any]:
             order=tuple(ctx.model.tier_thresholds),
         )
         path = evaluate.plot_tiers(tiers, ctx.plots / "tiers.png", "Actual close rate per tier")
-        figure = _figure_data(path, "close rate per tier")
+        figure = figure_data(path, "close rate per tier")
     return {"table": _table(table, columns), "figure": figure}
 
 
@@ -526,7 +525,7 @@ def _segment(ctx: _Context, by: str) -> tuple[pd.DataFrame, dict[str, Any]] | No
     return table, {
         "labelled": ctx.labelled,
         "table": _table(table, _segment_columns(ctx, by)),
-        "figure": _figure_data(path, alt),
+        "figure": figure_data(path, alt),
     }
 
 
@@ -593,7 +592,7 @@ def _handover(
     data = {
         "default_target": default_target,
         "reasoning": recommendation["reasoning"] if recommendation else None,
-        "figure": _figure_data(path, "hand-over curve"),
+        "figure": figure_data(path, "hand-over curve"),
         "table": _table(shown, columns),
     }
     return data, recommendation
@@ -602,7 +601,7 @@ def _handover(
 def _drivers(ctx: _Context) -> dict[str, Any]:
     importance = explain.global_importance(ctx.model, ctx.leads.iloc[ctx.rows], ctx.contribs)
     figures = [
-        _figure_data(
+        figure_data(
             plot_importance(importance, ctx.plots / "importance.png", ctx.settings.max_drivers),
             "importance",
         )
@@ -621,7 +620,7 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
         ctx.settings.max_drivers,
     )
     figures.append(
-        _figure_data(
+        figure_data(
             beeswarm,
             "beeswarm",
             "Each dot is one lead. Numbers: red = high value, blue = low; categories get "
@@ -636,14 +635,14 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
             close, schema.PRIOR_AWARENESS, ctx.plots / "dependence_prior_awareness.png"
         )
         if path is not None:
-            dependence.append(_figure_data(path, "dependence: prior_awareness"))
+            dependence.append(figure_data(path, "dependence: prior_awareness"))
     if engagement:
         name = engagement[0]
         colour = schema.PRIOR_AWARENESS if schema.PRIOR_AWARENESS in close.feature_names else None
         path = plot_dependence(close, name, ctx.plots / f"dependence_{name}.png", colour)
         caption = "Colour: prior awareness." if colour else ""
         if path is not None:
-            dependence.append(_figure_data(path, f"dependence: {name}", caption))
+            dependence.append(figure_data(path, f"dependence: {name}", caption))
     columns = [
         Column("field", "field"),
         Column("mean_abs_points", "mean |points|", "num", 2),
