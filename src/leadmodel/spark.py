@@ -241,7 +241,17 @@ class SparkScoring:
     model_name: str = ""
     #: The model's input fields the log keeps (empty: the job computed no log rows).
     log_fields: list[str] = dataclass_field(default_factory=list)
+    #: Those of ``log_fields`` that are times (sent as text by the workers).
+    log_times: list[str] = dataclass_field(default_factory=list)
     has_accept: bool = True
+
+    def _log_input(self, name: str) -> Any:
+        from pyspark.sql import functions as F
+
+        column = F.col(f"`{_LOG}{name}`")
+        if name in self.log_times:
+            column = column.cast("timestamp_ntz")
+        return column.alias(name)
 
     def log_rows(self, scored_at: pd.Timestamp) -> DataFrame:
         """The prediction log rows of the scored leads (:func:`leadmodel.predlog.log_schema`
@@ -264,7 +274,7 @@ class SparkScoring:
             F.col("score"),
             F.col("tier"),
             F.from_json(F.col(f"{_LOG}reasons"), _REASONS_DDL).alias("reasons"),
-            *[F.col(f"`{_LOG}{name}`").alias(name) for name in self.log_fields],
+            *[self._log_input(name) for name in self.log_fields],
             F.lit(f"{when:%Y-%m-%d}").alias(predlog.DATE),
         ]
         return picked.select(columns)
@@ -373,10 +383,17 @@ def spark_scoring(
         StructField(_COUNTS, StringType(), True),
     ]
     if log_fields:
-        inputs = spark_schema(pa.schema([log_schema.field(name) for name in log_fields]))
+        # times travel as text (a batch without a scored lead has no time to type them by)
+        sent = [_sent_field(log_schema.field(name)) for name in log_fields]
+        inputs = spark_schema(pa.schema(sent))
         combined_fields.append(StructField(f"{_LOG}reasons", StringType(), True))
         combined_fields += [StructField(f"{_LOG}{f.name}", f.dataType, True) for f in inputs]
     combined_names = [f.name for f in combined_fields]
+    log_text = [
+        f.name
+        for f in combined_fields
+        if f.name.startswith(_LOG) and isinstance(f.dataType, StringType)
+    ]
 
     def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         funnel = shipped.value
@@ -406,7 +423,11 @@ def spark_scoring(
                 rejects.assign(**{_KIND: _REJECT}),
                 pd.DataFrame({_KIND: [_TALLY], _COUNTS: [json.dumps(tally)]}),
             ]
-            yield _for_spark(pd.concat(parts, ignore_index=True).reindex(columns=combined_names))
+            out = pd.concat(parts, ignore_index=True).reindex(columns=combined_names)
+            for column in log_text:  # all missing (no lead scored here) is NaN, not text
+                if out[column].dtype != object:
+                    out[column] = out[column].astype(object).where(out[column].notna(), None)
+            yield _for_spark(out)
 
     combined = prepared.mapInPandas(score_partition, StructType(combined_fields))
     if persist:
@@ -419,8 +440,14 @@ def spark_scoring(
         info.get("uri"),
         model_name=model_name,
         log_fields=log_fields,
+        log_times=[n for n in log_fields if pa.types.is_timestamp(log_schema.field(n).type)],
         has_accept=model.has_accept,
     )
+
+
+def _sent_field(field: pa.Field) -> pa.Field:
+    """How a log input field travels from the workers: a time as text, else as it is."""
+    return field.with_type(pa.string()) if pa.types.is_timestamp(field.type) else field
 
 
 def _with_log_columns(
@@ -445,6 +472,10 @@ def _with_log_columns(
         reasons=logged,
     )
     extra = table.select(fields).to_pandas()
+    for name in fields:
+        if pa.types.is_timestamp(table.schema.field(name).type):
+            text = extra[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            extra[name] = text.astype(object).where(extra[name].notna(), None)
     extra.columns = [f"{_LOG}{c}" for c in fields]
     extra[f"{_LOG}reasons"] = [json.dumps(r) for r in table.column("reasons").to_pylist()]
     return pd.concat([scores.reset_index(drop=True), extra], axis=1)
