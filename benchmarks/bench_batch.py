@@ -1,7 +1,8 @@
 """Benchmark: batch scoring end to end vs the raw LightGBM prediction of the same rows.
 
 Usage: python benchmarks/bench_batch.py [--rows 1000000] [--small-rows 250000]
-       [--reason-rows 50000] [--train-rows 20000] [--chunk-rows 100000] [--json PATH]
+       [--reason-rows 50000] [--train-rows 20000] [--chunk-rows 100000] [--log-pairs 2]
+       [--json PATH]
 
 Standalone: trains a model on a small synthetic export into a temporary MLflow store,
 writes ``--rows`` fresh synthetic leads as Parquet and CSV, then measures, in one run:
@@ -12,6 +13,10 @@ writes ``--rows`` fresh synthetic leads as Parquet and CSV, then measures, in on
   reasons, each in a child process (read, validate, transform, predict, write, and the
   model load), reported as rows/s and as a ratio to raw (target >= :data:`TARGET_RATIO`);
 - rows/s **with 3 reasons** on the first ``--reason-rows`` rows (TreeSHAP dominates);
+- the **prediction log's cost**: Parquet -> Parquet with the log off and on (the default:
+  3 reasons per lead and the input values written to the log), ``--log-pairs`` pairs of
+  runs taken in turns, best of each; cost = 1 - on/off throughput (target at most
+  :data:`LOG_MAX_COST`). Every other run has the log off;
 - **peak memory** (``VmHWM`` of the child) for ``--small-rows`` vs ``--rows``: flat when
   the big file needs at most :data:`FLAT_MEMORY_RATIO` times the small file's.
 """
@@ -37,6 +42,9 @@ TRAIN_SEED, SCORE_SEED = 7, 99
 REASONS = 3
 #: End-to-end Parquet -> Parquet throughput at least this share of the raw prediction's.
 TARGET_RATIO = 0.5
+#: The prediction log may cost at most this share of the Parquet -> Parquet throughput.
+LOG_MAX_COST = 0.10
+DEFAULT_LOG_PAIRS = 2
 #: Peak memory of the big file at most this many times the small file's counts as flat.
 FLAT_MEMORY_RATIO = 1.25
 KIB = 1024
@@ -62,14 +70,26 @@ def _child(args: argparse.Namespace) -> int:
     from leadmodel.batch import score_file
 
     summary = score_file(
-        args.data, args.out, args.model, reasons=args.reasons, chunk_rows=args.chunk_rows
+        args.data,
+        args.out,
+        args.model,
+        reasons=args.reasons,
+        chunk_rows=args.chunk_rows,
+        log=args.log,
     )
-    result = {"rows": summary.rows_in, "seconds": summary.seconds, "peak_mb": _peak_mb()}
+    result = {
+        "rows": summary.rows_in,
+        "seconds": summary.seconds,
+        "peak_mb": _peak_mb(),
+        "log_rows": summary.log_rows,
+    }
     print(json.dumps(result))
     return 0
 
 
-def _run_child(data: Path, out: Path, model: str, reasons: int, chunk_rows: int) -> dict:
+def _run_child(
+    data: Path, out: Path, model: str, reasons: int, chunk_rows: int, log: str = "off"
+) -> dict:
     command = [
         sys.executable,
         __file__,
@@ -84,6 +104,8 @@ def _run_child(data: Path, out: Path, model: str, reasons: int, chunk_rows: int)
         str(reasons),
         "--chunk-rows",
         str(chunk_rows),
+        "--log",
+        log,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -91,7 +113,8 @@ def _run_child(data: Path, out: Path, model: str, reasons: int, chunk_rows: int)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["rows_per_s"] = result["rows"] / result["seconds"]
     print(
-        f"  {data.name} -> {out.suffix[1:]}, reasons={reasons}: {result['rows']:,} rows in "
+        f"  {data.name} -> {out.suffix[1:]}, reasons={reasons}, "
+        f"log {'off' if log == 'off' else 'on'}: {result['rows']:,} rows in "
         f"{result['seconds']:.1f} s ({result['rows_per_s']:,.0f} rows/s), "
         f"peak {result['peak_mb']:,.0f} MB",
         flush=True,
@@ -142,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason-rows", type=int, default=DEFAULT_REASON_ROWS)
     parser.add_argument("--train-rows", type=int, default=DEFAULT_TRAIN_ROWS)
     parser.add_argument("--chunk-rows", type=int, default=None)
+    parser.add_argument("--log-pairs", type=int, default=DEFAULT_LOG_PAIRS)
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--reasons", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--log", default="off", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from leadmodel.batch import DEFAULT_CHUNK_ROWS
 
@@ -185,13 +210,20 @@ def main(argv: list[str] | None = None) -> int:
         print("measuring ...", flush=True)
         raw = _raw_prediction(paths["big.parquet"], model_uri, args.chunk_rows)
 
-        def score(name: str, out: str, reasons: int = 0) -> dict[str, Any]:
-            return _run_child(paths[name], tmp / out, model_uri, reasons, args.chunk_rows)
+        def score(name: str, out: str, reasons: int = 0, log: str = "off") -> dict[str, Any]:
+            return _run_child(paths[name], tmp / out, model_uri, reasons, args.chunk_rows, log)
 
         parquet = score("big.parquet", "scores.parquet")
         csv = score("big.csv", "scores.csv")
         small = score("small.parquet", "small_scores.parquet")
         reasons = score("reasons.parquet", "reason_scores.parquet", REASONS)
+        log_off, log_on = [parquet], []
+        for pair in range(args.log_pairs):  # in turns, so load changes hit both alike
+            log_on.append(score("big.parquet", "scores.parquet", log=str(tmp / f"log{pair}")))
+            if pair + 1 < args.log_pairs:
+                log_off.append(score("big.parquet", "scores.parquet"))
+        if any(run["log_rows"] != run["rows"] for run in log_on):
+            raise SystemExit("a run with the log on did not log every row")
 
     figures |= {
         "raw_rows_per_s": raw["rows_per_s"],
@@ -206,7 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         "peak_mb_small": small["peak_mb"],
         "peak_mb_big": parquet["peak_mb"],
         "small_rows": args.small_rows,
+        "log_off_rows_per_s": max(run["rows_per_s"] for run in log_off),
+        "log_on_rows_per_s": max(run["rows_per_s"] for run in log_on),
+        "log_runs": {
+            "off": [run["rows_per_s"] for run in log_off],
+            "on": [run["rows_per_s"] for run in log_on],
+        },
     }
+    figures["log_ratio"] = figures["log_on_rows_per_s"] / figures["log_off_rows_per_s"]
+    figures["log_cost"] = 1 - figures["log_ratio"]
     flat = figures["peak_mb_big"] <= FLAT_MEMORY_RATIO * figures["peak_mb_small"]
     ok = figures["parquet_ratio"] >= TARGET_RATIO
     print()
@@ -223,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         f"= {figures['csv_ratio']:.2f}x raw"
     )
     print(f"with {REASONS} reasons (Parquet):      {figures['reasons_rows_per_s']:>10,.0f} rows/s")
+    log_ok = figures["log_cost"] <= LOG_MAX_COST
+    print(
+        f"prediction log on / off (Parquet): {figures['log_on_rows_per_s']:,.0f} / "
+        f"{figures['log_off_rows_per_s']:,.0f} rows/s = {figures['log_ratio']:.3f} "
+        f"(cost {figures['log_cost']:.1%}, target <= {LOG_MAX_COST:.0%}: "
+        f"{'met' if log_ok else 'NOT met'}; best of {len(log_on)} on, {len(log_off)} off)"
+    )
     print(
         f"peak memory: {figures['peak_mb_small']:,.0f} MB at {args.small_rows:,} rows, "
         f"{figures['peak_mb_big']:,.0f} MB at {args.rows:,} rows "
@@ -230,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0 if ok and flat else 1
+    return 0 if ok and flat and log_ok else 1
 
 
 if __name__ == "__main__":

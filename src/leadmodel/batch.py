@@ -39,7 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadmodel import ingest, schema
+from leadmodel import ingest, predlog, schema
+from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
 from leadmodel.model import FunnelModel
 
@@ -71,11 +72,12 @@ def reason_columns(k: int) -> list[str]:
     return [c for pair in pairs for c in pair] + [REASONS_TEXT]
 
 
-def output_schema(model: FunnelModel, reasons: int = 0) -> pa.Schema:
+def output_schema(model: FunnelModel, reasons: int = 0, previous: bool = False) -> pa.Schema:
     """The Arrow schema of the scores table, in column order.
 
     ``lead_id``, ``p_accept`` (when the model has that stage), ``p_close``, ``score``,
-    ``tier``, ``model_version`` and, for ``reasons`` > 0, the reason columns.
+    ``tier``, ``model_version``, for ``reasons`` > 0 the reason columns and, with
+    ``previous``, ``score_change`` and ``change_reasons`` (:mod:`leadmodel.history`).
     """
     fields = [pa.field(schema.LEAD_ID, pa.string())]
     for column in model.output_columns:
@@ -83,6 +85,9 @@ def output_schema(model: FunnelModel, reasons: int = 0) -> pa.Schema:
     fields.append(pa.field(MODEL_VERSION, pa.string()))
     for column in reason_columns(reasons):
         fields.append(pa.field(column, pa.float64() if column.endswith("_points") else pa.string()))
+    if previous:
+        fields.append(pa.field(SCORE_CHANGE, pa.float64()))
+        fields.append(pa.field(CHANGE_REASONS, pa.string()))
     return pa.schema(fields)
 
 
@@ -94,24 +99,74 @@ def score_frame(
     The numbers are those of :meth:`FunnelModel.predict`; the reasons those of
     :func:`leadmodel.explain.reasons_frame` (top ``reasons`` by |points|).
     """
+    return score_chunk(model, leads, reasons, model_version)[0]
+
+
+def score_chunk(
+    model: FunnelModel,
+    leads: pd.DataFrame,
+    reasons: int = 0,
+    model_version: str = "",
+    log_reasons: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """:func:`score_frame`'s rows, and the top ``log_reasons`` fields and points per lead.
+
+    The second item (``reason_j_field``/``reason_j_points`` columns, see
+    :func:`leadmodel.explain.reason_points`; None when ``log_reasons`` is 0) is what the
+    prediction log keeps. The close stage's contributions are computed once for both,
+    and give its raw score too, so reasons cost no second prediction.
+    """
     columns = output_schema(model, reasons).names
     if len(leads) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return empty, (None if log_reasons <= 0 else pd.DataFrame())
     leads = leads.reset_index(drop=True)
-    out = model.predict(leads)
+    if reasons <= 0 and log_reasons <= 0:
+        out = model.predict(leads)
+        out[MODEL_VERSION] = model_version
+        return out.reindex(columns=columns), None
+    from leadmodel.explain import contributions, reason_points, reasons_frame
+    from leadmodel.features import as_columns
+    from leadmodel.model import CLOSE
+
+    rows = as_columns(leads)
+    X = model.matrix(rows)
+    contrib = contributions(model, None, CLOSE, X=X)
+    out = _predict_with(model, X, rows, contrib.raw)
     out[MODEL_VERSION] = model_version
     if reasons > 0:
-        from leadmodel.explain import reasons_frame
-
-        why = reasons_frame(model, leads, k=reasons).drop(columns=schema.LEAD_ID)
+        why = reasons_frame(model, rows, k=reasons, contrib=contrib).drop(columns=schema.LEAD_ID)
         out = pd.concat([out, why], axis=1)
-    return out.reindex(columns=columns)
+    logged = reason_points(model, contrib, k=log_reasons) if log_reasons > 0 else None
+    return out.reindex(columns=columns), logged
+
+
+def _predict_with(model: FunnelModel, X: Any, leads: Any, close_raw: np.ndarray) -> pd.DataFrame:
+    """:meth:`FunnelModel.predict_features` with the close stage's raw score already known."""
+    out: dict[str, Any] = {}
+    if schema.LEAD_ID in leads:
+        out[schema.LEAD_ID] = leads[schema.LEAD_ID].astype(str).to_numpy()
+    out |= model.predict_columns(X, close_raw=close_raw)
+    return pd.DataFrame(out, index=range(len(close_raw)))
 
 
 def model_version_of(info: dict[str, Any]) -> str:
     """The ``model_version`` value: the registered version, or the URI when not registered."""
     version = info.get("version")
     return str(version) if version is not None else str(info.get("uri", ""))
+
+
+def model_name_of(info: dict[str, Any]) -> str:
+    """The ``model_name`` the prediction log keeps: the registered name, else empty."""
+    return str(info.get("name") or "")
+
+
+def log_reason_count(model: FunnelModel, reasons: int = 0) -> int:
+    """Reasons per lead the prediction log keeps: the model's default (``explain.reasons``,
+    3 unless trained otherwise), or more when the run asks for more."""
+    from leadmodel.explain import settings_of
+
+    return max(reasons, settings_of(model).reasons)
 
 
 # --- file-wide duplicate lead ids --------------------------------------------------------
@@ -312,7 +367,10 @@ class BatchSummary:
     """What a batch run did; ``rows_scored + rows_rejected == rows_in``.
 
     ``ok`` is False when the run failed the reject rule (:func:`reject_problem`), with
-    the line in ``error``; ``out`` is None when no scores file was written.
+    the line in ``error``; ``out`` is None when no scores file was written. ``log`` is
+    the prediction log folder (None when off) and ``log_rows`` the rows written there;
+    ``previous`` the source of ``--previous`` and ``rows_with_previous`` the scored leads
+    it had an earlier score for.
     """
 
     rows_in: int
@@ -329,6 +387,10 @@ class BatchSummary:
     ok: bool = True
     error: str | None = None
     model_uri: str | None = None
+    log: Path | None = None
+    log_rows: int = 0
+    previous: Path | None = None
+    rows_with_previous: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -343,6 +405,8 @@ class BatchSummary:
         out = dataclasses.asdict(self)
         out["out"] = str(self.out) if self.out is not None else None
         out["rejects"] = str(self.rejects) if self.rejects else None
+        out["log"] = str(self.log) if self.log is not None else None
+        out["previous"] = str(self.previous) if self.previous is not None else None
         out["rows_per_second"] = self.rows_per_second
         out["reject_share"] = self.reject_share
         return out
@@ -415,7 +479,7 @@ def finish(
     if summary.rows_scored:
         write_scores()
     else:
-        summary = dataclasses.replace(summary, out=None)
+        summary = dataclasses.replace(summary, out=None, log_rows=0)
     if write_rejects is not None:
         write_rejects()
     summary = dataclasses.replace(summary, seconds=time.perf_counter() - started)
@@ -449,6 +513,8 @@ def score_file(
     now: pd.Timestamp | str | None = None,
     max_reject_share: float | None = None,
     crm_format: str | None = None,
+    log: str | Path | None = None,
+    previous: str | Path | None = None,
 ) -> BatchSummary:
     """Score every valid lead of ``data`` into ``out`` (CSV or Parquet, by extension).
 
@@ -479,16 +545,27 @@ def score_file(
         ``hubspot``, ``salesforce`` or ``dynamics``: write that system's write-back file
         (:mod:`leadmodel.crm`, CSV) instead of the scores table; ``reasons`` 0 then means
         the model's default number of reasons. None or ``canonical``: the scores table.
+    log
+        Prediction log folder, or ``"off"`` (default: :func:`leadmodel.predlog.log_dir`).
+        Every scored lead is logged (origin ``batch``, scored at the run's start, with
+        :func:`log_reason_count` reasons) in one file that appears when the scores file
+        is committed, and never without it.
+    previous
+        A prediction log folder or an earlier scores file: adds ``score_change`` and
+        ``change_reasons`` against each lead's latest earlier score
+        (:class:`leadmodel.history.PreviousScores`).
 
     Raises
     ------
     IngestError, ModelNotFound, ValueError
-        With one clear line, before anything is written.
+        With one clear line, before anything is written (a log folder that cannot be
+        written and a bad ``previous`` are ValueErrors too).
     RejectLimitError
         After the run, when no lead was scored or too many rows were rejected
         (``.summary`` says what was written; see :func:`finish`).
     """
     started = time.perf_counter()
+    scored_at = pd.Timestamp.now(tz="UTC")
     if reasons < 0:
         raise ValueError(f"reasons: must be 0 or more, got {reasons}")
     check_paths(data, out, rejects)
@@ -497,15 +574,19 @@ def score_file(
         mapping = ingest.load_mapping(mapping)
     limit = ingest.reject_limit(max_reject_share, mapping)
     now = validation_time(now)
+    folder = predlog.log_dir(log)
     seen = SeenIds()
     counts: dict[str, int] = {}
-    rows_in = rows_rejected = 0
+    rows_in = rows_rejected = with_previous = 0
     with ExitStack() as stack:
         reader = ingest.TableReader(data)
         chunks = stack.enter_context(reader.chunks(chunk_rows))
         pieces = iter(chunks)
         first = next(pieces)  # unreadable files and missing columns fail before the model loads
         ingest.validate(first.iloc[0:0], mapping)
+        earlier = _previous(previous, scored_at)
+        if earlier is not None:
+            stack.callback(earlier.close)
         if model is None:
             from leadmodel.tracking import default_model_uri, load_funnel
 
@@ -516,8 +597,13 @@ def score_file(
             from leadmodel.explain import settings_of
 
             reasons = settings_of(funnel).reasons
-        out_schema = output_schema(funnel, reasons) if crm is None else crm.arrow_schema()
+        columns = output_schema(funnel, reasons, previous=earlier is not None)
+        out_schema = columns if crm is None else crm.arrow_schema()
         writer = stack.enter_context(AtomicTableWriter(out, out_schema))
+        log_writer = _log_writer(folder, funnel, scored_at)
+        if log_writer is not None:
+            stack.enter_context(log_writer)
+        log_k = log_reason_count(funnel, reasons) if folder or earlier is not None else 0
         reject_writer: AtomicTableWriter | None = None
         for raw in chain([first], pieces):
             rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
@@ -531,7 +617,27 @@ def score_file(
                 delimiter=reader.delimiter,
                 numbers=funnel.features.numeric_,
             )
-            scores = score_frame(funnel, result.valid, reasons, version)
+            scores, logged = score_chunk(funnel, result.valid, reasons, version, log_k)
+            if logged is not None and len(scores):
+                table = predlog.log_table(
+                    funnel,
+                    result.valid.reset_index(drop=True),
+                    scores,
+                    model_name=model_name_of(info),
+                    model_version=version,
+                    origin="batch",
+                    reasons=logged,
+                    scored_at=scored_at,
+                )
+                if log_writer is not None:
+                    log_writer.write(table)
+                if earlier is not None:
+                    current = table.to_pandas()
+                    found = earlier.lookup(current[schema.LEAD_ID].tolist())
+                    change, why = change_columns(current, found, _settings(funnel))
+                    scores = scores.assign(**{SCORE_CHANGE: change, CHANGE_REASONS: why})
+                    with_previous += len(found)
+            scores = scores.reindex(columns=columns.names)
             writer.write(scores if crm is None else crm.frame(scores))
             if rejects is not None:
                 if reject_writer is None:
@@ -546,6 +652,12 @@ def score_file(
                 progress(rows_in, chunks.done, chunks.total)
         if writer.rows + rows_rejected != rows_in:  # a bug, never bad input: write nothing
             raise RuntimeError(f"{rows_in:,} rows read, {writer.rows + rows_rejected:,} accounted")
+
+        def commit_scores() -> None:
+            writer.commit()
+            if log_writer is not None:  # the log only with the scores it records
+                log_writer.commit()
+
         summary = BatchSummary(
             rows_in=rows_in,
             rows_scored=writer.rows,
@@ -558,11 +670,15 @@ def score_file(
             rejects=Path(rejects) if rejects is not None else None,
             reasons_per_lead=reasons,
             max_reject_share=limit,
+            log=folder,
+            log_rows=log_writer.rows if log_writer is not None else 0,
+            previous=Path(previous) if previous is not None else None,
+            rows_with_previous=with_previous,
         )
         return finish(
             summary,
             started,
-            writer.commit,
+            commit_scores,
             reject_writer.commit if reject_writer is not None else None,
         )
 
@@ -579,3 +695,35 @@ def _write_back(crm_format: str | None, out: str | Path) -> Any:
             f"{out}: a {found.system} write-back file is imported as CSV; name it *.csv"
         )
     return found
+
+
+def _settings(model: FunnelModel) -> Any:
+    from leadmodel.explain import settings_of
+
+    return settings_of(model)
+
+
+def _previous(previous: str | Path | None, before: pd.Timestamp) -> PreviousScores | None:
+    """The earlier scores ``--previous`` names (ValueError with one line when unusable)."""
+    if previous is None:
+        return None
+    from leadmodel.history import HistoryError
+
+    try:
+        return PreviousScores(previous, before)
+    except HistoryError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _log_writer(
+    folder: Path | None, model: FunnelModel, scored_at: pd.Timestamp
+) -> AtomicTableWriter | None:
+    """The run's log file (None when the log is off); ValueError when it cannot be written."""
+    if folder is None:
+        return None
+    try:
+        return predlog.PredictionLog(folder).writer(
+            predlog.log_schema(model), scored_at, origin="batch"
+        )
+    except predlog.LogError as exc:
+        raise ValueError(str(exc)) from None

@@ -89,6 +89,23 @@ MaxRejectShareOption = Annotated[
         "[default: the mapping's max_reject_share, else 0.5].",
     ),
 ]
+LogOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log",
+        help="Prediction log folder, or 'off' [default: $LEADMODEL_LOG_DIR, else "
+        "predictions/ beside the MLflow SQLite store].",
+    ),
+]
+#: ``--log`` of the commands that read the log (monitor, history): a folder, never 'off'.
+LogReadOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log",
+        help="Prediction log folder [default: $LEADMODEL_LOG_DIR, else predictions/ beside "
+        "the MLflow SQLite store].",
+    ),
+]
 
 
 # --- commands are added below, one per step of the flow -------------------------------
@@ -802,12 +819,7 @@ def report(
 # --- monitoring the logged scores (issue 13) ----------------------------------------------
 @app.command()
 def monitor(
-    log: str | None = typer.Option(
-        None,
-        "--log",
-        help="Prediction log folder [default: $LEADMODEL_LOG_DIR, else predictions/ beside "
-        "the embedded MLflow store].",
-    ),
+    log: LogReadOption = None,
     outcomes: str = typer.Option(
         ..., "--outcomes", help="CRM export with lead_id and the outcomes as they stand now."
     ),
@@ -896,12 +908,7 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface)."
     ),
-    log: str | None = typer.Option(
-        None,
-        "--log",
-        help="Prediction log folder, or 'off' (default: $LEADMODEL_LOG_DIR, else "
-        "predictions/ beside the MLflow store).",
-    ),
+    log: LogOption = None,
     workers: int = typer.Option(
         1,
         "--workers",
@@ -989,10 +996,18 @@ def score(
         help="canonical (the scores table), or a write-back file the CRM imports as an "
         "update of its records: hubspot, salesforce, dynamics (docs/crm.md).",
     ),
+    log: LogOption = None,
+    previous: str | None = typer.Option(
+        None,
+        "--previous",
+        help="A prediction log folder or an earlier scores file: add score_change and "
+        "change_reasons against each lead's latest earlier score.",
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).
 
+    Every score is also written to the prediction log (with the scores, never without).
     Exit 1 when no lead is scored or too many rows are rejected (the scores and rejects
     of the other leads are still written), 130 on Ctrl-C (SIGINT), 143 on SIGTERM.
     """
@@ -1016,13 +1031,15 @@ def score(
         fail(f"--format: must be one of {', '.join(SCORE_FORMATS)}, got {score_format!r}")
     if score_format != CANONICAL and engine != "pandas":
         fail("--format: a write-back file is written with --engine pandas")
+    if previous is not None and engine == "spark":
+        fail("--previous: not available with --engine spark (score with the pandas engine)")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
     problem: str | None = None
     try:
         with _score_sigterm():
             if engine == "spark":
                 summary = _score_spark(
-                    data, out, model, mapping, reasons, rejects, master, max_reject_share
+                    data, out, model, mapping, reasons, rejects, master, max_reject_share, log
                 )
             else:
                 enabled = err_console.is_terminal and not as_json
@@ -1038,6 +1055,8 @@ def score(
                         progress=progress,
                         max_reject_share=max_reject_share,
                         crm_format=score_format,
+                        log=log,
+                        previous=previous,
                     )
     except RejectLimitError as exc:  # the run finished; the summary says what was kept
         summary, problem = exc.summary, str(exc)
@@ -1065,6 +1084,7 @@ def _score_spark(
     rejects: str | None,
     master: str | None,
     max_reject_share: float | None = None,
+    log: str | None = None,
 ) -> Any:
     """Run the Spark engine; Spark and JVM failures become one line."""
     from leadmodel.ingest import IngestError
@@ -1084,6 +1104,7 @@ def _score_spark(
             rejects,
             master=master,
             max_reject_share=max_reject_share,
+            log=log,
         )
     except (IngestError, ModelNotFound, ValueError, SparkUnavailable, KeyboardInterrupt):
         raise
@@ -1175,6 +1196,15 @@ def _score_summary(summary: Any) -> None:
         console.print(f"[bold]Scores[/] {summary.out}")
     else:
         console.print("[yellow]Scores not written:[/] no lead was scored")
+    if summary.log is None:
+        console.print("[bold]Prediction log[/] off")
+    else:
+        console.print(f"[bold]Prediction log[/] {summary.log_rows:,} scores in {summary.log}")
+    if summary.previous is not None:
+        console.print(
+            f"[bold]Changes[/] against {summary.previous}: {summary.rows_with_previous:,} "
+            f"of {summary.rows_scored:,} leads had an earlier score"
+        )
     if summary.rejects is not None:
         console.print(f"[bold]Rejects[/] {summary.rejects}")
     elif summary.rows_rejected:
@@ -1187,3 +1217,53 @@ def _score_summary(summary: Any) -> None:
             "[bold]Reject reasons:[/] "
             + ", ".join(f"{reason} {n:,}" for reason, n in summary.reasons.items())
         )
+
+
+# --- score history ------------------------------------------------------------------------
+@app.command()
+def history(
+    lead_id: str = typer.Argument(..., help="The lead's lead_id, as in the CRM."),
+    log: LogReadOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each time a lead was scored, and the fields that moved its score in between.
+
+    Exit 1 when the log has never scored the lead, 2 when there is no log.
+    """
+    from leadmodel.history import HistoryError, lead_history
+    from leadmodel.predlog import LogError, log_dir
+
+    folder = log_dir(log)
+    if folder is None:
+        fail("--log: the prediction log is off; name its folder with --log DIR")
+    try:
+        scorings = lead_history(folder, lead_id)
+    except HistoryError as exc:
+        fail(str(exc), code=1)
+    except LogError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(
+            {"lead_id": lead_id, "log": str(folder), "scorings": [s.to_json() for s in scorings]}
+        )
+        return
+    _history_summary(lead_id, folder, scorings)
+
+
+def _history_summary(lead_id: str, folder: Any, scorings: list[Any]) -> None:
+    from leadmodel.history import points_text
+
+    times = "once" if len(scorings) == 1 else f"{len(scorings)} times"
+    console.print(f"[bold]Lead {lead_id}[/]: scored {times} (log {folder})", soft_wrap=True)
+    for s in scorings:
+        p_accept = "" if s.p_accept is None else f"  p_accept {s.p_accept:.3f}"
+        change = "" if s.score_change is None else f"  ({points_text(s.score_change, 1)})"
+        console.print(
+            f"{s.scored_at:%Y-%m-%d %H:%M:%S} UTC  {s.origin:<7}  "
+            f"model {s.model_name or '-'} v{s.model_version}  score {s.score:5.1f}  "
+            f"tier {s.tier}  p_close {s.p_close:.3f}{p_accept}{change}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for c in s.changes:
+            console.print(f"    {c.text()}", highlight=False, soft_wrap=True)

@@ -53,14 +53,21 @@ class AtomicTableWriter:
     appends chunks (batch scoring); without, the caller writes :attr:`tmp` whole (see
     :func:`write_table`). Use as a context manager: leaving the block without
     :meth:`commit` (an exception, a KeyboardInterrupt) removes the temporary file and
-    leaves ``path`` untouched.
+    leaves ``path`` untouched. ``tmp_dir`` puts the temporary file in another folder of the
+    same file system (the prediction log keeps it out of its date folders until commit).
     """
 
-    def __init__(self, path: str | Path, arrow_schema: pa.Schema | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        arrow_schema: pa.Schema | None = None,
+        tmp_dir: str | Path | None = None,
+    ) -> None:
         self.path = Path(path)
         self.format = table_format(self.path)
         self.schema = arrow_schema
-        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        where = Path(tmp_dir) if tmp_dir is not None else self.path.parent
+        self.tmp = where / f".{self.path.name}.{uuid.uuid4().hex}.tmp"
         self.rows = 0
         self._writer: Any = None
 
@@ -77,19 +84,24 @@ class AtomicTableWriter:
             raise
         return self
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, frame: pd.DataFrame | pa.Table) -> None:
         """Append rows (columns in schema order; types converted to the schema's)."""
         if len(frame) == 0:
             return
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        if isinstance(frame, pa.Table):
+            table = frame.select(self.schema.names).cast(self.schema)
+        else:
+            table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         self._writer.write_table(table)
         self.rows += len(frame)
 
     def commit(self) -> Path:
-        """Close the file and move it under its final name."""
+        """Close the file and move it under its final name (its folder made if need be)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self.tmp.parent != self.path.parent:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.tmp, self.path)
         return self.path
 

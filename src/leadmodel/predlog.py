@@ -141,6 +141,39 @@ def reason_lists(reasons: pd.DataFrame | None, rows: int) -> list[list[dict[str,
     return out
 
 
+def reason_array(reasons: pd.DataFrame | None, rows: int) -> pa.Array:
+    """:func:`reason_lists` as an Arrow array of :data:`REASON_TYPE`, built column-wise."""
+    if reasons is None or "reason_1_field" not in reasons:
+        return pa.array([[] for _ in range(rows)], REASON_TYPE)
+    k = 1
+    while f"reason_{k + 1}_field" in reasons:
+        k += 1
+    fields = np.column_stack(
+        [reasons[f"reason_{j}_field"].to_numpy(dtype=object) for j in range(1, k + 1)]
+    )
+    points = np.column_stack(
+        [np.asarray(reasons[f"reason_{j}_points"], dtype=float) for j in range(1, k + 1)]
+    )
+    kept = pd.notna(fields) & (fields != "")
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(kept.sum(axis=1), out=offsets[1:])
+    items = pa.StructArray.from_arrays(
+        [_text_array(fields[kept]), pa.array(points[kept], pa.float64())],
+        names=["field", "points"],
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), items).cast(REASON_TYPE)
+
+
+def _text_array(values: Any) -> pa.Array:
+    """Text values (None for missing) as an Arrow string array."""
+    series = pd.Series(values).reset_index(drop=True)
+    try:
+        return pa.array(series.astype(object), pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: write each as text
+        text = series.astype(object).where(series.notna(), None)
+        return pa.array([None if v is None else str(v) for v in text], pa.string())
+
+
 def _input_values(model: Any, name: str, values: Any, rows: int) -> pa.Array:
     kind = field_type(model, name)
     if values is None:
@@ -161,8 +194,7 @@ def _input_values(model: Any, name: str, values: Any, rows: int) -> pa.Array:
             kind,
             from_pandas=True,
         )
-    text = series.astype(object).where(series.notna(), None)
-    return pa.array([None if v is None else str(v) for v in text], kind)
+    return _text_array(series)
 
 
 def _micros(scored_at: pd.Timestamp | Sequence[Any] | None, rows: int) -> np.ndarray:
@@ -201,7 +233,7 @@ def log_table(
     rows = len(scores)
     ids = scores[schema.LEAD_ID] if schema.LEAD_ID in scores else leads[schema.LEAD_ID]
     columns: dict[str, Any] = {
-        schema.LEAD_ID: pa.array([str(v) for v in ids], pa.string()),
+        schema.LEAD_ID: _text_array(ids),
         SCORED_AT: pa.array(_micros(scored_at, rows), pa.int64()).cast(
             BASE_SCHEMA.field(SCORED_AT).type
         ),
@@ -212,8 +244,8 @@ def log_table(
     for name in ("p_accept", "p_close", "score"):
         values = scores[name].to_numpy(float) if name in scores else np.full(rows, np.nan)
         columns[name] = pa.array(values, pa.float64(), from_pandas=True)
-    columns["tier"] = pa.array([str(v) for v in scores["tier"]], pa.string())
-    columns["reasons"] = pa.array(reason_lists(reasons, rows), REASON_TYPE)
+    columns["tier"] = _text_array(scores["tier"])
+    columns["reasons"] = reason_array(reasons, rows)
     for name in input_fields(model):
         values = leads[name] if name in leads else None
         columns[name] = _input_values(model, name, values, rows)
@@ -229,30 +261,66 @@ class PredictionLog:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def write(self, table: pa.Table, origin: str = "batch") -> list[Path]:
-        """Write ``table`` (rows of :func:`log_table`) whole; returns the files written."""
-        if table.num_rows == 0:
-            return []
+    def check(self) -> None:
+        """Make the folder if need be; :class:`LogError` when it cannot be written."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LogError(f"prediction log {self.folder}: cannot create it ({exc})") from exc
         if not os.access(self.folder, os.W_OK):
             raise LogError(f"prediction log {self.folder}: folder is not writable")
+
+    def file_for(self, day: str, origin: str) -> Path:
+        """A new file name in the partition of ``day`` (``YYYY-MM-DD``)."""
+        name = f"{origin}-{pd.Timestamp.now(tz='UTC'):%H%M%S%f}-{uuid.uuid4().hex[:12]}"
+        return self.folder / f"{DATE}={day}" / f"{name}.parquet"
+
+    def write(self, table: pa.Table, origin: str = "batch") -> list[Path]:
+        """Write ``table`` (rows of :func:`log_table`) whole; returns the files written."""
+        if table.num_rows == 0:
+            return []
+        self.check()
         stamps = table.column(SCORED_AT).to_pandas()
         dates = stamps.dt.strftime("%Y-%m-%d").to_numpy()
         written = []
         for day in sorted(set(dates)):
             part = table.filter(pa.array(dates == day)) if len(set(dates)) > 1 else table
-            where = self.folder / f"{DATE}={day}"
-            where.mkdir(exist_ok=True)
-            name = f"{origin}-{pd.Timestamp.now(tz='UTC'):%H%M%S%f}-{uuid.uuid4().hex[:12]}"
-            with AtomicTableWriter(where / f"{name}.parquet") as out:
+            path = self.file_for(day, origin)
+            path.parent.mkdir(exist_ok=True)
+            with AtomicTableWriter(path) as out:
                 import pyarrow.parquet as pq
 
                 pq.write_table(part, out.tmp)
                 written.append(out.commit())
         return written
+
+    def writer(
+        self, log_schema: pa.Schema, scored_at: pd.Timestamp, origin: str = "batch"
+    ) -> AtomicTableWriter:
+        """One file of rows scored at ``scored_at``, appended chunk by chunk.
+
+        Its temporary file is hidden in the log's own folder, out of every date folder, so
+        nothing is in the log before :meth:`~leadmodel.io.AtomicTableWriter.commit` (a
+        batch run commits it with its scores). Use as a context manager.
+        """
+        self.check()
+        day = pd.Timestamp(scored_at).tz_convert("UTC").strftime("%Y-%m-%d")
+        return AtomicTableWriter(self.file_for(day, origin), log_schema, tmp_dir=self.folder)
+
+    def staging(self, origin: str) -> Path:
+        """A hidden folder in the log for a writer of its own (Spark's ``partitionBy``)."""
+        self.check()
+        return self.folder / f".{origin}-{uuid.uuid4().hex}.tmp"
+
+    def adopt(self, staged: Path, origin: str) -> list[Path]:
+        """Move the ``date=*/*.parquet`` files of ``staged`` into the log; returns them."""
+        moved = []
+        for part in sorted(Path(staged).glob(f"{DATE}=*/*.parquet")):
+            target = self.file_for(part.parent.name.removeprefix(f"{DATE}="), origin)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(part, target)
+            moved.append(target)
+        return moved
 
 
 class BackgroundLog:

@@ -23,6 +23,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadmodel import batch, ingest
+from leadmodel import batch, ingest, predlog, schema
 from leadmodel.io import table_format
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ ARROW_BATCH_ROWS: Final = 10_000
 _ROW_BITS: Final = 33
 
 _ROW, _FIRST, _KEY, _PART, _MONO = "__row", "__first_row", "__lead_key", "__part", "__mono"
-_KIND, _COUNTS, _RAW = "__kind", "__counts", "__raw__"
+_KIND, _COUNTS, _RAW, _LOG = "__kind", "__counts", "__raw__", "__log__"
+#: Spark's type of the log's ``reasons`` (sent from the workers as JSON text).
+_REASONS_DDL: Final = "array<struct<field:string,points:double>>"
 _SCORE, _REJECT, _TALLY = "score", "reject", "counts"
 
 
@@ -209,11 +212,13 @@ def _spark_type(arrow_type: pa.DataType) -> Any:
         return T.DoubleType()
     if pa.types.is_integer(arrow_type):
         return T.LongType()
+    if pa.types.is_timestamp(arrow_type):
+        return T.TimestampType() if arrow_type.tz else T.TimestampNTZType()
     return T.StringType()
 
 
 def spark_schema(arrow_schema: pa.Schema) -> Any:
-    """The Spark ``StructType`` of an Arrow schema of strings, floats and integers."""
+    """The Spark ``StructType`` of an Arrow schema of strings, numbers and timestamps."""
     from pyspark.sql.types import StructField, StructType
 
     return StructType([StructField(f.name, _spark_type(f.type), True) for f in arrow_schema])
@@ -233,6 +238,46 @@ class SparkScoring:
     raw_columns: list[str]
     model_version: str
     model_uri: str | None = None
+    model_name: str = ""
+    #: The model's input fields the log keeps (empty: the job computed no log rows).
+    log_fields: list[str] = dataclass_field(default_factory=list)
+    #: Those of ``log_fields`` that are times (sent as text by the workers).
+    log_times: list[str] = dataclass_field(default_factory=list)
+    has_accept: bool = True
+
+    def _log_input(self, name: str) -> Any:
+        from pyspark.sql import functions as F
+
+        column = F.col(f"`{_LOG}{name}`")
+        if name in self.log_times:
+            column = column.cast("timestamp_ntz")
+        return column.alias(name)
+
+    def log_rows(self, scored_at: pd.Timestamp) -> DataFrame:
+        """The prediction log rows of the scored leads (:func:`leadmodel.predlog.log_schema`
+        columns, origin ``spark``) and the ``date`` to partition them by."""
+        from pyspark.sql import functions as F
+
+        if not self.log_fields:
+            raise ValueError("spark_scoring(log_reasons=0) computed no log rows")
+        when = pd.Timestamp(scored_at).tz_convert("UTC")
+        picked = self.combined.filter(F.col(_KIND) == _SCORE)
+        p_accept = F.col("p_accept") if self.has_accept else F.lit(None).cast("double")
+        columns = [
+            F.col(schema.LEAD_ID),
+            F.lit(when.to_pydatetime()).cast("timestamp").alias(predlog.SCORED_AT),
+            F.lit("spark").alias("origin"),
+            F.lit(self.model_name).alias("model_name"),
+            F.lit(self.model_version).alias("model_version"),
+            p_accept.alias("p_accept"),
+            F.col("p_close"),
+            F.col("score"),
+            F.col("tier"),
+            F.from_json(F.col(f"{_LOG}reasons"), _REASONS_DDL).alias("reasons"),
+            *[self._log_input(name) for name in self.log_fields],
+            F.lit(f"{when:%Y-%m-%d}").alias(predlog.DATE),
+        ]
+        return picked.select(columns)
 
     @property
     def scores(self) -> DataFrame:
@@ -274,6 +319,7 @@ def spark_scoring(
     mapping: ingest.Mapping | str | Path | None = None,
     persist: bool = False,
     delimiter: str | None = None,
+    log_reasons: int | None = 0,
 ) -> SparkScoring:
     """Validate and score a Spark DataFrame of raw leads; scores and rejects together.
 
@@ -293,6 +339,9 @@ def spark_scoring(
         The delimiter of the CSV ``df`` was read from (a comma in a number of a
         ``;``-separated file is not a thousands separator; see
         :meth:`leadmodel.ingest.Mapping.reading`).
+    log_reasons
+        Also compute the prediction log's rows (:meth:`SparkScoring.log_rows`) with this
+        many reasons per lead; None: :func:`leadmodel.batch.log_reason_count`; 0: none.
 
     Sets ``spark.sql.execution.arrow.maxRecordsPerBatch`` of the session to
     :data:`ARROW_BATCH_ROWS` (the rows each ``mapInPandas`` call validates and scores).
@@ -312,6 +361,11 @@ def spark_scoring(
     version = batch.model_version_of(info)
     out_schema = batch.output_schema(model, reasons)
     now = batch.validation_time()
+    if log_reasons is None:
+        log_reasons = batch.log_reason_count(model, reasons)
+    log_schema = predlog.log_schema(model)
+    log_fields = predlog.input_fields(model) if log_reasons > 0 else []
+    model_name = batch.model_name_of(info)
 
     spark = df.sparkSession
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
@@ -328,7 +382,18 @@ def spark_scoring(
         *[StructField(f"{_RAW}{c}", StringType(), True) for c in raw_columns],
         StructField(_COUNTS, StringType(), True),
     ]
+    if log_fields:
+        # times travel as text (a batch without a scored lead has no time to type them by)
+        sent = [_sent_field(log_schema.field(name)) for name in log_fields]
+        inputs = spark_schema(pa.schema(sent))
+        combined_fields.append(StructField(f"{_LOG}reasons", StringType(), True))
+        combined_fields += [StructField(f"{_LOG}{f.name}", f.dataType, True) for f in inputs]
     combined_names = [f.name for f in combined_fields]
+    log_text = [
+        f.name
+        for f in combined_fields
+        if f.name.startswith(_LOG) and isinstance(f.dataType, StringType)
+    ]
 
     def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         funnel = shipped.value
@@ -343,7 +408,9 @@ def spark_scoring(
                 delimiter=delimiter,
                 numbers=funnel.features.numeric_,
             )
-            scores = batch.score_frame(funnel, result.valid, reasons, version)
+            scores, logged = batch.score_chunk(funnel, result.valid, reasons, version, log_reasons)
+            if logged is not None and len(scores):
+                scores = _with_log_columns(funnel, result.valid, scores, logged, log_fields)
             rejects = result.rejects.rename(columns={c: f"{_RAW}{c}" for c in raw_columns})
             tally = {
                 "rows_in": len(raw),
@@ -356,12 +423,62 @@ def spark_scoring(
                 rejects.assign(**{_KIND: _REJECT}),
                 pd.DataFrame({_KIND: [_TALLY], _COUNTS: [json.dumps(tally)]}),
             ]
-            yield _for_spark(pd.concat(parts, ignore_index=True).reindex(columns=combined_names))
+            out = pd.concat(parts, ignore_index=True).reindex(columns=combined_names)
+            for column in log_text:  # all missing (no lead scored here) is NaN, not text
+                if out[column].dtype != object:
+                    out[column] = out[column].astype(object).where(out[column].notna(), None)
+            yield _for_spark(out)
 
     combined = prepared.mapInPandas(score_partition, StructType(combined_fields))
     if persist:
         combined = combined.persist()
-    return SparkScoring(combined, out_schema.names, raw_columns, version, info.get("uri"))
+    return SparkScoring(
+        combined,
+        out_schema.names,
+        raw_columns,
+        version,
+        info.get("uri"),
+        model_name=model_name,
+        log_fields=log_fields,
+        log_times=[n for n in log_fields if pa.types.is_timestamp(log_schema.field(n).type)],
+        has_accept=model.has_accept,
+    )
+
+
+def _sent_field(field: pa.Field) -> pa.Field:
+    """How a log input field travels from the workers: a time as text, else as it is."""
+    return field.with_type(pa.string()) if pa.types.is_timestamp(field.type) else field
+
+
+def _with_log_columns(
+    model: Any,
+    leads: pd.DataFrame,
+    scores: pd.DataFrame,
+    logged: pd.DataFrame,
+    fields: list[str],
+) -> pd.DataFrame:
+    """``scores`` with the log's reasons (JSON text) and input values as ``__log__`` columns.
+
+    The values are typed by :func:`leadmodel.predlog.log_table`, as the single machine
+    logs them.
+    """
+    table = predlog.log_table(
+        model,
+        leads.reset_index(drop=True),
+        scores,
+        model_name="",
+        model_version="",
+        origin="spark",
+        reasons=logged,
+    )
+    extra = table.select(fields).to_pandas()
+    for name in fields:
+        if pa.types.is_timestamp(table.schema.field(name).type):
+            text = extra[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            extra[name] = text.astype(object).where(extra[name].notna(), None)
+    extra.columns = [f"{_LOG}{c}" for c in fields]
+    extra[f"{_LOG}reasons"] = [json.dumps(r) for r in table.column("reasons").to_pylist()]
+    return pd.concat([scores.reset_index(drop=True), extra], axis=1)
 
 
 def score_spark(
@@ -411,6 +528,35 @@ def _write_atomic(df: DataFrame, path: str) -> None:
             fs.delete(tmp, True)
 
 
+def _write_log(rows: DataFrame, log: predlog.PredictionLog, write_scores: Any) -> None:
+    """Write the log ``rows`` to a hidden folder of ``log``, then the scores, then move the
+    log files into the log's date folders; a failure before the move logs nothing.
+
+    The log folder is a path of the driver's file system (local, or a mount every node
+    shares on a cluster); timestamps are written as Parquet microseconds, as pyarrow
+    writes them.
+    """
+    import shutil
+
+    spark = rows.sparkSession
+    staged = log.staging("spark")
+    key = "spark.sql.parquet.outputTimestampType"
+    before = spark.conf.get(key, None)
+    try:
+        spark.conf.set(key, "TIMESTAMP_MICROS")
+        try:
+            rows.write.mode("error").partitionBy(predlog.DATE).parquet(staged.resolve().as_uri())
+        finally:
+            if before is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, before)
+        write_scores()
+        log.adopt(staged, "spark")
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
 def score_file_spark(
     data: str,
     out: str,
@@ -420,17 +566,28 @@ def score_file_spark(
     rejects: str | None = None,
     master: str | None = None,
     max_reject_share: float | None = None,
+    log: str | Path | None = None,
 ) -> batch.BatchSummary:
     """:func:`leadmodel.batch.score_file` on Spark: ``out`` (and ``rejects``) become folders.
 
     Each output is a folder of part files in the format of its extension (read it with
     ``pandas.read_parquet(out)`` or ``spark.read``); it appears only when complete. The
     reject rule and what is kept when it fails are those of :func:`leadmodel.batch.finish`
-    (:class:`leadmodel.batch.RejectLimitError`).
+    (:class:`leadmodel.batch.RejectLimitError`). ``log`` as for ``score_file``: Spark
+    writes the log rows with ``partitionBy("date")`` into a hidden folder of the log,
+    whose files move into the log's date folders only with the scores (:func:`_write_log`).
     """
     import time
 
     started = time.perf_counter()
+    scored_at = pd.Timestamp.now(tz="UTC")
+    folder = predlog.log_dir(log)
+    plog = predlog.PredictionLog(folder) if folder is not None else None
+    if plog is not None:
+        try:
+            plog.check()
+        except predlog.LogError as exc:
+            raise ValueError(str(exc)) from None
     table_format(out)
     if rejects is not None:
         table_format(rejects)
@@ -444,7 +601,13 @@ def score_file_spark(
         delimiter = ingest.TableReader(data).delimiter
     spark = spark_session(master)
     job = spark_scoring(
-        read_leads(spark, data), model_uri, reasons, mapping, persist=True, delimiter=delimiter
+        read_leads(spark, data),
+        model_uri,
+        reasons,
+        mapping,
+        persist=True,
+        delimiter=delimiter,
+        log_reasons=None if plog is not None else 0,
     )
     try:
         counts = job.counts()  # computes the persisted job once, before anything is written
@@ -461,11 +624,20 @@ def score_file_spark(
             reasons_per_lead=reasons,
             engine="spark",
             max_reject_share=limit,
+            log=folder,
+            log_rows=counts["rows_scored"] if plog is not None else 0,
         )
+
+        def write_scores() -> None:
+            if plog is None:
+                _write_atomic(job.scores, out)
+                return
+            _write_log(job.log_rows(scored_at), plog, lambda: _write_atomic(job.scores, out))
+
         return batch.finish(
             summary,
             started,
-            lambda: _write_atomic(job.scores, out),
+            write_scores,
             (lambda: _write_atomic(job.rejects, rejects)) if rejects is not None else None,
         )
     finally:

@@ -31,6 +31,17 @@ K = 3
 TOLERANCE = 1e-12
 
 
+@pytest.fixture(autouse=True)
+def _no_prediction_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the scores; the log has its own (test_prediction_log.py).
+
+    Its reasons cost TreeSHAP on every chunk, which took this module from 45 s to 105 s.
+    """
+    from leadmodel import predlog
+
+    monkeypatch.setenv(predlog.LOG_ENV, predlog.OFF)
+
+
 @pytest.fixture(scope="module")
 def model(trained) -> tuple[Any, dict[str, Any]]:
     """The session's trained model, loaded once as the batch job loads it."""

@@ -1,4 +1,4 @@
-"""Spark (local[2]) and `leadmodel score` give the same scores, reasons and rejects."""
+"""Spark (local[2]) and `leadmodel score` give the same scores, reasons, rejects and log."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from leadmodel import batch, ingest
+from leadmodel import batch, ingest, predlog
 from leadmodel.cli import app
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
@@ -53,7 +54,9 @@ def test_spark_and_leadmodel_score_agree(
 ) -> None:
     data = write_table(generate(ROWS, seed=SEED, messy=True).export, tmp_path / "leads.csv")
     uri = f"models:/{trained.model_name}/1"
+    log = tmp_path / "log"  # both engines log into one folder
     common = ["--data", str(data), "--model", uri, "--reasons", str(K), "--json"]
+    common += ["--log", str(log)]
     runner = CliRunner()
 
     local = runner.invoke(
@@ -114,6 +117,38 @@ def test_spark_and_leadmodel_score_agree(
     local_rejects = pd.read_csv(tmp_path / "local_rejects.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(spark_rejects, local_rejects)
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary folders left behind
+
+    # one log, read together: the same rows, columns and types from both engines
+    assert spark_summary["log_rows"] == local_summary["log_rows"] == local_summary["rows_scored"]
+    assert not list(log.glob(".*"))  # Spark's staging folder is gone
+    files = {
+        origin: sorted(log.glob(f"date=*/{origin}-*.parquet")) for origin in ("batch", "spark")
+    }
+    assert len(files["batch"]) == 1 and files["spark"]
+    types = {
+        origin: [(f.name, f.type) for f in pq.read_schema(paths[0])]
+        for origin, paths in files.items()
+    }
+    assert types["spark"] == types["batch"]
+    logged = predlog.read(log)
+    assert logged["origin"].value_counts().to_dict() == {
+        "batch": local_summary["rows_scored"],
+        "spark": local_summary["rows_scored"],
+    }
+    by_origin = {
+        origin: rows.drop(columns=[predlog.SCORED_AT, "origin"]).sort_values("lead_id")
+        for origin, rows in logged.groupby("origin")
+    }
+    mine, theirs = (
+        by_origin["batch"].reset_index(drop=True),
+        by_origin["spark"].reset_index(drop=True),
+    )
+    for column in ("p_accept", "p_close", "score"):
+        np.testing.assert_allclose(theirs[column], mine[column], rtol=0, atol=TOLERANCE)
+    plain = [c for c in mine.columns if c not in ("p_accept", "p_close", "score", "reasons")]
+    pd.testing.assert_frame_equal(theirs[plain], mine[plain], check_dtype=False)
+    fields = [[r["field"] for r in predlog.reasons_of(v)] for v in mine["reasons"]]
+    assert fields == [[r["field"] for r in predlog.reasons_of(v)] for v in theirs["reasons"]]
 
 
 def test_spark_all_rejected_fails_like_leadmodel_score(

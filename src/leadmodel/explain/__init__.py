@@ -32,6 +32,7 @@ from leadmodel.explain.reasons import (
     REASON_SEPARATOR,
     explain_leads,
     field_values,
+    reason_points,
     reason_text,
     reasons_frame,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "global_importance",
     "handover_curve",
     "model_fields",
+    "reason_points",
     "reason_text",
     "reasons_frame",
     "recommend_threshold",

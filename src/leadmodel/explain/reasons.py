@@ -351,6 +351,29 @@ def reasons_frame(
     return pd.DataFrame(out)
 
 
+def reason_points(
+    model: FunnelModel, contrib: StageContributions, k: int | None = None
+) -> pd.DataFrame:
+    """The ``reason_j_field``/``reason_j_points`` columns of :func:`reasons_frame`, no text.
+
+    The same top-``k`` ranking, for callers that keep fields and points only (the
+    prediction log); ``contrib`` is the stage's contributions for the leads.
+    """
+    settings = settings_of(model)
+    k = settings.reasons if k is None else k
+    _, points = to_points(model, contrib)
+    index, valid = _top_k(points, k, settings.min_reason_points)
+    names = np.asarray(contrib.fields, dtype=object)
+    out: dict[str, Any] = {}
+    for j in range(index.shape[1]):
+        ok = valid[:, j]
+        out[f"reason_{j + 1}_field"] = np.where(ok, names[index[:, j]], None)
+        out[f"reason_{j + 1}_points"] = np.where(
+            ok, np.take_along_axis(points, index[:, j : j + 1], axis=1)[:, 0], np.nan
+        )
+    return pd.DataFrame(out, index=range(len(points)))
+
+
 _RANKINGS: Final = (("reasons", 0), ("positive", 1), ("negative", -1))
 
 
