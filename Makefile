@@ -49,4 +49,4 @@ java-deps:
 	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 
 clean:
-	rm -rf $(VENV) out mlflow.db mlruns mlartifacts .pytest_cache
+	rm -rf $(VENV) out mlflow.db predictions mlruns mlartifacts .pytest_cache

@@ -160,6 +160,12 @@ def synth(
         "--scenario-from",
         help="First day of the --scenario, YYYY-MM-DD [default: 120 days before --as-of].",
     ),
+    world: int | None = typer.Option(
+        None,
+        "--world",
+        help="Draw the business units as the export of this seed has them, so a later "
+        "batch of another seed comes from the same company [default: --seed's own].",
+    ),
     as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic CRM export whose true probabilities are known."""
@@ -203,6 +209,7 @@ def synth(
                 campaigns=campaigns,
                 scenario=scenario,
                 scenario_from=scenario_from,
+                world=world,
             )
             export = data.export
             if export_format != CANONICAL_FORMAT:
