@@ -18,7 +18,14 @@ import jinja2
 import numpy as np
 
 from leadmodel.config import MonitorConfig
-from leadmodel.report import FIGSIZE, WIDE_FIGSIZE, figure_data, new_figure, save_figure
+from leadmodel.report import (
+    FIGSIZE,
+    WIDE_FIGSIZE,
+    figure_data,
+    new_figure,
+    page_environment,
+    save_figure,
+)
 
 if TYPE_CHECKING:
     from leadmodel.monitor import MonitorResult
@@ -207,12 +214,7 @@ def field_table(result: MonitorResult) -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("leadmodel", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    environment = page_environment()
     environment.filters["num"] = lambda v, d=3: "-" if v is None or v != v else f"{v:.{d}f}"
     environment.filters["pct"] = lambda v: "-" if v is None or v != v else f"{v:.1%}"
     return environment.get_template(TEMPLATE)

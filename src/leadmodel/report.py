@@ -706,15 +706,21 @@ def _header(
     }
 
 
-@lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    """The page template (package data), with the cell and number filters it uses."""
-    environment = jinja2.Environment(
+def page_environment() -> jinja2.Environment:
+    """A Jinja2 environment of the package's page templates (the report, the monitor's):
+    escaped, strict about undefined names."""
+    return jinja2.Environment(
         loader=jinja2.PackageLoader("leadmodel", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    """The page template (package data), with the cell and number filters it uses."""
+    environment = page_environment()
     environment.filters["cell"] = cell
     environment.filters["count"] = lambda v: f"{int(v):,}"
     environment.filters["pct"] = lambda v: cell(v, Column("", "", "pct"))
