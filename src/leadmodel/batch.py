@@ -164,9 +164,7 @@ def model_name_of(info: dict[str, Any]) -> str:
 def log_reason_count(model: FunnelModel, reasons: int = 0) -> int:
     """Reasons per lead the prediction log keeps: the model's default (``explain.reasons``,
     3 unless trained otherwise), or more when the run asks for more."""
-    from leadmodel.explain import settings_of
-
-    return max(reasons, settings_of(model).reasons)
+    return max(reasons, _settings(model).reasons)
 
 
 # --- file-wide duplicate lead ids --------------------------------------------------------
@@ -594,9 +592,7 @@ def score_file(
         funnel, info = model
         version = model_version_of(info)
         if crm is not None and reasons == 0:
-            from leadmodel.explain import settings_of
-
-            reasons = settings_of(funnel).reasons
+            reasons = _settings(funnel).reasons
         columns = output_schema(funnel, reasons, previous=earlier is not None)
         out_schema = columns if crm is None else crm.arrow_schema()
         writer = stack.enter_context(AtomicTableWriter(out, out_schema))
@@ -698,6 +694,7 @@ def _write_back(crm_format: str | None, out: str | Path) -> Any:
 
 
 def _settings(model: FunnelModel) -> Any:
+    """The model's explanation settings (:func:`leadmodel.explain.settings_of`)."""
     from leadmodel.explain import settings_of
 
     return settings_of(model)
