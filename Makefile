@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-.PHONY: install demo test lint format serve clean browser-deps java-deps
+.PHONY: install demo test lint format serve clean browser-deps java-deps translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests training service benchmarks
 	$(BIN)/ruff check --fix src tests training service benchmarks
+
+# The message catalogues (src/leadmodel/i18n.py): extract every marked text into the
+# template, merge it into each language's .po (translate the new entries there), compile.
+LOCALE := src/leadmodel/locale
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k pgettext:1c,2 --no-location --sort-output \
+		--project leadmodel --omit-header -o $(LOCALE)/leadmodel.pot src/leadmodel
+	$(BIN)/pybabel -q update -i $(LOCALE)/leadmodel.pot -d $(LOCALE) -D leadmodel \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d $(LOCALE) -D leadmodel --statistics
 
 # The scoring API (docs/service.md): make serve [MODEL=models:/lead-scorer/3] [PORT=3000]
 serve: $(STAMP)
