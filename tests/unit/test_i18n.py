@@ -83,12 +83,21 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
     )
 
 
+def texts(value: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message's text, or its plural forms as a tuple (the .mo reader gives lists)."""
+    return value if isinstance(value, str) else tuple(value)
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     folder = PACKAGE / "locale" / lang / "LC_MESSAGES"
     with (folder / "leadmodel.mo").open("rb") as mo:
-        compiled = {(m.id, m.context): m.string for m in read_mo(mo) if m.id}
-    source = {(m.id, m.context): m.string for m in catalogue(lang) if m.id and not m.fuzzy}
+        compiled = {(texts(m.id), m.context): texts(m.string) for m in read_mo(mo) if m.id}
+    source = {
+        (texts(m.id), m.context): texts(m.string)
+        for m in catalogue(lang)
+        if m.id and not m.fuzzy
+    }
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
 
