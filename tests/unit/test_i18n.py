@@ -94,9 +94,7 @@ def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     with (folder / "leadmodel.mo").open("rb") as mo:
         compiled = {(texts(m.id), m.context): texts(m.string) for m in read_mo(mo) if m.id}
     source = {
-        (texts(m.id), m.context): texts(m.string)
-        for m in catalogue(lang)
-        if m.id and not m.fuzzy
+        (texts(m.id), m.context): texts(m.string) for m in catalogue(lang) if m.id and not m.fuzzy
     }
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
