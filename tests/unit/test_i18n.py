@@ -111,6 +111,14 @@ def test_language_comes_from_the_call_then_the_environment(monkeypatch) -> None:
         i18n.resolve("de")
 
 
+def test_numbers_follow_the_current_language_from_call_to_call() -> None:
+    """The locale is looked up per call (a cached default once kept the first language)."""
+    for lang, expected in (("da", "1.200,5"), ("en", "1,200.5"), ("da", "1.200,5")):
+        with i18n.using(lang):
+            assert i18n.number(1200.5) == expected
+            assert i18n.percent(0.125, 1) == {"da": "12,5\xa0%", "en": "12.5%"}[lang]
+
+
 def test_numbers_and_dates_as_each_language_writes_them() -> None:
     assert i18n.number(2.5, lang="da") == "2,5"
     assert i18n.number(1200, lang="da") == "1.200"
