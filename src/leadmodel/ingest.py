@@ -1476,6 +1476,27 @@ def reason_label(reason: str) -> str:
     return _("{field}: {problem}").format(field=field_name, problem=said)
 
 
+def duplicate_reasons(first_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``lead_id: duplicate of row N (got 'X')`` in the current language, for whole arrays.
+
+    The reason :func:`validate` gives a repeated id; batch scoring builds it with the
+    first row in the whole file (``first_rows``, 1-based) for ids seen in earlier chunks.
+    """
+    size = len(first_rows)
+    rows = np.asarray(first_rows).astype(str).astype(object)
+    problem = _fill(_("duplicate of row {row}"), size, row=rows)
+    template = _("{field}: {problem} (got '{value}')")
+    return _fill(template, size, field=schema.LEAD_ID, problem=problem, value=values)
+
+
+def duplicate_prefix() -> str:
+    """The text before the row number in a duplicate's reason, in the current language
+    (``"lead_id: duplicate of row "``): where batch scoring puts the file's row number."""
+    before_problem = _("{field}: {problem} (got '{value}')").split("{problem}")[0]
+    before_row = _("duplicate of row {row}").split("{row}")[0]
+    return before_problem.format(field=schema.LEAD_ID) + before_row
+
+
 def _fill(template: str, size: int, **columns: Any) -> np.ndarray:
     """``template.format(**columns)`` for whole object arrays of text, element by element."""
     out = np.full(size, "", dtype=object)

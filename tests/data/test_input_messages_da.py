@@ -179,3 +179,15 @@ def test_the_cli_says_a_bad_file_in_danish_from_the_environment(tmp_path: Path) 
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{missing}: filen findes ikke" in result.output
+
+
+def test_batch_scoring_can_name_a_duplicates_first_row_in_any_language() -> None:
+    """The duplicate's reason and where its row number goes, as validate writes them."""
+    raw = pd.DataFrame([BASE | {"lead_id": "d"}, BASE | {"lead_id": "d"}], dtype=str)
+    for lang in i18n.LANGUAGES:
+        with i18n.using(lang):
+            written = ingest.validate(raw, now=NOW).rejects["reject_reason"].tolist()
+            built = ingest.duplicate_reasons(pd.Series([1]).to_numpy(), pd.Series(["d"]).to_numpy())
+            prefix = ingest.duplicate_prefix()
+        assert written == built.tolist()
+        assert written[0].startswith(prefix) and written[0][len(prefix)] == "1"
