@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from leadmodel import i18n
+from leadmodel.i18n import N_, _, pgettext
 
 #: The shipped training config: package data, so an installed wheel trains with it too
 #: (``training/configs/default.yaml`` in the repository is a link to this file).
@@ -105,11 +109,17 @@ class TuningConfig(_Strict):
         for name in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
-                raise ValueError(f"tuning.{name}: need 0 < low <= high (got {low}, {high})")
+                raise ValueError(
+                    _("tuning.{name}: need 0 < low <= high (got {low}, {high})").format(
+                        name=name, low=number_text(low), high=number_text(high)
+                    )
+                )
         low, high = self.colsample_bytree
         if not 0 < low <= high <= 1:
             raise ValueError(
-                f"tuning.colsample_bytree: need 0 < low <= high <= 1 (got {low}, {high})"
+                _("tuning.colsample_bytree: need 0 < low <= high <= 1 (got {low}, {high})").format(
+                    low=number_text(low), high=number_text(high)
+                )
             )
         return self
 
@@ -158,7 +168,7 @@ class LeakageConfig(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> LeakageConfig:
         if self.warn_auc > self.stop_auc:
-            raise ValueError("leakage.warn_auc must not exceed leakage.stop_auc")
+            raise ValueError(_("leakage.warn_auc must not exceed leakage.stop_auc"))
         return self
 
 
@@ -172,7 +182,11 @@ class TierConfig(_Strict):
     def _sums_to_one(self) -> TierConfig:
         total = sum(self.shares.values())
         if abs(total - 1.0) > 1e-6 or any(v <= 0 for v in self.shares.values()):
-            raise ValueError(f"tiers.shares must be positive and add up to 1 (got {total:g})")
+            raise ValueError(
+                _("tiers.shares must be positive and add up to 1 (got {total})").format(
+                    total=number_text(total)
+                )
+            )
         return self
 
 
@@ -385,9 +399,11 @@ class MonitorConfig(_Strict):
         for name in ("psi", "unseen", "missing", "calibration"):
             warn, alarm = getattr(self, f"{name}_warn"), getattr(self, f"{name}_alarm")
             if warn > alarm:
-                raise ValueError(f"monitor.{name}_warn must not exceed monitor.{name}_alarm")
+                raise ValueError(
+                    _("monitor.{name}_warn must not exceed monitor.{name}_alarm").format(name=name)
+                )
         if self.auc_warn_drop > self.auc_alarm_drop:
-            raise ValueError("monitor.auc_warn_drop must not exceed monitor.auc_alarm_drop")
+            raise ValueError(_("monitor.auc_warn_drop must not exceed monitor.auc_alarm_drop"))
         return self
 
 
@@ -433,9 +449,15 @@ def training_threads(config: TrainConfig) -> int:
         try:
             threads = int(raw)
         except ValueError:
-            raise ConfigError(f"{THREADS_ENV}: not a whole number: {raw!r}") from None
+            raise ConfigError(
+                _("{name}: not a whole number: {value}").format(name=THREADS_ENV, value=repr(raw))
+            ) from None
         if threads < 0:
-            raise ConfigError(f"{THREADS_ENV}: must be >= 0, got {threads}")
+            raise ConfigError(
+                _("{name}: must be >= 0, got {value}").format(
+                    name=THREADS_ENV, value=i18n.number(threads)
+                )
+            )
     else:
         threads = config.lightgbm.num_threads
     return threads or os.cpu_count() or 1
@@ -450,17 +472,87 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.is_file():
         if path == DEFAULT_CONFIG_PATH:  # a broken installation, not a user's mistake
-            raise ConfigError(f"the shipped default config is missing: {path}; reinstall leadmodel")
-        raise ConfigError(f"config file not found: {path}")
+            raise ConfigError(
+                _("the shipped default config is missing: {path}; reinstall leadmodel").format(
+                    path=path
+                )
+            )
+        raise ConfigError(_("config file not found: {path}").format(path=path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        raise ConfigError(
+            _("{path}: not valid YAML ({error})").format(path=path, error=exc.__class__.__name__)
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        raise ConfigError(
+            _("{path}: expected a mapping of settings at the top level").format(path=path)
+        )
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) or _("(top level)")
+        raise ConfigError(
+            _("{path}: {setting}: {problem}").format(
+                path=path, setting=where, problem=validation_message(first)
+            )
+        ) from None
+
+
+# --- pydantic's verdicts as leadmodel words them ------------------------------------------
+#: pydantic's message per error type (its English text, the source of the translation);
+#: ``{gt}`` ... are the error's context values.
+PYDANTIC_MESSAGES: Final[dict[str, str]] = {
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "float_type": N_("Input should be a valid number"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "string_type": N_("Input should be a valid string"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "list_type": N_("Input should be a valid list"),
+    "tuple_type": N_("Input should be a valid tuple"),
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "literal_error": N_("Input should be {expected}"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+}
+
+
+def validation_message(error: ErrorDetails) -> str:
+    """What one pydantic error says, in the current language (settings, mappings).
+
+    English is pydantic's own text; other languages translate it by error type (a
+    ``ValueError`` of a validator is already in the current language). A type without a
+    translation says "invalid value" with pydantic's text in brackets.
+    """
+    if i18n.current() == i18n.DEFAULT_LANGUAGE:
+        return error["msg"]
+    context = error.get("ctx") or {}
+    if error["type"] == "value_error" and "error" in context:
+        return str(context["error"])
+    template = PYDANTIC_MESSAGES.get(error["type"])
+    if template is None:
+        return _("invalid value ({detail})").format(detail=error["msg"])
+    values = {name: _context_text(value) for name, value in context.items()}
+    return _(template).format(**values)
+
+
+def _context_text(value: Any) -> str:
+    """A pydantic context value as the language writes it (numbers, ``'a' or 'b'``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value)
+    return str(value).replace(" or ", " " + pgettext("one of several values", "or") + " ")
+
+
+def number_text(value: float) -> str:
+    """A setting's number with the decimals it has (up to six), as the language writes it."""
+    decimals = next((d for d in range(6) if round(value, d) == round(value, 6)), 6)
+    return i18n.number(value, decimals, grouping=False)

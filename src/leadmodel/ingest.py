@@ -44,6 +44,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import string
 import warnings
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -66,8 +67,9 @@ from pydantic import (
     model_validator,
 )
 
-from leadmodel import schema
-from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN
+from leadmodel import i18n, schema
+from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN, validation_message
+from leadmodel.i18n import N_, _, ngettext
 from leadmodel.io import write_table
 
 CSV_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".tsv", ".txt")
@@ -165,9 +167,9 @@ class LabelRule(BaseModel):
     @model_validator(mode="after")
     def _one_source_one_effect(self) -> LabelRule:
         if bool(self.column) == (self.label is not None):
-            raise ValueError("give either 'column' or 'label'")
+            raise ValueError(_("give either 'column' or 'label'"))
         if not self.values and self.filled is None and self.empty is None:
-            raise ValueError("give 'values', 'filled' or 'empty'")
+            raise ValueError(_("give 'values', 'filled' or 'empty'"))
         return self
 
 
@@ -187,13 +189,16 @@ class Mapping(BaseModel):
     ``labels`` derives a label from several export columns by ordered rules
     (:class:`LabelRule`, first decision wins, no decision = open); the columns the rules
     read are never features. ``system`` and ``description`` say which export a preset is
-    for (``leadmodel mappings``).
+    for (``leadmodel mappings``); ``description`` may be given per language
+    (``description: {en: ..., da: ...}``, kept in ``descriptions``): it then reads in the
+    language the mapping is loaded in, else in English.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     system: str | None = None
     description: str | None = None
+    descriptions: dict[str, str] = Field(default_factory=dict)
 
     rename: dict[str, str] = Field(default_factory=dict)
     values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
@@ -211,6 +216,23 @@ class Mapping(BaseModel):
     dayfirst: bool | None = None
     date_format: str | None = None
     labels: dict[str, list[LabelRule]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _description_per_language(cls, data: Any) -> Any:
+        """``description: {en: ..., da: ...}``: the text of the current language (else en)."""
+        if not isinstance(data, dict) or not isinstance(data.get("description"), dict):
+            return data
+        texts = {str(lang): text for lang, text in data["description"].items()}
+        unknown = sorted(set(texts) - set(i18n.LANGUAGES))
+        if unknown:
+            raise ValueError(
+                _("description: no language {languages} (use: {allowed})").format(
+                    languages=", ".join(unknown), allowed=", ".join(i18n.LANGUAGES)
+                )
+            )
+        chosen = texts.get(i18n.current(), texts.get(i18n.DEFAULT_LANGUAGE))
+        return data | {"description": chosen, "descriptions": texts}
 
     @field_validator("values", mode="before")
     @classmethod
@@ -243,7 +265,9 @@ class Mapping(BaseModel):
     def _row_number_names_once(cls, value: list[str]) -> list[str]:
         repeated = sorted({name for name in value if value.count(name) > 1})
         if repeated:
-            raise ValueError(f"names a column more than once: {', '.join(repeated)}")
+            raise ValueError(
+                _("names a column more than once: {names}").format(names=", ".join(repeated))
+            )
         return value
 
     @field_validator("derive")
@@ -251,8 +275,7 @@ class Mapping(BaseModel):
     def _derive_labels_only(cls, value: dict[str, str]) -> dict[str, str]:
         for label in value:
             if label not in schema.LABEL_COLUMNS:
-                allowed = ", ".join(schema.LABEL_COLUMNS)
-                raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
+                raise ValueError(_not_a_label(label))
         return value
 
     @field_validator("labels")
@@ -260,10 +283,11 @@ class Mapping(BaseModel):
     def _labels_known(cls, value: dict[str, list[LabelRule]]) -> dict[str, list[LabelRule]]:
         for label, rules in value.items():
             if label not in schema.LABEL_COLUMNS:
-                allowed = ", ".join(schema.LABEL_COLUMNS)
-                raise ValueError(f"'{label}' is not a label column (use one of: {allowed})")
+                raise ValueError(_not_a_label(label))
             if label == schema.ACCEPTED and any(r.label for r in rules):
-                raise ValueError("accepted: a rule may read the label 'accepted' only for closed")
+                raise ValueError(
+                    _("accepted: a rule may read the label 'accepted' only for closed")
+                )
         return value
 
     @field_validator("thousands")
@@ -271,16 +295,24 @@ class Mapping(BaseModel):
     def _known_thousands(cls, value: str | None) -> str | None:
         if value is not None and value not in schema.THOUSANDS_SEPARATORS:
             allowed = ", ".join(repr(t) for t in schema.THOUSANDS_SEPARATORS)
-            raise ValueError(f"must be one of {allowed}")
+            raise ValueError(_("must be one of {allowed}").format(allowed=allowed))
         return value
 
     @model_validator(mode="after")
     def _separators_differ(self) -> Mapping:
         if self.thousands is not None and self.thousands == self.decimal:
-            raise ValueError(f"thousands: must differ from decimal ({self.decimal!r})")
+            raise ValueError(
+                _("thousands: must differ from decimal ({decimal})").format(
+                    decimal=repr(self.decimal)
+                )
+            )
         both = sorted(set(self.labels) & set(self.derive))
         if both:
-            raise ValueError(f"labels: {', '.join(both)} is also in derive (give one of them)")
+            raise ValueError(
+                _("labels: {labels} is also in derive (give one of them)").format(
+                    labels=", ".join(both)
+                )
+            )
         return self
 
     def label_sources(self, columns: Collection[str]) -> list[str]:
@@ -311,6 +343,12 @@ class Mapping(BaseModel):
         return self.rename | {export: label for label, export in self.derive.items()}
 
 
+def _not_a_label(label: str) -> str:
+    return _("'{label}' is not a label column (use one of: {allowed})").format(
+        label=label, allowed=", ".join(schema.LABEL_COLUMNS)
+    )
+
+
 def reject_limit(max_reject_share: float | None, mapping: Mapping) -> float:
     """The share of rejected rows a run may have (``validate``, ``score``, Spark alike).
 
@@ -322,7 +360,11 @@ def reject_limit(max_reject_share: float | None, mapping: Mapping) -> float:
     if max_reject_share is None:
         max_reject_share = DEFAULT_MAX_REJECT_SHARE
     if not 0.0 <= max_reject_share <= 1.0:
-        raise ValueError(f"max_reject_share: must be between 0 and 1, got {max_reject_share}")
+        raise ValueError(
+            _("max_reject_share: must be between 0 and 1, got {value}").format(
+                value=i18n.number(max_reject_share)
+            )
+        )
     return float(max_reject_share)
 
 
@@ -371,7 +413,11 @@ def mapping_path(spec: str | Path) -> Path:
     if str(spec) in preset_names():
         return PRESETS_DIR / f"{spec}.yaml"
     presets = ", ".join(preset_names())
-    raise IngestError(f"mapping {spec}: no such file, and not a preset (presets: {presets})")
+    raise IngestError(
+        _("mapping {spec}: no such file, and not a preset (presets: {presets})").format(
+            spec=spec, presets=presets
+        )
+    )
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
@@ -389,20 +435,30 @@ def load_mapping(path: str | Path | None) -> Mapping:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except (OSError, UnicodeDecodeError) as exc:
-        raise IngestError(f"mapping {path}: cannot read it ({exc})") from exc
+        raise IngestError(
+            _("mapping {path}: cannot read it ({error})").format(path=path, error=exc)
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise IngestError(f"mapping {path}: not valid YAML{where}: {problem}") from exc
+        if mark is None:
+            message = _("mapping {path}: not valid YAML: {problem}")
+        else:
+            message = _("mapping {path}: not valid YAML at line {line}: {problem}")
+        line = mark.line + 1 if mark is not None else 0
+        raise IngestError(message.format(path=path, line=line, problem=problem)) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise IngestError(f"mapping {path}: expected keys such as 'rename:' at the top level")
+        raise IngestError(
+            _("mapping {path}: expected keys such as 'rename:' at the top level").format(path=path)
+        )
     try:
         found = Mapping.model_validate(data)
     except ValidationError as exc:
-        raise IngestError(f"mapping {path}: {_pydantic_problems(exc)}") from exc
+        raise IngestError(
+            _("mapping {path}: {problems}").format(path=path, problems=_pydantic_problems(exc))
+        ) from exc
     if found.model_name is None:
         found = found.model_copy(update={"model_name": model_name_of(path)})
     return found
@@ -415,9 +471,11 @@ def _pydantic_problems(exc: ValidationError) -> str:
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{where}' (allowed: {allowed})")
+            problems.append(
+                _("unknown key '{key}' (allowed: {allowed})").format(key=where, allowed=allowed)
+            )
         else:
-            problems.append(f"{where}: {err['msg']}")
+            problems.append(f"{where}: {validation_message(err)}")
     return "; ".join(problems)
 
 
@@ -466,7 +524,7 @@ class TableReader:
             table = _read_parquet(self.path)
         table = _tidy_columns(table, self.path)
         if table.num_rows == 0:
-            raise IngestError(f"{self.path}: no data rows (only a header)")
+            raise IngestError(_no_data_rows(self.path))
         return table
 
     def chunks(self, chunk_rows: int) -> TextChunks:
@@ -504,12 +562,16 @@ class TableReader:
         """The one line for an Arrow or OS error while reading the CSV."""
         message = str(exc)
         if isinstance(exc, OSError):
-            return IngestError(f"{self.path}: cannot read the file ({exc})")
+            return IngestError(_cannot_read(self.path, exc))
         if "UTF8" in message or "UTF-8" in message:
             return IngestError(_first_bad_utf8(self.path))
         if "Expected" in message and "columns" in message:
             return IngestError(_malformed_row_message(self.path, self.delimiter or ","))
-        return IngestError(f"{self.path}: cannot read the CSV ({message[:SNIPPET_CHARS]})")
+        return IngestError(
+            _("{path}: cannot read the CSV ({error})").format(
+                path=self.path, error=message[:SNIPPET_CHARS]
+            )
+        )
 
 
 class TextChunks:
@@ -523,7 +585,11 @@ class TextChunks:
 
     def __init__(self, reader: TableReader, chunk_rows: int) -> None:
         if chunk_rows <= 0:
-            raise ValueError(f"chunk_rows: must be a positive number of rows, got {chunk_rows}")
+            raise ValueError(
+                _("chunk_rows: must be a positive number of rows, got {value}").format(
+                    value=i18n.number(chunk_rows)
+                )
+            )
         self.reader = reader
         self.path = reader.path
         self.chunk_rows = chunk_rows
@@ -561,7 +627,7 @@ class TextChunks:
         try:
             self._file = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as exc:
-            raise IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+            raise IngestError(_not_parquet(self.path, exc)) from exc
         self.total = self._file.metadata.num_rows
         self._batches = self._file.iter_batches(batch_size=self.chunk_rows)
 
@@ -580,7 +646,7 @@ class TextChunks:
         except (pa.ArrowInvalid, OSError) as exc:
             if self.is_csv:
                 raise self.reader.csv_error(exc) from exc
-            raise IngestError(f"{self.path}: not a readable Parquet file ({exc})") from exc
+            raise IngestError(_not_parquet(self.path, exc)) from exc
 
     def _tables(self) -> Iterator[pa.Table]:
         """Tables of exactly ``chunk_rows`` rows (the last one may be shorter)."""
@@ -605,7 +671,7 @@ class TextChunks:
             first = False
             yield text.to_pandas()
         if first:
-            raise IngestError(f"{self.path}: no data rows (only a header)")
+            raise IngestError(_no_data_rows(self.path))
 
     def _as_text(self, table: pa.Table, first: bool) -> pa.Table:
         """Text columns with tidy names; the columns kept are fixed by the first chunk."""
@@ -654,27 +720,41 @@ def read_table(path: str | Path, *, dtype: Any = str) -> pd.DataFrame:
     return pd.read_csv(reader.path, dtype=dtype, sep=reader.delimiter)
 
 
+def _no_data_rows(path: Path) -> str:
+    return _("{path}: no data rows (only a header)").format(path=path)
+
+
+def _cannot_read(path: Path, error: object) -> str:
+    return _("{path}: cannot read the file ({error})").format(path=path, error=error)
+
+
+def _not_parquet(path: Path, error: object) -> str:
+    return _("{path}: not a readable Parquet file ({error})").format(path=path, error=error)
+
+
 def _check_file(path: str | Path) -> Path:
     """Refuse paths that are not a readable, non-empty file with a known extension."""
     path = Path(path)
     if not path.exists():
-        raise IngestError(f"{path}: file not found")
+        raise IngestError(_("{path}: file not found").format(path=path))
     if path.is_dir():
-        raise IngestError(f"{path}: is a directory, not a CSV or Parquet file")
+        raise IngestError(_("{path}: is a directory, not a CSV or Parquet file").format(path=path))
     suffix = path.suffix.lower()
     if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
         known = ", ".join(CSV_SUFFIXES + PARQUET_SUFFIXES)
         raise IngestError(
-            f"{path}: unknown extension '{suffix}' (export the table as one of: {known})"
+            _("{path}: unknown extension '{suffix}' (export the table as one of: {known})").format(
+                path=path, suffix=suffix, known=known
+            )
         )
     try:
         size = path.stat().st_size
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+        raise IngestError(_cannot_read(path, exc.strerror or exc)) from exc
     if size == 0:
-        raise IngestError(f"{path}: file is empty")
+        raise IngestError(_("{path}: file is empty").format(path=path))
     return path
 
 
@@ -683,11 +763,15 @@ def _head_text(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     if head.startswith(_UTF16_32_BOMS):
-        raise IngestError(f"{path}: file is UTF-16/UTF-32 encoded; save it as UTF-8 CSV")
+        raise IngestError(
+            _("{path}: file is UTF-16/UTF-32 encoded; save it as UTF-8 CSV").format(path=path)
+        )
     if b"\x00" in head:
         raise IngestError(
-            f"{path}: not a text CSV (it contains NUL bytes: binary, or UTF-16 without a "
-            "byte-order mark); save it as UTF-8 CSV"
+            _(
+                "{path}: not a text CSV (it contains NUL bytes: binary, or UTF-16 without a "
+                "byte-order mark); save it as UTF-8 CSV"
+            ).format(path=path)
         )
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
@@ -699,9 +783,9 @@ def _head_text(path: Path) -> str:
 def _encoding_message(path: Path, data: bytes, position: int, lines_before: int = 0) -> str:
     line = lines_before + data.count(b"\n", 0, position) + 1
     byte = data[position : position + 1].hex()
-    return (
-        f"{path}: not UTF-8 encoded (byte 0x{byte} on line {line}); save the export as 'CSV UTF-8'"
-    )
+    return _(
+        "{path}: not UTF-8 encoded (byte 0x{byte} on line {line}); save the export as 'CSV UTF-8'"
+    ).format(path=path, byte=byte, line=line)
 
 
 def _first_bad_utf8(path: Path) -> str:
@@ -715,7 +799,7 @@ def _first_bad_utf8(path: Path) -> str:
             except UnicodeDecodeError as exc:
                 return _encoding_message(path, chunk, exc.start, lines)
             lines += chunk.count(b"\n")
-    return f"{path}: not UTF-8 encoded; save the export as 'CSV UTF-8'"
+    return _("{path}: not UTF-8 encoded; save the export as 'CSV UTF-8'").format(path=path)
 
 
 def _header(head: str, delimiter: str) -> list[str]:
@@ -732,8 +816,10 @@ def _sniff_delimiter(head: str, path: Path) -> str:
     for other in OTHER_SEPARATORS:
         if len(_header(head, other)) > 1:
             raise IngestError(
-                f"{path}: the header reads as one column and looks like '{other}'-separated; "
-                "save the export with ',' ';' or tab between columns"
+                _(
+                    "{path}: the header reads as one column and looks like '{separator}'-"
+                    "separated; save the export with ',' ';' or tab between columns"
+                ).format(path=path, separator=other)
             )
     return DELIMITERS[0]
 
@@ -746,11 +832,19 @@ def _malformed_row_message(path: Path, delimiter: str) -> str:
         for row, fields in enumerate((f for f in records if f), start=1):  # skip blank lines
             if len(fields) != expected:
                 snippet = delimiter.join(fields)[:SNIPPET_CHARS]
-                return (
-                    f"{path}: malformed CSV, data row {row} has {len(fields)} fields but the "
-                    f"header has {expected} ({snippet!r}); check quoting and the delimiter"
+                return _(
+                    "{path}: malformed CSV, data row {row} has {fields} fields but the "
+                    "header has {expected} ({snippet}); check quoting and the delimiter"
+                ).format(
+                    path=path,
+                    row=row,
+                    fields=i18n.number(len(fields)),
+                    expected=i18n.number(expected),
+                    snippet=repr(snippet),
                 )
-    return f"{path}: malformed CSV, a row does not match the header; check quoting"
+    return _("{path}: malformed CSV, a row does not match the header; check quoting").format(
+        path=path
+    )
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -758,7 +852,7 @@ def _read_parquet(path: Path) -> pa.Table:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise IngestError(_not_parquet(path, exc)) from exc
     return pa.table([_as_text(c) for c in table.columns], names=table.column_names)
 
 
@@ -783,7 +877,11 @@ def _tidy_columns(table: pa.Table, path: Path) -> pa.Table:
                 continue  # an unnamed column without any value: nothing to keep
             name = f"unnamed_{i + 1}"
         if name in names:
-            raise IngestError(f"{path}: column '{name}' appears twice in the header")
+            raise IngestError(
+                _("{path}: column '{name}' appears twice in the header").format(
+                    path=path, name=name
+                )
+            )
         keep.append(i)
         names.append(name)
     return pa.table([table.column(i) for i in keep], names=names)
@@ -907,12 +1005,27 @@ def read_leads(
     result = _validate_table(table, mapping, require_labels, now, reading=reader.reading(mapping))
     limit = max_reject_share if max_reject_share is not None else mapping.max_reject_share
     if limit is not None and result.reject_share > limit:
-        raise RejectShareError(
-            f"{path}: {result.rows_rejected:,} of {result.rows_in:,} rows rejected "
-            f"({result.reject_share:.1%}), more than the limit of {limit * 100:g}%",
-            result,
+        message = ngettext(
+            "{path}: {rejected} of {total} row rejected ({share}), more than the limit of {limit}",
+            "{path}: {rejected} of {total} rows rejected ({share}), more than the limit of {limit}",
+            result.rows_in,
         )
+        shown = message.format(
+            path=path,
+            rejected=i18n.number(result.rows_rejected),
+            total=i18n.number(result.rows_in),
+            share=i18n.percent(result.reject_share, 1),
+            limit=share_text(limit),
+        )
+        raise RejectShareError(shown, result)
     return result
+
+
+def share_text(share: float) -> str:
+    """A limit as a percentage with the decimals it needs: ``0.5`` -> ``50%``, ``0.125`` ->
+    ``12.5%`` (as the language writes it)."""
+    decimals = next((d for d in range(3) if round(share * 100, d) == round(share * 100, 6)), 3)
+    return i18n.percent(share, decimals)
 
 
 def write_rejects(result: IngestResult, path: str | Path) -> None:
@@ -922,7 +1035,11 @@ def write_rejects(result: IngestResult, path: str | Path) -> None:
     except ValueError as exc:
         raise IngestError(str(exc)) from exc
     except OSError as exc:
-        raise IngestError(f"{path}: cannot write the rejects ({exc.strerror or exc})") from exc
+        raise IngestError(
+            _("{path}: cannot write the rejects ({error})").format(
+                path=path, error=exc.strerror or exc
+            )
+        ) from exc
 
 
 def _id_columns(mapping: Mapping) -> frozenset[str]:
@@ -936,9 +1053,9 @@ def _text_table(raw: pd.DataFrame, encode_except: frozenset[str]) -> pa.Table:
     names = [str(name).strip() for name in raw.columns]
     if len(set(names)) < len(names):
         repeated = next(n for n in names if names.count(n) > 1)
-        raise IngestError(f"column '{repeated}' appears twice")
+        raise IngestError(_("column '{name}' appears twice").format(name=repeated))
     columns = []
-    for name, (_, values) in zip(names, raw.items(), strict=True):
+    for name, (_label, values) in zip(names, raw.items(), strict=True):
         try:
             column = pa.chunked_array([pa.array(values, from_pandas=True)])
         except (pa.ArrowException, TypeError, ValueError):  # mixed Python objects
@@ -1009,11 +1126,13 @@ def _with_row_numbers(table: pa.Table, mapping: Mapping, rows: np.ndarray | None
         return table
     numbers = np.arange(1, table.num_rows + 1) if rows is None else np.asarray(rows)
     if numbers.shape != (table.num_rows,):
-        raise ValueError(f"rows: {numbers.size} row numbers for {table.num_rows} rows")
+        raise ValueError(f"rows: {numbers.size} row numbers for {table.num_rows} rows")  # internal
     text = pc.cast(pa.array(numbers, type=pa.int64()), pa.string())
     for name in mapping.row_number:
         if name in table.column_names:
-            raise IngestError(f"mapping: row_number column '{name}' is already in the export")
+            raise IngestError(
+                _("mapping: row_number column '{name}' is already in the export").format(name=name)
+            )
         table = table.append_column(name, text)
     return table
 
@@ -1033,7 +1152,9 @@ def _with_labels(table: pa.Table, mapping: Mapping, sources: list[str]) -> pa.Ta
             continue
         if label in table.column_names:
             raise IngestError(
-                f"mapping: labels.{label} would replace the export's own column '{label}'"
+                _("mapping: labels.{label} would replace the export's own column '{label}'").format(
+                    label=label
+                )
             )
         read = [
             (rule, next((c for c in rule.column if c in table.column_names), None))
@@ -1105,7 +1226,9 @@ def _mapped_columns(table: pa.Table, mapping: Mapping, require_labels: bool) -> 
         name = renames.get(export, export)
         if name in sources:
             raise IngestError(
-                f"mapping: columns '{sources[name]}' and '{export}' would both become '{name}'"
+                _("mapping: columns '{first}' and '{second}' would both become '{name}'").format(
+                    first=sources[name], second=export, name=name
+                )
             )
         sources[name] = export
     required = [schema.LEAD_ID, schema.SOURCE, mapping.order_by or schema.CREATED_AT]
@@ -1124,14 +1247,29 @@ def _mapped_columns(table: pa.Table, mapping: Mapping, require_labels: bool) -> 
 
 
 def _missing_column_message(name: str, found: list[str], mapping: Mapping) -> str:
-    shown = ", ".join(f"'{c}'" for c in found[:MAX_NAMES_IN_MESSAGE])
+    shown = shown_names(found)
     if len(found) > MAX_NAMES_IN_MESSAGE:
-        shown += f" ... and {len(found) - MAX_NAMES_IN_MESSAGE} more"
-    what = "order column (the mapping's order_by)" if name == mapping.order_by else "column"
-    hint = "map an export column to it with 'rename:' in the mapping"
+        more = i18n.number(len(found) - MAX_NAMES_IN_MESSAGE)
+        shown = _("{names} ... and {count} more").format(names=shown, count=more)
+    if name == mapping.order_by:
+        missing = _(
+            "missing required order column (the mapping's order_by) '{name}'; found: {found}"
+        )
+    else:
+        missing = _("missing required column '{name}'; found: {found}")
     if name == schema.CREATED_AT:
-        hint += ", or name an ordering column with 'order_by:'"
-    return f"missing required {what} '{name}'; found: {shown}; {hint}"
+        hint = _(
+            "map an export column to it with 'rename:' in the mapping, or name an ordering "
+            "column with 'order_by:'"
+        )
+    else:
+        hint = _("map an export column to it with 'rename:' in the mapping")
+    return missing.format(name=name, found=shown) + "; " + hint
+
+
+def shown_names(found: list[str]) -> str:
+    """The first :data:`MAX_NAMES_IN_MESSAGE` names, quoted and comma-separated."""
+    return ", ".join(f"'{c}'" for c in found[:MAX_NAMES_IN_MESSAGE])
 
 
 def _clean(
@@ -1302,25 +1440,79 @@ def _as_text_frame(table: pa.Table) -> pd.DataFrame:
     return pa.table(decoded, names=table.column_names).to_pandas()
 
 
-#: What each kind of problem says after ``"<field>: "`` (before the quoted value).
+#: What each kind of problem says after ``"<field>: "`` (translated when shown).
 _MESSAGES: Final[dict[str, str]] = {
-    schema.CHECK_MISSING: "missing (required in every row)",
-    NOT_A_NUMBER: "not a number",
-    NOT_A_DATE: "not a date",
-    schema.CHECK_NOT_FINITE: "must be a finite number",
-    schema.CHECK_NEGATIVE: "must be >= 0",
-    schema.CHECK_FUTURE: "in the future",
-    schema.CHECK_NOT_ALLOWED: "must be one of " + ", ".join(schema.AWARENESS_LEVELS),
-    schema.CHECK_NOT_BINARY: "must be 0/1, yes/no or true/false",
-    schema.CHECK_CLOSED_NOT_ACCEPTED: (
+    schema.CHECK_MISSING: N_("missing (required in every row)"),
+    NOT_A_NUMBER: N_("not a number"),
+    NOT_A_DATE: N_("not a date"),
+    schema.CHECK_NOT_FINITE: N_("must be a finite number"),
+    schema.CHECK_NEGATIVE: N_("must be >= 0"),
+    schema.CHECK_FUTURE: N_("in the future"),
+    schema.CHECK_NOT_ALLOWED: N_("must be one of {allowed}"),
+    schema.CHECK_NOT_BINARY: N_("must be 0/1, yes/no or true/false"),
+    schema.CHECK_CLOSED_NOT_ACCEPTED: N_(
         "closed = 1 but accepted = 0; a won deal must have been accepted"
     ),
     schema.CHECK_CONTROL: schema.LEAD_ID_CONTROL,
+    schema.CHECK_DUPLICATE: N_("duplicate of an earlier row"),
 }
 
 
+def problem_messages() -> dict[str, str]:
+    """What each kind of problem says, in the current language (once per call, not per row)."""
+    said = {kind: _(text) for kind, text in _MESSAGES.items()}
+    allowed = ", ".join(schema.AWARENESS_LEVELS)
+    said[schema.CHECK_NOT_ALLOWED] = said[schema.CHECK_NOT_ALLOWED].format(allowed=allowed)
+    return said
+
+
+def reason_label(reason: str) -> str:
+    """A key of :attr:`IngestResult.reasons` (``"website_visits: not a number"``, a code that
+    stays English in JSON) as people read it in the current language."""
+    field_name, sep, kind = reason.rpartition(": ")
+    said = problem_messages().get(kind)
+    if not sep or said is None:
+        return reason
+    return _("{field}: {problem}").format(field=field_name, problem=said)
+
+
+def duplicate_reasons(first_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``lead_id: duplicate of row N (got 'X')`` in the current language, for whole arrays.
+
+    The reason :func:`validate` gives a repeated id; batch scoring builds it with the
+    first row in the whole file (``first_rows``, 1-based) for ids seen in earlier chunks.
+    """
+    size = len(first_rows)
+    rows = np.asarray(first_rows).astype(str).astype(object)
+    problem = _fill(_("duplicate of row {row}"), size, row=rows)
+    template = _("{field}: {problem} (got '{value}')")
+    return _fill(template, size, field=schema.LEAD_ID, problem=problem, value=values)
+
+
+def duplicate_prefix() -> str:
+    """The text before the row number in a duplicate's reason, in the current language
+    (``"lead_id: duplicate of row "``): where batch scoring puts the file's row number."""
+    before_problem = _("{field}: {problem} (got '{value}')").split("{problem}")[0]
+    before_row = _("duplicate of row {row}").split("{row}")[0]
+    return before_problem.format(field=schema.LEAD_ID) + before_row
+
+
+def _fill(template: str, size: int, **columns: Any) -> np.ndarray:
+    """``template.format(**columns)`` for whole object arrays of text, element by element."""
+    out = np.full(size, "", dtype=object)
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            out = out + literal
+        if name is not None:
+            out = out + columns[name]
+    return out
+
+
 def _details(problems: pd.DataFrame, columns: dict[str, _Column]) -> Any:
-    """One sentence per problem that names the field and quotes the value as read."""
+    """One sentence per problem that names the field and quotes the value as read.
+
+    Each message is translated once per call and filled in for all rows at once.
+    """
     rows = problems["row"].to_numpy()
     fields = problems["field"].to_numpy(dtype=object)
     kinds = problems["kind"].to_numpy(dtype=object)
@@ -1329,18 +1521,37 @@ def _details(problems: pd.DataFrame, columns: dict[str, _Column]) -> Any:
         hit = fields == name
         if hit.any():
             got[hit] = col.raw(rows[hit])
-    message = pd.Series(kinds).map(_MESSAGES).fillna(pd.Series(kinds)).to_numpy(dtype=object)
-    quoted = " (got '" + got + "')"
-    quoted[kinds == schema.CHECK_MISSING] = ""
-    quoted[kinds == schema.CHECK_CONTROL] = ""  # the reason stays one line (the id is in the row)
+    said = problem_messages()
+    message = pd.Series(kinds).map(said).fillna(pd.Series(kinds)).to_numpy(dtype=object)
     dup = kinds == schema.CHECK_DUPLICATE
     if dup.any():
-        message[dup] = "duplicate of row " + _first_rows(columns[schema.LEAD_ID], rows[dup])
+        first = _first_rows(columns[schema.LEAD_ID], rows[dup])
+        message[dup] = _fill(_("duplicate of row {row}"), int(dup.sum()), row=first)
+    line = _fill(
+        _("{field}: {problem} (got '{value}')"),
+        len(kinds),
+        field=fields,
+        problem=message,
+        value=got,
+    )
+    # the reason stays one line: no value after "missing", nor the id with control characters
+    bare = (kinds == schema.CHECK_MISSING) | (kinds == schema.CHECK_CONTROL)
+    if bare.any():
+        line[bare] = _fill(
+            _("{field}: {problem}"), int(bare.sum()), field=fields[bare], problem=message[bare]
+        )
     won = kinds == schema.CHECK_CLOSED_NOT_ACCEPTED
     if won.any():
         accepted = np.asarray(columns[schema.ACCEPTED].raw(rows[won]), dtype=object)
-        quoted[won] = " (got closed '" + got[won] + "', accepted '" + accepted + "')"
-    return fields + ": " + message + quoted
+        line[won] = _fill(
+            _("{field}: {problem} (got closed '{closed}', accepted '{accepted}')"),
+            int(won.sum()),
+            field=fields[won],
+            problem=message[won],
+            closed=got[won],
+            accepted=accepted,
+        )
+    return line
 
 
 def _first_rows(ids: _Column, rows: np.ndarray) -> Any:

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from leadmodel.i18n import _
+
 CSV_SUFFIXES: Final[frozenset[str]] = frozenset({".csv"})
 PARQUET_SUFFIXES: Final[frozenset[str]] = frozenset({".parquet", ".pq"})
 TABLE_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".parquet", ".pq")
@@ -30,7 +32,11 @@ def table_format(path: str | Path) -> str:
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
     allowed = ", ".join(TABLE_SUFFIXES)
-    raise ValueError(f"{path}: unknown table extension {suffix!r} (use one of {allowed})")
+    raise ValueError(
+        _("{path}: unknown table extension {suffix} (use one of {allowed})").format(
+            path=path, suffix=repr(suffix), allowed=allowed
+        )
+    )
 
 
 def check_writable(path: str | Path) -> None:
@@ -39,11 +45,15 @@ def check_writable(path: str | Path) -> None:
     table_format(path)
     folder = path.parent
     if not folder.is_dir():
-        raise ValueError(f"{path}: folder {str(folder)!r} does not exist")
+        raise ValueError(
+            _("{path}: folder {folder} does not exist").format(path=path, folder=repr(str(folder)))
+        )
     if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a file")
+        raise ValueError(_("{path}: is a folder, not a file").format(path=path))
     if not os.access(folder, os.W_OK):
-        raise ValueError(f"{path}: folder {str(folder)!r} is not writable")
+        raise ValueError(
+            _("{path}: folder {folder} is not writable").format(path=path, folder=repr(str(folder)))
+        )
 
 
 class AtomicTableWriter:

@@ -22,6 +22,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Str
 from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
 
+from leadmodel import i18n
+from leadmodel.i18n import N_, _
+
 if TYPE_CHECKING:
     import pandera.pandas as pdr
 
@@ -90,8 +93,9 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 #: needs one.
 CONTROL_CHARACTERS: Final = r"[\x00-\x1f\x7f-\x9f]"
 _CONTROL = re.compile(CONTROL_CHARACTERS)
-LEAD_ID_BLANK: Final = "must not be blank"
-LEAD_ID_CONTROL: Final = "must not contain control characters (tab, newline, NUL, escape ...)"
+#: What is wrong with a ``lead_id`` (English; translated when shown).
+LEAD_ID_BLANK: Final = N_("must not be blank")
+LEAD_ID_CONTROL: Final = N_("must not contain control characters (tab, newline, NUL, escape ...)")
 
 
 def lead_id_problem(value: str) -> str | None:
@@ -371,12 +375,22 @@ class Reading:
 
     def __post_init__(self) -> None:
         if self.decimal not in (".", ","):
-            raise ValueError(f"decimal: must be '.' or ',', got {self.decimal!r}")
+            raise ValueError(
+                _("decimal: must be '.' or ',', got {value}").format(value=repr(self.decimal))
+            )
         if self.thousands is not None and self.thousands not in THOUSANDS_SEPARATORS:
             allowed = ", ".join(repr(t) for t in THOUSANDS_SEPARATORS)
-            raise ValueError(f"thousands: must be one of {allowed}, got {self.thousands!r}")
+            raise ValueError(
+                _("thousands: must be one of {allowed}, got {value}").format(
+                    allowed=allowed, value=repr(self.thousands)
+                )
+            )
         if self.thousands == self.decimal:
-            raise ValueError(f"thousands: must differ from decimal ({self.decimal!r})")
+            raise ValueError(
+                _("thousands: must differ from decimal ({decimal})").format(
+                    decimal=repr(self.decimal)
+                )
+            )
 
     @property
     def number_pattern(self) -> str:
@@ -523,11 +537,21 @@ def _column_layout(texts: pd.Series, first: pd.Series, second: pd.Series, field:
     day_first = (first > 12) & (second <= 12)
     month_first = (second > 12) & (first <= 12)
     if both.any() or (day_first.any() and month_first.any()):
-        example = texts[both].iloc[0] if both.any() else texts[day_first].iloc[0]
-        other = f" and '{texts[month_first].iloc[0]}'" if not both.any() else ""
+        if both.any():
+            message = _(
+                "{field}: dates such as '{example}' read day-first or month-first; say which "
+                "in the mapping: 'dayfirst: true' (or false) or 'date_format: {format}'"
+            )
+            example, other = texts[both].iloc[0], ""
+        else:
+            message = _(
+                "{field}: dates such as '{example}' and '{other}' read day-first or "
+                "month-first; say which in the mapping: 'dayfirst: true' (or false) or "
+                "'date_format: {format}'"
+            )
+            example, other = texts[day_first].iloc[0], texts[month_first].iloc[0]
         raise AmbiguousDates(
-            f"{field}: dates such as '{example}'{other} read day-first or month-first; say "
-            "which in the mapping: 'dayfirst: true' (or false) or 'date_format: \"%d.%m.%Y\"'"
+            message.format(field=field, example=example, other=other, format='"%d.%m.%Y"')
         )
     return bool(day_first.any())
 
@@ -567,9 +591,10 @@ def parse_value(
     if spec is not None and spec.kind == LEVEL:
         text = text.lower()
         if text not in spec.allowed:
-            allowed = ", ".join(spec.allowed)
             raise ValueProblem(
-                f"{field}: must be one of {allowed} (empty = unknown), got {value!r}"
+                _("{field}: must be one of {allowed} (empty = unknown), got {value}").format(
+                    field=field, allowed=", ".join(spec.allowed), value=repr(value)
+                )
             )
     return text
 
@@ -584,21 +609,33 @@ def _parse_date_value(field: str, value: object, reading: Reading) -> object:
             stamp = parse_date(value, reading)
         except AmbiguousDates:
             raise ValueProblem(
-                f"{field}: {value!r} reads day-first or month-first; use an ISO 8601 date"
+                _("{field}: {value} reads day-first or month-first; use an ISO 8601 date").format(
+                    field=field, value=repr(value)
+                )
             ) from None
         if stamp is pd.NaT:
-            raise ValueProblem(f"{field}: not a date, got {value!r}")
+            raise ValueProblem(_not_a_date(field, value))
         value = stamp
     if not isinstance(value, datetime | pd.Timestamp):
-        raise ValueProblem(f"{field}: not a date, got {value!r}")
+        raise ValueProblem(_not_a_date(field, value))
     try:
         return _not_in_future(value)
     except PydanticCustomError:
-        raise ValueProblem(f"{field}: {CHECK_FUTURE}, got {given!r}") from None
+        raise ValueProblem(
+            _("{field}: in the future, got {value}").format(field=field, value=repr(given))
+        ) from None
+
+
+def _not_a_date(field: str, value: object) -> str:
+    return _("{field}: not a date, got {value}").format(field=field, value=repr(value))
 
 
 def _parse_number(field: str, value: object, spec: FieldSpec | None, reading: Reading) -> float:
-    bad = ValueProblem(f"{field}: expected a number (empty = unknown), got {value!r}")
+    bad = ValueProblem(
+        _("{field}: expected a number (empty = unknown), got {value}").format(
+            field=field, value=repr(value)
+        )
+    )
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -614,7 +651,11 @@ def _parse_number(field: str, value: object, spec: FieldSpec | None, reading: Re
     if not math.isfinite(number):
         raise bad
     if spec is not None and spec.minimum is not None and number < spec.minimum:
-        raise ValueProblem(f"{field}: must be >= {spec.minimum:g}, got {value!r}")
+        raise ValueProblem(
+            _("{field}: must be >= {minimum}, got {value}").format(
+                field=field, minimum=i18n.number(spec.minimum), value=repr(value)
+            )
+        )
     return number
 
 
@@ -628,7 +669,7 @@ ExtraValue = (
 def _lead_id(value: str) -> str:
     problem = lead_id_problem(value)
     if problem is not None:
-        raise PydanticCustomError("lead_id", problem)
+        raise PydanticCustomError("lead_id", _(problem))
     return value
 
 
@@ -652,7 +693,7 @@ def _date_text(value: Any) -> Any:
         parsed, bad = parse_dates(pa.array([value.strip() or None], type=pa.string()))
     except AmbiguousDates:
         raise PydanticCustomError(
-            CREATED_AT, "reads day-first or month-first; send an ISO 8601 date (YYYY-MM-DD)"
+            CREATED_AT, _("reads day-first or month-first; send an ISO 8601 date (YYYY-MM-DD)")
         ) from None
     return value if bad[0] else pd.Timestamp(parsed[0]).to_pydatetime()
 
@@ -664,7 +705,7 @@ def _not_in_future(value: datetime | None) -> datetime | None:
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
     if stamp > pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_TOLERANCE:
-        raise PydanticCustomError(CREATED_AT, CHECK_FUTURE)
+        raise PydanticCustomError(CREATED_AT, _("in the future"))
     return value
 
 

@@ -83,12 +83,19 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
     )
 
 
+def texts(value: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message's text, or its plural forms as a tuple (the .mo reader gives lists)."""
+    return value if isinstance(value, str) else tuple(value)
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     folder = PACKAGE / "locale" / lang / "LC_MESSAGES"
     with (folder / "leadmodel.mo").open("rb") as mo:
-        compiled = {(m.id, m.context): m.string for m in read_mo(mo) if m.id}
-    source = {(m.id, m.context): m.string for m in catalogue(lang) if m.id and not m.fuzzy}
+        compiled = {(texts(m.id), m.context): texts(m.string) for m in read_mo(mo) if m.id}
+    source = {
+        (texts(m.id), m.context): texts(m.string) for m in catalogue(lang) if m.id and not m.fuzzy
+    }
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
 
@@ -102,6 +109,14 @@ def test_language_comes_from_the_call_then_the_environment(monkeypatch) -> None:
     assert i18n.current() == "da"
     with pytest.raises(i18n.LanguageError, match="'de' is not available"):
         i18n.resolve("de")
+
+
+def test_numbers_follow_the_current_language_from_call_to_call() -> None:
+    """The locale is looked up per call (a cached default once kept the first language)."""
+    for lang, expected in (("da", "1.200,5"), ("en", "1,200.5"), ("da", "1.200,5")):
+        with i18n.using(lang):
+            assert i18n.number(1200.5) == expected
+            assert i18n.percent(0.125, 1) == {"da": "12,5\xa0%", "en": "12.5%"}[lang]
 
 
 def test_numbers_and_dates_as_each_language_writes_them() -> None:
