@@ -29,6 +29,8 @@ KEYWORDS = {
     "N_": None,
 }
 PLACEHOLDER = re.compile(r"(?<!\{)\{([a-zA-Z_][a-zA-Z0-9_]*)(?:[:!][^}]*)?\}")
+#: Placeholders of the templates' {% trans %} blocks (Jinja2 writes them %-style).
+PERCENT_PLACEHOLDER = re.compile(r"%\(([a-zA-Z_][a-zA-Z0-9_]*)\)s")
 
 
 def extracted() -> dict[tuple[str, str | None], str]:
@@ -66,6 +68,10 @@ def test_every_message_has_a_translation(lang: str) -> None:
     )
 
 
+def _placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text)) | {"%" + n for n in PERCENT_PLACEHOLDER.findall(text)}
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_translations_keep_their_placeholders(lang: str) -> None:
     wrong = []
@@ -74,21 +80,28 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
             continue
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
-        expected = set().union(*(set(PLACEHOLDER.findall(text)) for text in ids))
+        expected = set().union(*(_placeholders(text) for text in ids))
         for text in strings:
-            if text and set(PLACEHOLDER.findall(text)) != expected:
+            if text and _placeholders(text) != expected:
                 wrong.append(f"{ids[0]!r} -> {text!r}")
     assert not wrong, "translations with other placeholders than their message:\n" + "\n".join(
         wrong
     )
 
 
+def _key(text: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message id or string as a dict key (plural forms come as lists from a .mo)."""
+    return text if isinstance(text, str) else tuple(text)
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     folder = PACKAGE / "locale" / lang / "LC_MESSAGES"
     with (folder / "leadmodel.mo").open("rb") as mo:
-        compiled = {(m.id, m.context): m.string for m in read_mo(mo) if m.id}
-    source = {(m.id, m.context): m.string for m in catalogue(lang) if m.id and not m.fuzzy}
+        compiled = {(_key(m.id), m.context): _key(m.string) for m in read_mo(mo) if m.id}
+    source = {
+        (_key(m.id), m.context): _key(m.string) for m in catalogue(lang) if m.id and not m.fuzzy
+    }
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
 
