@@ -25,14 +25,15 @@ import pandas as pd
 
 from leadmodel import schema
 from leadmodel.config import MonitorConfig
+from leadmodel.i18n import N_
 
 #: Version of the reference layout, kept with it.
 REFERENCE_VERSION: Final = 1
 #: Where the reference lives in :attr:`FunnelModel.metadata`.
 REFERENCE_KEY: Final = "reference"
 NUMERIC, CATEGORICAL = "numeric", "categorical"
-#: What the reference is computed on (kept with it, shown by the monitor page).
-COMPUTED_ON: Final = "test slice (newest leads, held out at training)"
+#: What the reference is computed on (kept with it in English; the page translates it).
+COMPUTED_ON: Final = N_("test slice (newest leads, held out at training)")
 
 
 def field_kinds(model: Any) -> dict[str, str]:

@@ -6,7 +6,8 @@ filtered out by the caller: a NaN label is an error here, not something to skip.
 
 Plots use matplotlib's Agg canvas on a free-standing ``Figure`` (no pyplot, so no global
 backend switch and no open figures left behind); matplotlib is imported only when a plot
-is drawn.
+is drawn. Their labels are in the current language (:mod:`leadmodel.i18n`), and so are the
+numbers on their axes (:func:`local_ticks`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+
+from leadmodel import i18n
+from leadmodel.i18n import _
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -307,7 +311,7 @@ def bootstrap_auc_intervals(
     rng = np.random.default_rng(seed)
     n = len(y_arr)
     aucs, diffs = [], []
-    for _ in range(resamples):
+    for _resample in range(resamples):
         at = rng.integers(0, n, size=n)
         if not _has_both_classes(y_arr[at]):
             continue
@@ -466,6 +470,29 @@ def segment_table(
 # --------------------------------------------------------------------------- plots
 
 
+def local_ticks(axes: Axes, x: bool = True, y: bool = True) -> Axes:
+    """Write the tick numbers of ``axes`` as the current language does (``0,2`` in Danish).
+
+    Only the decimal mark and the group separator change (swapped on matplotlib's own
+    labels, so its choice of ticks and decimals stays); categorical axes are left alone.
+    """
+    from matplotlib.ticker import ScalarFormatter
+
+    symbols = i18n.symbols()
+    if (symbols.decimal, symbols.group) == (".", ","):
+        return axes
+    swap = str.maketrans({".": symbols.decimal, ",": symbols.group})
+
+    class LocalFormatter(ScalarFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return super().__call__(x, pos).translate(swap)
+
+    for wanted, axis in ((x, axes.xaxis), (y, axes.yaxis)):
+        if wanted and isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.set_major_formatter(LocalFormatter(useOffset=False))
+    return axes
+
+
 def _new_figure(title: str) -> tuple[Figure, Axes]:
     """A free-standing figure on the Agg canvas (no pyplot, nothing global changes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -504,16 +531,21 @@ def plot_roc(curves: Curves, path: str | Path, title: str) -> Path:
     """ROC curves of several models on one plot, AUC in the legend; returns the PNG path."""
     _check_curves(curves)
     figure, axes = _new_figure(title)
-    axes.plot([0, 1], [0, 1], label="random (AUC 0.500)", **_BASELINE_STYLE)
+    random = _("random (AUC {auc})").format(auc=i18n.number(0.5, 3))
+    axes.plot([0, 1], [0, 1], label=random, **_BASELINE_STYLE)
     for name, (y, p) in curves.items():
         y_arr, p_arr = _check_y_p(y, p, y_name=f"{name}: y", p_name=f"{name}: p")
         if not _has_both_classes(y_arr):
-            axes.plot([], [], label=f"{name} (one class only: no curve)")
+            axes.plot([], [], label=_("{name} (one class only: no curve)").format(name=name))
             continue
-        fpr, tpr, _ = roc_curve(y_arr, p_arr)
-        axes.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_arr, p_arr):.3f})")
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1))
+        fpr, tpr, _thresholds = roc_curve(y_arr, p_arr)
+        auc = i18n.number(roc_auc_score(y_arr, p_arr), 3)
+        axes.plot(fpr, tpr, label=_("{name} (AUC {auc})").format(name=name, auc=auc))
+    axes.set(
+        xlabel=_("false positive rate"), ylabel=_("true positive rate"), xlim=(0, 1), ylim=(0, 1)
+    )
     axes.legend(loc="lower right")
+    local_ticks(axes)
     return _save(figure, path)
 
 
@@ -526,22 +558,24 @@ def plot_reliability(
     """
     _check_curves(curves)
     figure, axes = _new_figure(title)
-    axes.plot([0, 1], [0, 1], label="perfectly calibrated", **_BASELINE_STYLE)
+    axes.plot([0, 1], [0, 1], label=_("perfectly calibrated"), **_BASELINE_STYLE)
     highest = []
     for name, (y, p) in curves.items():
         y_arr, p_arr = _check_y_p(y, p, y_name=f"{name}: y", p_name=f"{name}: p")
         table = reliability_table(y_arr, p_arr, n_bins=n_bins)
         ece = expected_calibration_error(y_arr, p_arr, n_bins=n_bins)
-        axes.plot(table["mean_p"], table["rate"], marker="o", label=f"{name} (ECE {ece:.3f})")
+        label = _("{name} (ECE {ece})").format(name=name, ece=i18n.number(ece, 3))
+        axes.plot(table["mean_p"], table["rate"], marker="o", label=label)
         highest.append(table[["mean_p", "rate"]].to_numpy().max())
     limit = _rate_axis_limit(np.array(highest))
     axes.set(
-        xlabel="mean predicted probability (bin)",
-        ylabel="observed rate (bin)",
+        xlabel=_("mean predicted probability (bin)"),
+        ylabel=_("observed rate (bin)"),
         xlim=(0, limit),
         ylim=(0, limit),
     )
     axes.legend(loc="upper left")
+    local_ticks(axes)
     return _save(figure, path)
 
 
@@ -549,13 +583,16 @@ def plot_gains(curves: Curves, path: str | Path, title: str) -> Path:
     """Cumulative gains of several models against the random baseline."""
     _check_curves(curves)
     figure, axes = _new_figure(title)
-    axes.plot([0, 1], [0, 1], label="random", **_BASELINE_STYLE)
+    axes.plot([0, 1], [0, 1], label=_("random"), **_BASELINE_STYLE)
     for name, (y, p) in curves.items():
         y_arr, p_arr = _check_y_p(y, p, y_name=f"{name}: y", p_name=f"{name}: p")
         gains = gains_curve(y_arr, p_arr)
         axes.plot(gains["share_contacted"], gains["share_of_wins"], label=name)
-    axes.set(xlabel="share of leads contacted", ylabel="share of wins", xlim=(0, 1), ylim=(0, 1))
+    axes.set(
+        xlabel=_("share of leads contacted"), ylabel=_("share of wins"), xlim=(0, 1), ylim=(0, 1)
+    )
     axes.legend(loc="lower right")
+    local_ticks(axes)
     return _save(figure, path)
 
 
@@ -566,11 +603,14 @@ def plot_tiers(table: pd.DataFrame, path: str | Path, title: str) -> Path:
         raise ValueError(f"plot_tiers: column(s) {absent} missing; pass a tier_table() result")
     figure, axes = _new_figure(title)
     rates = table["rate"].fillna(0).to_numpy(dtype=float)
-    bars = axes.bar(table["tier"].astype(str), rates, label="rate per tier")
-    axes.bar_label(bars, labels=[f"n={n:,}" for n in table["n"]], padding=2)
+    bars = axes.bar(table["tier"].astype(str), rates, label=_("rate per tier"))
+    counts = [_("n={n}").format(n=i18n.number(int(n))) for n in table["n"]]
+    axes.bar_label(bars, labels=counts, padding=2)
     if "positives" in table.columns and table["n"].sum() > 0:
         overall = table["positives"].sum() / table["n"].sum()
-        axes.axhline(overall, label=f"overall ({overall:.1%})", **_BASELINE_STYLE)
-    axes.set(xlabel="tier", ylabel="rate", ylim=(0, _rate_axis_limit(rates)))
+        label = _("overall ({rate})").format(rate=i18n.percent(overall, 1))
+        axes.axhline(overall, label=label, **_BASELINE_STYLE)
+    axes.set(xlabel=_("tier"), ylabel=_("rate"), ylim=(0, _rate_axis_limit(rates)))
     axes.legend(loc="upper right")
+    local_ticks(axes, x=False)
     return _save(figure, path)

@@ -19,7 +19,9 @@ known), in the weekly cohort (ISO week, UTC) of that score.
   stage: predicted vs realised rate (overall and per tier), ECE, ROC-AUC with a bootstrap
   interval against the model's own test figure.
 - **Verdict** ``ok``/``warn``/``alarm`` with one line per reason, thresholds in the
-  ``monitor:`` settings; :attr:`MonitorResult.exit_code` is 1 on alarm.
+  ``monitor:`` settings; :attr:`MonitorResult.exit_code` is 1 on alarm. The lines and the
+  notes are :class:`Text`: written in the language current when they are read (the
+  summary, the page), and in English in ``--json`` (the codes never change).
 
 The HTML page (``templates/monitor.html.j2``, plots embedded as data URIs) and an MLflow
 run tagged with the model's name and version carry the same figures.
@@ -39,6 +41,7 @@ import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,8 +49,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
-from leadmodel import drift, evaluate, predlog, schema
+from leadmodel import drift, evaluate, i18n, predlog, schema
 from leadmodel.config import MonitorConfig, TrainConfig, load_config
+from leadmodel.i18n import N_, _
 from leadmodel.model import ACCEPT, CLOSE, STAGE_LABEL
 
 OK, WARN, ALARM = "ok", "warn", "alarm"
@@ -61,10 +65,34 @@ SCORE_QUANTILES: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
 #: Resamples bootstrapped at once (memory: this many x the cohort's rows).
 BOOTSTRAP_BATCH: Final = 20
 STAGE_WORD: Final = {ACCEPT: "accept", CLOSE: "close"}
+#: The verdict levels as people read them (translated when shown; the codes stay as they are).
+LEVEL_WORDS: Final = {OK: N_("ok"), WARN: N_("warn"), ALARM: N_("alarm")}
 
 
 class MonitorError(Exception):
     """The log, the outcomes or the model cannot be monitored as asked (one clear line)."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text for people, written when it is read: ``str(text)`` is ``message`` translated
+    into the current language with ``values`` filled in.
+
+    A value is shown as it is, or, when it is a callable (``partial(i18n.number, v, 2)``)
+    or another :class:`Text`, as it writes itself then: numbers follow the language too.
+    """
+
+    message: str  # the English message, marked for the catalogue with N_
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        shown = {k: v() if callable(v) else str(v) for k, v in self.values.items()}
+        return _(self.message).format(**shown)
+
+    def __html__(self) -> str:  # Jinja2 escapes it like any text
+        from markupsafe import escape
+
+        return str(escape(str(self)))
 
 
 @dataclass
@@ -77,10 +105,16 @@ class Reason:
     first: str
     last: str
     value: float
-    line: str
+    text: Text
+
+    @property
+    def line(self) -> str:
+        """The line in the current language."""
+        return str(self.text)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        found = {k: v for k, v in self.__dict__.items() if k != "text"}
+        return found | {"line": self.line}
 
 
 @dataclass
@@ -89,7 +123,7 @@ class MonitorResult:
 
     verdict: str
     reasons: list[Reason]
-    notes: list[str]
+    notes: list[Text]
     model: dict[str, Any]
     log: str
     rows_logged: int
@@ -108,15 +142,21 @@ class MonitorResult:
         return 1 if self.verdict == ALARM else 0
 
     def lines(self) -> list[str]:
+        """The reasons' lines in the current language."""
         return [r.line for r in self.reasons]
 
     def to_json(self) -> dict[str, Any]:
+        """The result for machines: codes as they are, texts in English in every language."""
+        with i18n.using(i18n.DEFAULT_LANGUAGE):
+            reasons = self.lines()
+            details = [r.to_dict() for r in self.reasons]
+            notes = [str(n) for n in self.notes]
         return _plain(
             {
                 "verdict": self.verdict,
-                "reasons": self.lines(),
-                "reason_details": [r.to_dict() for r in self.reasons],
-                "notes": self.notes,
+                "reasons": reasons,
+                "reason_details": details,
+                "notes": notes,
                 "model": self.model,
                 "log": self.log,
                 "rows_logged": self.rows_logged,
@@ -162,7 +202,7 @@ def _load_model(model_uri: str | None, con: Any, tracking: str | None) -> tuple[
     from leadmodel.tracking import ModelNotFound, load_funnel
 
     if model_uri is None:
-        name, version, _ = _model_of_log(con)
+        name, version, _others = _model_of_log(con)
         model_uri = f"models:/{name}/{version}"
     try:
         model, info = load_funnel(model_uri, tracking=tracking)
@@ -192,12 +232,14 @@ def read_outcomes(path: str | Path, mapping: Any = None) -> tuple[pd.DataFrame, 
     try:
         result = read_leads(path, mapping)
     except IngestError as exc:
-        raise MonitorError(f"--outcomes: {exc}") from None
+        raise MonitorError(_("--outcomes: {error}").format(error=exc)) from None
     frame = result.valid
     if schema.CLOSED not in frame:
         raise MonitorError(
-            f"--outcomes {path}: no '{schema.CLOSED}' column (map it in the mapping): "
-            "without outcomes only drift can be measured"
+            _(
+                "--outcomes {path}: no '{column}' column (map it in the mapping): "
+                "without outcomes only drift can be measured"
+            ).format(path=path, column=schema.CLOSED)
         )
     labels = [c for c in (schema.ACCEPTED, schema.CLOSED) if c in frame]
     out = pd.DataFrame({schema.LEAD_ID: frame[schema.LEAD_ID].astype(str)})
@@ -444,11 +486,14 @@ def _quality(
 # --- the verdict ------------------------------------------------------------------------------
 
 
-def _span(first: str, last: str) -> str:
+def _span(first: str, last: str) -> Text | str:
+    """Weekly cohorts ``first`` to ``last`` (``2026-W40 to W44``)."""
     if first == last:
         return first
     same_year = first.split("-")[0] == last.split("-")[0]
-    return f"{first} to {last.split('-')[1] if same_year else last}"
+    return Text(
+        N_("{first} to {last}"), {"first": first, "last": last.split("-")[1] if same_year else last}
+    )
 
 
 def _level(value: float, warn: float, alarm: float) -> str:
@@ -468,8 +513,18 @@ def _flagged(
     return _level(worst, warn, alarm), list(hits), worst
 
 
-def _pct(value: float) -> str:
-    return f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
+def _pct(value: float) -> Callable[[], str]:
+    """A share as the verdict lines show it: one decimal below 10 %, none above."""
+    return partial(i18n.percent, value, 1 if abs(value) < 0.1 else 0)
+
+
+def _num(value: float, decimals: int) -> Callable[[], str]:
+    return partial(i18n.number, value, decimals)
+
+
+def _level_word(level: str) -> Text:
+    """``warn``/``alarm`` as the verdict lines say it (the codes stay in the JSON)."""
+    return Text(LEVEL_WORDS[level])
 
 
 def _pooled(per: Mapping[str, Mapping[str, float]], cohorts: Sequence[str], key: str) -> float:
@@ -495,7 +550,7 @@ def drift_reasons(
             {c: abs(v["missing_change"]) for c, v in big.items()}, s.missing_warn, s.missing_alarm
         )
         if found:
-            level, hit, _ = found
+            level, hit, _worst = found
             share = _pooled(big, hit, "missing")
             out.append(
                 Reason(
@@ -505,8 +560,19 @@ def drift_reasons(
                     hit[0],
                     hit[-1],
                     share,
-                    f"{name}: missing in {_pct(share)} of the leads from {_span(hit[0], hit[-1])}"
-                    f", {_pct(ref['missing'])} at training: missing-values {level}",
+                    Text(
+                        N_(
+                            "{field}: missing in {share} of the leads from {span}, {before} at "
+                            "training: missing-values {level}"
+                        ),
+                        {
+                            "field": name,
+                            "share": _pct(share),
+                            "span": _span(hit[0], hit[-1]),
+                            "before": _pct(ref["missing"]),
+                            "level": _level_word(level),
+                        },
+                    ),
                 )
             )
         if "unseen_change" in next(iter(big.values()), {}):
@@ -514,7 +580,7 @@ def drift_reasons(
                 {c: v["unseen_change"] for c, v in big.items()}, s.unseen_warn, s.unseen_alarm
             )
             if found:
-                level, hit, _ = found
+                level, hit, _worst = found
                 share = _pooled(big, hit, "unseen")
                 before = float(ref["shares"].get(schema.UNKNOWN, 0.0))
                 out.append(
@@ -525,9 +591,19 @@ def drift_reasons(
                         hit[0],
                         hit[-1],
                         share,
-                        f"{name}: {_pct(share)} of the values from {_span(hit[0], hit[-1])} "
-                        f"were never seen in training ({_pct(before)} at training): "
-                        f"unseen-category {level}",
+                        Text(
+                            N_(
+                                "{field}: {share} of the values from {span} were never seen in "
+                                "training ({before} at training): unseen-category {level}"
+                            ),
+                            {
+                                "field": name,
+                                "share": _pct(share),
+                                "span": _span(hit[0], hit[-1]),
+                                "before": _pct(before),
+                                "level": _level_word(level),
+                            },
+                        ),
                     )
                 )
         found = _flagged({c: v["psi"] for c, v in big.items()}, s.psi_warn, s.psi_alarm)
@@ -541,14 +617,40 @@ def drift_reasons(
                     hit[0],
                     hit[-1],
                     worst,
-                    f"{name}: its distribution moved in {_span(hit[0], hit[-1])} "
-                    f"(population stability index up to {worst:.2f}, {level} from "
-                    f"{s.psi_warn if level == WARN else s.psi_alarm:g}): drift {level}",
+                    Text(
+                        N_(
+                            "{field}: its distribution moved in {span} (population stability "
+                            "index up to {psi}, {level} from {threshold}): drift {level}"
+                        ),
+                        {
+                            "field": name,
+                            "span": _span(hit[0], hit[-1]),
+                            "psi": _num(worst, 2),
+                            "threshold": partial(
+                                i18n.number, s.psi_warn if level == WARN else s.psi_alarm
+                            ),
+                            "level": _level_word(level),
+                        },
+                    ),
                 )
             )
-    for kind, what, values in (
-        ("score", "score", score_psi),
-        ("tier", "tier shares", tier_psi),
+    for kind, message, values in (
+        (
+            "score",
+            N_(
+                "score: the distribution moved in {span} (population stability index up to "
+                "{psi}): score drift {level}"
+            ),
+            score_psi,
+        ),
+        (
+            "tier",
+            N_(
+                "tier shares: the distribution moved in {span} (population stability index up "
+                "to {psi}): tier drift {level}"
+            ),
+            tier_psi,
+        ),
     ):
         found = _flagged({c: v for c, v in values.items() if c in judged}, s.psi_warn, s.psi_alarm)
         if found:
@@ -561,8 +663,14 @@ def drift_reasons(
                     hit[0],
                     hit[-1],
                     worst,
-                    f"{what}: the distribution moved in {_span(hit[0], hit[-1])} "
-                    f"(population stability index up to {worst:.2f}): {kind} drift {level}",
+                    Text(
+                        message,
+                        {
+                            "span": _span(hit[0], hit[-1]),
+                            "psi": _num(worst, 2),
+                            "level": _level_word(level),
+                        },
+                    ),
                 )
             )
     return out
@@ -575,6 +683,26 @@ def quality_reasons(
     s: MonitorConfig,
 ) -> list[Reason]:
     """Calibration (per cohort, else pooled) and ranking (pooled) reasons per stage."""
+    calibration = {
+        CLOSE: N_(
+            "close rate of leads from {span} is {realised}, the model predicted {predicted}: "
+            "calibration {level}"
+        ),
+        ACCEPT: N_(
+            "accept rate of leads from {span} is {realised}, the model predicted {predicted}: "
+            "calibration {level}"
+        ),
+    }
+    ranking = {
+        CLOSE: N_(
+            "close ROC-AUC of leads from {span} is {auc} ({interval} interval {low}-{high}), "
+            "the model's test figure {test}: ranking {level}"
+        ),
+        ACCEPT: N_(
+            "accept ROC-AUC of leads from {span} is {auc} ({interval} interval {low}-{high}), "
+            "the model's test figure {test}: ranking {level}"
+        ),
+    }
     out: list[Reason] = []
     for stage, all_judged in pooled.items():
         word = STAGE_WORD[stage]
@@ -606,8 +734,15 @@ def quality_reasons(
                     first,
                     last,
                     realised,
-                    f"{word} rate of leads from {_span(first, last)} is {realised:.2f}, the "
-                    f"model predicted {predicted:.2f}: calibration {level}",
+                    Text(
+                        calibration[stage],
+                        {
+                            "span": _span(first, last),
+                            "realised": _num(realised, 2),
+                            "predicted": _num(predicted, 2),
+                            "level": _level_word(level),
+                        },
+                    ),
                 )
             )
         test = ((reference or {}).get("quality") or {}).get(stage) or {}
@@ -626,10 +761,18 @@ def quality_reasons(
                         first,
                         last,
                         all_judged["roc_auc"],
-                        f"{word} ROC-AUC of leads from {_span(first, last)} is "
-                        f"{all_judged['roc_auc']:.3f} ({s.level:.0%} interval "
-                        f"{all_judged['roc_auc_low']:.3f}-{high:.3f}), the model's test "
-                        f"figure {test_auc:.3f}: ranking {level}",
+                        Text(
+                            ranking[stage],
+                            {
+                                "span": _span(first, last),
+                                "auc": _num(all_judged["roc_auc"], 3),
+                                "interval": partial(i18n.percent, s.level),
+                                "low": _num(all_judged["roc_auc_low"], 3),
+                                "high": _num(high, 3),
+                                "test": _num(test_auc, 3),
+                                "level": _level_word(level),
+                            },
+                        ),
                     )
                 )
     return out
@@ -664,7 +807,7 @@ def monitor(
     settings = (config if isinstance(config, TrainConfig) else load_config(config)).monitor
     folder = predlog.log_dir(log)
     if folder is None:
-        raise MonitorError("--log: the prediction log is switched off (off): nothing to monitor")
+        raise MonitorError(_("--log: the prediction log is switched off (off): nothing to monitor"))
     try:
         con = predlog.connect(folder)
     except predlog.LogError as exc:
@@ -688,33 +831,53 @@ def _run(
     track: bool,
     say: Callable[[str], None],
 ) -> MonitorResult:
-    say("reading the outcomes")
+    say(_("reading the outcomes"))
     labels, intake = read_outcomes(outcomes_path, mapping)  # a bad export fails first
-    say("loading the model")
+    say(_("loading the model"))
     model, info, where = _load_model(model_uri, con, tracking)
     reference = drift.reference_of(model)
-    notes: list[str] = []
+    notes: list[Text] = []
     logged = {r[0] for r in con.execute("DESCRIBE predictions").fetchall()}
     rows_logged = int(con.execute("SELECT count(*) FROM predictions").fetchone()[0])
     ours = int(con.execute(f"SELECT count(*) FROM predictions WHERE {where}").fetchone()[0])
     if ours == 0:
         raise MonitorError(
-            f"prediction log {folder}: no score of {info.get('name')} version "
-            f"{info.get('version')} among its {rows_logged:,} rows"
+            _(
+                "prediction log {folder}: no score of {name} version {version} among its "
+                "{rows} rows"
+            ).format(
+                folder=folder,
+                name=info.get("name"),
+                version=info.get("version"),
+                rows=i18n.number(rows_logged),
+            )
         )
     if ours < rows_logged:
         notes.append(
-            f"{rows_logged - ours:,} of {rows_logged:,} logged scores come from other model "
-            f"versions and are not monitored here (--model picks one)"
+            Text(
+                N_(
+                    "{other} of {rows} logged scores come from other model versions and are "
+                    "not monitored here (--model picks one)"
+                ),
+                {
+                    "other": partial(i18n.number, rows_logged - ours),
+                    "rows": partial(i18n.number, rows_logged),
+                },
+            )
         )
     kinds = drift.field_kinds(model)
     fields = [f for f in kinds if f in logged]
     if len(fields) < len(kinds):
         gone = sorted(set(kinds) - set(fields))
-        notes.append(f"the log has no column for {', '.join(gone)}: its drift is not measured")
+        notes.append(
+            Text(
+                N_("the log has no column for {fields}: its drift is not measured"),
+                {"fields": ", ".join(gone)},
+            )
+        )
     stages = [st for st in (ACCEPT, CLOSE) if st in model.stages]
     picked = ", ".join(_ident(c) for c in ["p_accept", "p_close", "score", "tier", *fields])
-    say("reading the prediction log")
+    say(_("reading the prediction log"))
     con.execute(
         "CREATE TEMP TABLE firsts AS SELECT strftime(scored_at, '%G-W%V') AS cohort, "
         f"lead_id, {picked} FROM predictions WHERE {where} "
@@ -723,14 +886,23 @@ def _run(
     sizes = con.execute(
         "SELECT cohort, count(*) AS n FROM firsts GROUP BY cohort ORDER BY cohort"
     ).fetchall()
-    cohorts = [str(c) for c, _ in sizes]
+    cohorts = [str(c) for c, _n in sizes]
     size = {str(c): int(n) for c, n in sizes}
     leads = sum(size.values())
     big = [c for c in cohorts if size[c] >= s.min_cohort_leads]
     if len(big) < len(cohorts):
         notes.append(
-            f"{len(cohorts) - len(big)} of {len(cohorts)} weekly cohorts have fewer than "
-            f"{s.min_cohort_leads} leads (monitor.min_cohort_leads): shown, not judged"
+            Text(
+                N_(
+                    "{small} of {cohorts} weekly cohorts have fewer than {leads} leads "
+                    "(monitor.min_cohort_leads): shown, not judged"
+                ),
+                {
+                    "small": len(cohorts) - len(big),
+                    "cohorts": len(cohorts),
+                    "leads": partial(i18n.number, s.min_cohort_leads),
+                },
+            )
         )
     field_drift: dict[str, dict[str, dict[str, float]]] = {}
     score_psi: dict[str, float] = {}
@@ -738,11 +910,16 @@ def _run(
     tier_shares: dict[str, dict[str, float]] = {}
     if reference is None:
         notes.append(
-            "the model keeps no reference distributions (trained before leadmodel kept "
-            "them): input, score and tier drift are not measured; retrain it to measure them"
+            Text(
+                N_(
+                    "the model keeps no reference distributions (trained before leadmodel kept "
+                    "them): input, score and tier drift are not measured; retrain it to measure "
+                    "them"
+                )
+            )
         )
     else:
-        say("measuring drift")
+        say(_("measuring drift"))
         for name in fields:
             if name in reference["fields"]:
                 field_drift[name] = _field_drift(
@@ -766,22 +943,45 @@ def _run(
     }
     if intake["rows_rejected"]:
         notes.append(
-            f"{intake['rows_rejected']:,} of {intake['rows_in']:,} rows of the outcomes export "
-            "were rejected (`leadmodel validate --rejects` lists them)"
+            Text(
+                N_(
+                    "{rejected} of {rows} rows of the outcomes export were rejected "
+                    "(`leadmodel validate --rejects` lists them)"
+                ),
+                {
+                    "rejected": partial(i18n.number, intake["rows_rejected"]),
+                    "rows": partial(i18n.number, intake["rows_in"]),
+                },
+            )
         )
     if leads - len(joined):
         notes.append(
-            f"{leads - len(joined):,} of {leads:,} logged leads are not in the outcomes "
-            "export: they count for drift, not for quality"
+            Text(
+                N_(
+                    "{missing} of {leads} logged leads are not in the outcomes export: they "
+                    "count for drift, not for quality"
+                ),
+                {
+                    "missing": partial(i18n.number, leads - len(joined)),
+                    "leads": partial(i18n.number, leads),
+                },
+            )
         )
-    say("measuring quality")
+    say(_("measuring quality"))
     tiers = list(model.tier_thresholds)
     per, pooled = _quality(joined, cohorts, stages, tiers, s)
     if not pooled:
         notes.append(
-            "no weekly cohort is decided enough to judge quality yet "
-            f"(monitor.min_decided_share {s.min_decided_share:g}, "
-            f"monitor.min_outcome_leads {s.min_outcome_leads})"
+            Text(
+                N_(
+                    "no weekly cohort is decided enough to judge quality yet "
+                    "(monitor.min_decided_share {share}, monitor.min_outcome_leads {leads})"
+                ),
+                {
+                    "share": partial(i18n.number, s.min_decided_share),
+                    "leads": partial(i18n.number, s.min_outcome_leads),
+                },
+            )
         )
 
     reasons = quality_reasons(per, pooled, reference, s)
@@ -820,14 +1020,14 @@ def _run(
     if out is None and not track:
         return result
     with tempfile.TemporaryDirectory() as tmp:
-        say("drawing the figures")
+        say(_("drawing the figures"))
         from leadmodel import monitor_page
 
         result.figures = monitor_page.plots(result, Path(tmp), s)
         if out is not None:
             result.html = str(monitor_page.write(result, out))
         if track:
-            say("logging to MLflow")
+            say(_("logging to MLflow"))
             result.run_id = _log_run(result, tracking, Path(tmp))
     return result
 
@@ -881,7 +1081,8 @@ def _log_run(result: MonitorResult, tracking: str | None, tmp: Path) -> str:
             ]
         MlflowClient().log_batch(run.info.run_id, metrics=metrics)
         mlflow.log_dict(result.to_json(), "monitor.json")
-        mlflow.log_text("\n".join(result.lines() or ["ok: nothing moved"]), "verdict.txt")
+        mlflow.log_text("\n".join(result.lines() or [_("ok: nothing moved")]), "verdict.txt")
+
         for path in result.figures.values():
             mlflow.log_artifact(str(path), "plots")
         if result.html:

@@ -6,10 +6,13 @@ realised rates over time, and ROC-AUC over time against the model's test figure)
 ``scores`` (score distribution and tier shares over time) and ``cohorts`` (the weekly
 table). Plots are PNG data URIs; no scripts, no external CSS, fonts or images.
 :func:`plots` draws the figures (also logged to the monitoring run), :func:`write` the page.
+Texts, numbers and dates are in the current language (:mod:`leadmodel.i18n`), as on the
+report; cohorts keep their ISO week names (``2026-W40``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -17,7 +20,11 @@ from typing import TYPE_CHECKING, Any, Final
 import jinja2
 import numpy as np
 
+from leadmodel import drift, i18n
 from leadmodel.config import MonitorConfig
+from leadmodel.evaluate import local_ticks
+from leadmodel.i18n import N_, _
+from leadmodel.monitor import LEVEL_WORDS, SCORE_QUANTILES, Text
 from leadmodel.report import (
     FIGSIZE,
     WIDE_FIGSIZE,
@@ -36,6 +43,32 @@ PREDICTED, REALISED, REFERENCE = "#2680c2", "#b42318", "#52606d"
 #: Binomial standard errors drawn around a realised rate.
 ERROR_BARS_SE: Final = 2.0
 TIER_COLOURS: Final = ("#18794e", "#2680c2", "#f0b429", "#b42318", "#9aa5b1", "#52606d")
+#: The flags of the field table, per kind of reason (translated when shown).
+FLAGS: Final = {
+    "missing": N_("missing values: {level}"),
+    "unseen": N_("unseen categories: {level}"),
+    "drift": N_("drift: {level}"),
+}
+#: Captions and alt texts of the page's figures (translated when shown).
+CAPTIONS: Final = {
+    "drift": N_("Population stability index of each field's present values, per weekly cohort."),
+    "calibration": N_(
+        "Realised rates only for cohorts old enough to be decided (bars: 2 standard errors)."
+    ),
+    "auc": N_("Dashed: the model's ROC-AUC on its test slice at training."),
+    "scores": N_("Score quantiles and tier shares of each week's leads."),
+}
+ALT_TEXTS: Final = {
+    "drift": N_("input drift per field"),
+    "calibration": N_("calibration over time"),
+    "auc": N_("ranking over time"),
+    "scores": N_("score distribution over time"),
+}
+
+
+def stage_names() -> dict[str, str]:
+    """The funnel stages as the pages name them, in the current language."""
+    return {"accept": _("accepted by sales (accept)"), "close": _("won (close)")}
 
 
 def _ticks(axis: Any, labels: list[str]) -> None:
@@ -63,9 +96,12 @@ def plot_drift(result: MonitorResult, path: Path, settings: MonitorConfig) -> Pa
     axis.set_yticks(range(len(names)))
     axis.set_yticklabels(names, fontsize=8)
     _ticks(axis, cohorts)
-    figure.colorbar(image, ax=axis, label="population stability index")
+    bar = figure.colorbar(image, ax=axis, label=_("population stability index"))
+    local_ticks(bar.ax, x=False)
     axis.set_title(
-        f"Input drift per field (warn {settings.psi_warn:g}, alarm {settings.psi_alarm:g})"
+        _("Input drift per field (warn {warn}, alarm {alarm})").format(
+            warn=i18n.number(settings.psi_warn), alarm=i18n.number(settings.psi_alarm)
+        )
     )
     return save_figure(figure, path)
 
@@ -80,7 +116,7 @@ def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
     for k, stage in enumerate(stages):
         axis = figure.add_subplot(len(stages), 1, k + 1)
         predicted = [(r["predicted"] or {}).get(stage, np.nan) for r in result.cohorts]
-        axis.plot(range(len(cohorts)), predicted, color=PREDICTED, label="predicted (all leads)")
+        axis.plot(range(len(cohorts)), predicted, color=PREDICTED, label=_("predicted (all leads)"))
         at, rate, err, pred = [], [], [], []
         for j, row in enumerate(result.cohorts):
             q = row["quality"].get(stage, {})
@@ -90,13 +126,16 @@ def plot_calibration(result: MonitorResult, path: Path) -> Path | None:
                 pred.append(q["predicted"])
                 err.append(ERROR_BARS_SE * np.sqrt(q["predicted"] * (1 - q["predicted"]) / q["n"]))
         if at:
-            axis.errorbar(at, rate, yerr=err, fmt="o", color=REALISED, label="realised (decided)")
-            axis.plot(at, pred, "x", color=PREDICTED, label="predicted (decided leads)")
-        axis.set_ylabel(f"{stage} rate")
+            axis.errorbar(
+                at, rate, yerr=err, fmt="o", color=REALISED, label=_("realised (decided)")
+            )
+            axis.plot(at, pred, "x", color=PREDICTED, label=_("predicted (decided leads)"))
+        axis.set_ylabel(_("accept rate") if stage == "accept" else _("close rate"))
         axis.set_ylim(bottom=0)
         axis.legend(fontsize=8, loc="upper left")
         _ticks(axis, cohorts)
-    figure.suptitle("Calibration over time: predicted vs realised rate per weekly cohort")
+        local_ticks(axis, x=False)
+    figure.suptitle(_("Calibration over time: predicted vs realised rate per weekly cohort"))
     return save_figure(figure, path)
 
 
@@ -107,6 +146,7 @@ def plot_auc(result: MonitorResult, path: Path) -> Path | None:
     figure = new_figure(FIGSIZE)
     axis = figure.add_subplot()
     drawn = False
+    names = stage_names()
     for stage, colour in (("accept", PREDICTED), ("close", REALISED)):
         at, value, low, high = [], [], [], []
         for j, row in enumerate(result.cohorts):
@@ -118,17 +158,17 @@ def plot_auc(result: MonitorResult, path: Path) -> Path | None:
                 high.append(q["roc_auc_high"] - q["roc_auc"])
         if at:
             drawn = True
-            axis.errorbar(at, value, yerr=[low, high], fmt="o", color=colour, label=stage)
+            axis.errorbar(at, value, yerr=[low, high], fmt="o", color=colour, label=names[stage])
         if (test.get(stage) or {}).get("roc_auc") is not None:
-            axis.axhline(
-                test[stage]["roc_auc"], color=colour, ls="--", lw=1, label=f"{stage} at test"
-            )
+            at_test = _("{stage} at test").format(stage=names[stage])
+            axis.axhline(test[stage]["roc_auc"], color=colour, ls="--", lw=1, label=at_test)
     if not drawn:
         return None
-    axis.set_ylabel("ROC-AUC")
+    axis.set_ylabel(_("ROC-AUC"))
     axis.legend(fontsize=8)
     _ticks(axis, cohorts)
-    axis.set_title("Ranking over time (decided cohorts, bootstrap intervals)")
+    local_ticks(axis, x=False)
+    axis.set_title(_("Ranking over time (decided cohorts, bootstrap intervals)"))
     return save_figure(figure, path)
 
 
@@ -139,10 +179,13 @@ def plot_scores(result: MonitorResult, path: Path) -> Path:
     figure = new_figure((WIDE_FIGSIZE[0], 6.5))
     top = figure.add_subplot(2, 1, 1)
     q = np.array([r["score_quantiles"] or [np.nan] * 5 for r in result.cohorts], dtype=float)
-    top.fill_between(x, q[:, 0], q[:, 4], color=PREDICTED, alpha=0.15, label="10-90 %")
-    top.fill_between(x, q[:, 1], q[:, 3], color=PREDICTED, alpha=0.3, label="25-75 %")
-    top.plot(x, q[:, 2], color=PREDICTED, label="median")
-    top.set_ylabel("score")
+    low, quarter, _median, three_quarters, high = SCORE_QUANTILES
+    outer = f"{i18n.number(low * 100)}-{i18n.percent(high)}"
+    inner = f"{i18n.number(quarter * 100)}-{i18n.percent(three_quarters)}"
+    top.fill_between(x, q[:, 0], q[:, 4], color=PREDICTED, alpha=0.15, label=outer)
+    top.fill_between(x, q[:, 1], q[:, 3], color=PREDICTED, alpha=0.3, label=inner)
+    top.plot(x, q[:, 2], color=PREDICTED, label=_("median"))
+    top.set_ylabel(_("score"))
     top.set_ylim(0, 100)
     top.legend(fontsize=8, loc="upper left")
     _ticks(top, cohorts)
@@ -160,11 +203,12 @@ def plot_scores(result: MonitorResult, path: Path) -> Path:
         if tier in ref and k < len(tiers) - 1:
             level = sum(ref[t] for t in tiers[: k + 1])
             bottom.axhline(level, color=REFERENCE, ls="--", lw=0.8)
-    bottom.set_ylabel("tier share (dashed: at training)")
+    bottom.set_ylabel(_("tier share (dashed: at training)"))
     bottom.set_ylim(0, 1)
     bottom.legend(fontsize=8, ncol=len(tiers), loc="upper left")
     _ticks(bottom, cohorts)
-    figure.suptitle("Score distribution over time")
+    local_ticks(bottom, x=False)
+    figure.suptitle(_("Score distribution over time"))
     return save_figure(figure, path)
 
 
@@ -182,10 +226,16 @@ def plots(result: MonitorResult, folder: Path, settings: MonitorConfig) -> dict[
 def field_table(result: MonitorResult) -> list[dict[str, Any]]:
     """Per field: reference missing share, the worst PSI, missing change and unseen rise."""
     ref = (result.reference or {}).get("fields") or {}
-    flagged = {}
+    kinds = {
+        drift.NUMERIC: i18n.pgettext("field kind", "numeric"),
+        drift.CATEGORICAL: i18n.pgettext("field kind", "categorical"),
+    }
+    flagged: dict[str, list[str]] = {}
     for reason in result.reasons:
         if reason.field in ref:
-            flagged.setdefault(reason.field, []).append(f"{reason.kind} {reason.level}")
+            level = str(Text(LEVEL_WORDS[reason.level]))
+            flag = _(FLAGS[reason.kind]).format(level=level) if reason.kind in FLAGS else level
+            flagged.setdefault(reason.field, []).append(flag)
     rows = []
     for name in ref:
         stats = [
@@ -200,46 +250,64 @@ def field_table(result: MonitorResult) -> list[dict[str, Any]]:
         rows.append(
             {
                 "field": name,
-                "kind": ref[name]["kind"],
+                "kind": kinds.get(ref[name]["kind"], ref[name]["kind"]),
                 "psi": max(psi) if psi else None,
                 "missing_ref": ref[name]["missing"],
                 "missing_now": stats[-1]["missing"],
                 "missing_change": max((s["missing_change"] for s in stats), key=abs),
                 "unseen": max(unseen) if unseen else None,
-                "flags": ", ".join(flagged.get(name, [])) or "ok",
+                "flags": ", ".join(flagged.get(name, [])) or _("ok"),
             }
         )
     return rows
 
 
+def reference_info(result: MonitorResult) -> dict[str, Any] | None:
+    """What the model's reference distributions were computed on, as the page shows it."""
+    ref = result.reference
+    if not ref:
+        return None
+    computed_on = ref.get("computed_on")
+    return {
+        "computed_on": _(computed_on) if computed_on == drift.COMPUTED_ON else computed_on,
+        "rows": ref.get("rows"),
+        "created_from": _day(ref.get("created_from")),
+        "created_to": _day(ref.get("created_to")),
+    }
+
+
+def _day(value: str | None) -> str | None:
+    """A ``YYYY-MM-DD`` day as the current language writes dates."""
+    return i18n.date(dt.date.fromisoformat(value)) if value else None
+
+
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    environment = page_environment()
-    environment.filters["num"] = lambda v, d=3: "-" if v is None or v != v else f"{v:.{d}f}"
-    environment.filters["pct"] = lambda v: "-" if v is None or v != v else f"{v:.1%}"
-    return environment.get_template(TEMPLATE)
+    return page_environment().get_template(TEMPLATE)
 
 
 def write(result: MonitorResult, out: str | Path) -> Path:
-    """Write the page for ``result`` (its figures drawn by :func:`plots`) to ``out``."""
-    captions = {
-        "drift": "Population stability index of each field's present values, per weekly cohort.",
-        "calibration": (
-            "Realised rates only for cohorts old enough to be decided (bars: 2 standard errors)."
-        ),
-        "auc": "Dashed: the model's ROC-AUC on its test slice at training.",
-        "scores": "Score quantiles and tier shares of each week's leads.",
+    """Write the page for ``result`` (its figures drawn by :func:`plots`) to ``out``, in the
+    current language."""
+    figures = {
+        k: figure_data(p, _(ALT_TEXTS[k]), _(CAPTIONS[k])) for k, p in result.figures.items()
     }
-    figures = {k: figure_data(p, k, captions[k]) for k, p in result.figures.items()}
     page = _template().render(
-        title=f"Model monitoring: {result.model.get('name')} version {result.model.get('version')}",
+        lang=i18n.current(),
+        title=_("Model monitoring: {name} version {version}").format(
+            name=result.model.get("name"), version=result.model.get("version")
+        ),
+        verdict=str(Text(LEVEL_WORDS[result.verdict])),
+        stages=stage_names(),
         result=result,
+        reference=reference_info(result),
         cohorts=result.cohorts,
         fields=field_table(result),
         figures=figures,
         first=result.cohorts[0]["cohort"] if result.cohorts else "-",
         last=result.cohorts[-1]["cohort"] if result.cohorts else "-",
     )
+
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

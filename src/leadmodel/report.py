@@ -9,12 +9,18 @@ threshold), ``drivers`` (global importance, beeswarm, dependence plots) and ``ex
 :func:`write_report` builds it from scored leads; :func:`report_from_file` reads an export
 through :func:`leadmodel.ingest.read_leads` first (``leadmodel report``);
 :func:`log_run_report` writes it with its plots and tables into the active MLflow run.
+
+Every text on the page and in its plots is a catalogue message in the current language
+(:mod:`leadmodel.i18n`: ``--lang``, ``LEADMODEL_LANG`` or :func:`leadmodel.i18n.using`),
+and so are its numbers and dates (``0,891``, ``12,5 %``, ``1. jul. 2026`` in Danish); the
+page's ``<html lang>`` says which. The summary's ``--json`` stays English.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,8 +33,11 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from leadmodel import evaluate, explain, schema
+from leadmodel import evaluate, explain, i18n, schema
 from leadmodel.config import ReportConfig, load_config
+from leadmodel.explain.handover import reasoning
+from leadmodel.explain.segments import segment_labels
+from leadmodel.i18n import N_, _
 from leadmodel.model import ACCEPT, CLOSE, FunnelModel
 
 if TYPE_CHECKING:
@@ -46,10 +55,14 @@ DPI: Final = 100
 REPORT_NAME: Final = "report.html"
 #: The page template (package data, ``leadmodel/templates``).
 TEMPLATE: Final = "report.html.j2"
-#: Plot file and alt text of each segment view.
+#: Plot file, alt text and column header of each segment view (texts translated when shown).
 SEGMENT_PLOTS: Final = {
-    schema.SOURCE: ("sources.png", "rates by channel"),
-    schema.PRIOR_AWARENESS: ("awareness.png", "rates by prior awareness"),
+    schema.SOURCE: ("sources.png", N_("rates by channel"), N_("source")),
+    schema.PRIOR_AWARENESS: (
+        "awareness.png",
+        N_("rates by prior awareness"),
+        N_("prior awareness"),
+    ),
 }
 EXPLAIN_DIR: Final = "explain"
 
@@ -71,7 +84,11 @@ class ReportSummary:
     intake: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The summary for machines: the same keys and English texts in every language."""
         rec = self.recommendation or {}
+        if rec:
+            with i18n.using(i18n.DEFAULT_LANGUAGE):
+                rec = rec | {"reasoning": reasoning(rec)}
         return {
             "out": str(self.path),
             "leads": self.leads,
@@ -239,15 +256,17 @@ def plot_importance(importance: pd.DataFrame, path: Path, max_drivers: int) -> P
     y = np.arange(len(order))
     stages = [s for s in (CLOSE, ACCEPT) if (importance["stage"] == s).any()]
     height = 0.8 / len(stages)
+    names = {CLOSE: _("close stage (won)"), ACCEPT: _("accept stage (accepted by sales)")}
     for i, stage in enumerate(stages):
         part = importance[importance["stage"] == stage].set_index("field")
         values = part["mean_abs_points"].reindex(order).fillna(0).to_numpy()
-        axes.barh(y + i * height - 0.4 + height / 2, values, height, label=f"{stage} stage")
+        axes.barh(y + i * height - 0.4 + height / 2, values, height, label=names[stage])
     axes.set_yticks(y, order)
-    axes.set_xlabel("mean |points| per lead")
-    axes.set_title("What drives the score (mean size of each field's points)")
+    axes.set_xlabel(_("mean |points| per lead"))
+    axes.set_title(_("What drives the score (mean size of each field's points)"))
     axes.legend(loc="lower right")
     axes.grid(axis="x", alpha=0.3)
+    evaluate.local_ticks(axes, y=False)
     return save_figure(figure, path)
 
 
@@ -260,9 +279,31 @@ def plot_beeswarm(explanation: Any, path: Path, title: str, max_drivers: int) ->
         shap.plots.beeswarm(
             explanation, ax=axes, show=False, plot_size=None, max_display=max_drivers
         )
-        axes.set_xlabel("points (impact on the score)")
+        axes.set_xlabel(_("points (impact on the score)"))
         axes.set_title(title)
+        _local_colourbar(figure, axes)
+        evaluate.local_ticks(axes, y=False)
         return save_figure(figure, path)
+
+
+def _local_colourbar(figure: Figure, axes: Any) -> None:
+    """shap writes "Feature value", "Low", "High" on its colour bar and "Sum of N other
+    features" under the beeswarm: say them in the page's language."""
+    for other in figure.axes:
+        if other is not axes and other.get_ylabel() == "Feature value":
+            other.set_ylabel(_("field value"))
+            words = {"Low": _("low"), "High": _("high")}
+            labels = [t.get_text() for t in other.get_yticklabels()]
+            if labels and all(label in words for label in labels):
+                other.set_yticks(other.get_yticks(), [words[label] for label in labels])
+    labels = [t.get_text() for t in axes.get_yticklabels()]
+    for i, label in enumerate(labels):
+        found = re.fullmatch(r"Sum of (\d+) other features", label)
+        if found:
+            count = int(found.group(1))
+            text = i18n.ngettext("Sum of {count} other field", "Sum of {count} other fields", count)
+            labels[i] = text.format(count=count)
+            axes.set_yticks(axes.get_yticks(), labels)
 
 
 def plot_dependence(
@@ -283,10 +324,16 @@ def plot_dependence(
         axes = figure.add_subplot()
         colour = explanation[known][:, colour_by] if colour_by else "#1E88E5"
         shap.plots.scatter(column, ax=axes, show=False, color=colour)
-        axes.set_ylabel(f"points from {name}")
+        axes.set_ylabel(_("points from {field}").format(field=name))
         if name == schema.PRIOR_AWARENESS:
-            axes.set_xticks(range(len(schema.AWARENESS_LEVELS)), schema.AWARENESS_LEVELS)
-        axes.set_title(f"Points from {name} (leads where it is known)")
+            levels = list(schema.AWARENESS_LEVELS)
+            axes.set_xticks(range(len(levels)), segment_labels(name, levels))
+            axes.set_xlabel(_(SEGMENT_PLOTS[name][2]))
+            evaluate.local_ticks(axes, x=False)
+        else:
+            evaluate.local_ticks(axes)
+        axes.set_title(_("Points from {field} (leads where it is known)").format(field=name))
+        _local_colourbar(figure, axes)
         return save_figure(figure, path)
 
 
@@ -294,12 +341,12 @@ def plot_segments(table: pd.DataFrame, by: str, path: Path, labelled: bool) -> P
     """Accept and close rate per segment: actual when labelled, else predicted."""
     figure = new_figure()
     axes = figure.add_subplot()
-    names = table[by].astype(str).tolist()
+    names = segment_labels(by, table[by].astype(str).tolist())
     x = np.arange(len(names))
     pairs = (
-        (("accept_rate", "accepted"), ("close_rate", "won"))
+        (("accept_rate", _("accepted by sales")), ("close_rate", _("won")))
         if labelled
-        else (("mean_p_accept", "P(accept)"), ("mean_p_close", "P(close)"))
+        else (("mean_p_accept", _("P(accept)")), ("mean_p_close", _("P(close)")))
     )
     for i, (column, label) in enumerate(pairs):
         values = table[column].to_numpy(dtype=float)
@@ -307,10 +354,15 @@ def plot_segments(table: pd.DataFrame, by: str, path: Path, labelled: bool) -> P
             continue
         axes.bar(x + (i - 0.5) * 0.4, np.nan_to_num(values), 0.4, label=label)
     axes.set_xticks(x, names, rotation=30, ha="right")
-    axes.set_ylabel("share of leads" if labelled else "mean predicted probability")
-    axes.set_title(f"Leads by {by}: " + ("actual outcomes" if labelled else "predicted"))
+    axes.set_ylabel(_("share of leads") if labelled else _("mean predicted probability"))
+    segment = _(SEGMENT_PLOTS[by][2]) if by in SEGMENT_PLOTS else by
+    if labelled:
+        axes.set_title(_("Leads by {segment}: actual outcomes").format(segment=segment))
+    else:
+        axes.set_title(_("Leads by {segment}: predicted").format(segment=segment))
     axes.legend()
     axes.grid(axis="y", alpha=0.3)
+    evaluate.local_ticks(axes, x=False)
     return save_figure(figure, path)
 
 
@@ -319,17 +371,21 @@ def plot_handover(curve: pd.DataFrame, path: Path, threshold: int | None) -> Pat
     figure = new_figure()
     axes = figure.add_subplot()
     t = curve["threshold"]
-    axes.plot(t, curve["share_passed"], label="share of leads passed to sales")
+    axes.plot(t, curve["share_passed"], label=_("share of leads passed to sales"))
     if "share_of_wins" in curve:
-        axes.plot(t, curve["share_of_wins"], label="share of wins among them")
+        axes.plot(t, curve["share_of_wins"], label=_("share of wins among them"))
     if curve["expected_accept_rate"].notna().any():
-        axes.plot(t, curve["expected_accept_rate"], label="expected accept rate among them")
+        axes.plot(t, curve["expected_accept_rate"], label=_("expected accept rate among them"))
     if threshold is not None:
-        axes.axvline(threshold, color="grey", linestyle="--", label=f"recommended: {threshold}")
-    axes.set(xlabel="pass leads scoring at least", ylabel="share", xlim=(0, 100), ylim=(0, 1.02))
-    axes.set_title("Hand-over to sales by score threshold")
+        recommended = _("recommended: {threshold}").format(threshold=threshold)
+        axes.axvline(threshold, color="grey", linestyle="--", label=recommended)
+    axes.set(
+        xlabel=_("pass leads scoring at least"), ylabel=_("share"), xlim=(0, 100), ylim=(0, 1.02)
+    )
+    axes.set_title(_("Hand-over to sales by score threshold"))
     axes.legend(loc="center left", fontsize="small")
     axes.grid(alpha=0.3)
+    evaluate.local_ticks(axes)
     return save_figure(figure, path)
 
 
@@ -347,20 +403,28 @@ class Column:
 
 
 def cell(value: Any, column: Column) -> str:
-    """One table cell as text: ``-`` for a missing number."""
+    """One table cell as text in the current language: ``-`` for a missing number."""
     if column.format == "text":
         return str(value)
     if value is None or _isnan(value):
         return "-"
     if column.format == "int":
-        return f"{int(value):,}"
+        return i18n.number(int(value), 0)
     if column.format == "pct":
-        return f"{value:.1%}"
+        return i18n.percent(value, 1)
     if column.format == "pts":
-        return f"{value:+.1f}"
+        return signed(value, 1)
     if column.format == "times":
-        return f"{value:,.{column.digits}f}x"
-    return f"{value:,.{column.digits}f}"
+        return _("{times}x").format(times=i18n.number(value, column.digits))
+    return i18n.number(value, column.digits)
+
+
+def signed(value: float, decimals: int) -> str:
+    """A number of points with its sign: ``+2.5`` / ``-1.0`` (``+2,5`` in Danish)."""
+    text = i18n.number(abs(value), decimals)
+    if text.strip("0.,") == "":
+        return text
+    return ("+" if value > 0 else i18n.symbols().minus) + text
 
 
 def _table(frame: pd.DataFrame, columns: list[Column]) -> dict[str, Any]:
@@ -368,6 +432,7 @@ def _table(frame: pd.DataFrame, columns: list[Column]) -> dict[str, Any]:
 
 
 def figure_data(path: Path, alt: str, caption: str = "") -> dict[str, str]:
+    """A PNG as the page embeds it (``alt`` and ``caption`` are texts in the page's language)."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return {"src": f"data:image/png;base64,{data}", "alt": alt, "caption": caption}
 
@@ -393,7 +458,16 @@ def _readiness(ctx: _Context) -> dict[str, str] | None:
     found = ctx.model.metadata.get("readiness") or {}
     if not found.get("verdict"):
         return None
-    return {"verdict": found["verdict"], "reasons": "; ".join(found.get("reasons") or [])}
+    words = {
+        "ready": i18n.pgettext("readiness", "ready"),
+        "weak": i18n.pgettext("readiness", "weak"),
+        "not ready": i18n.pgettext("readiness", "not ready"),
+    }
+    return {
+        "verdict": found["verdict"],
+        "verdict_text": words.get(found["verdict"], found["verdict"]),
+        "reasons": "; ".join(found.get("reasons") or []),
+    }
 
 
 def _headline(ctx: _Context) -> dict[str, Any]:
@@ -415,23 +489,28 @@ def _headline(ctx: _Context) -> dict[str, Any]:
         }
         for stage, m in ctx.metrics.items()
     ]
+    stage_names = {CLOSE: _("won (close)"), ACCEPT: _("accepted by sales (accept)")}
+    for row in rows:
+        row["stage"] = stage_names.get(row["stage"], row["stage"])
     columns = [
-        Column("stage", "stage"),
-        Column("n", "decided leads", "int"),
-        Column("rate", "actual rate", "pct"),
-        Column("roc_auc", "ROC-AUC", "num", 3),
-        Column("ece", "calibration error", "pct"),
-        Column("brier", "Brier", "num", 4),
-        Column("lift", f"lift in top {TOP_FRACTION:.0%}", "times", 2),
+        Column("stage", _("stage")),
+        Column("n", _("decided leads"), "int"),
+        Column("rate", _("actual rate"), "pct"),
+        Column("roc_auc", _("ROC-AUC"), "num", 3),
+        Column("ece", _("calibration error"), "pct"),
+        Column("brier", _("Brier"), "num", 4),
+        Column(
+            "lift", _("lift in top {share}").format(share=i18n.percent(TOP_FRACTION)), "times", 2
+        ),
     ]
     y = _labels(ctx.leads, schema.CLOSED)
     decided = ~np.isnan(y)
-    curves = {"model": (y[decided], ctx.predictions["p_close"].to_numpy()[decided])}
+    curves = {_("model"): (y[decided], ctx.predictions["p_close"].to_numpy()[decided])}
     reliability = evaluate.plot_reliability(
-        curves, ctx.plots / "close_reliability.png", "Predicted vs actual close rate"
+        curves, ctx.plots / "close_reliability.png", _("Predicted vs actual close rate")
     )
     gains = evaluate.plot_gains(
-        curves, ctx.plots / "close_gains.png", "Share of wins found by contacting the top leads"
+        curves, ctx.plots / "close_gains.png", _("Share of wins found by contacting the top leads")
     )
     return data | {
         "measured": True,
@@ -445,9 +524,15 @@ def _headline(ctx: _Context) -> dict[str, Any]:
         "table": _table(pd.DataFrame(rows), columns),
         "figures": [
             figure_data(
-                reliability, "calibration plot", "Points on the diagonal: predictions are right."
+                reliability,
+                _("calibration plot"),
+                _("Points on the diagonal: predictions are right."),
             ),
-            figure_data(gains, "cumulative gains", "Above the diagonal: better than random order."),
+            figure_data(
+                gains,
+                _("cumulative gains"),
+                _("Above the diagonal: better than random order."),
+            ),
         ],
     }
 
@@ -455,19 +540,19 @@ def _headline(ctx: _Context) -> dict[str, Any]:
 def _tiers(ctx: _Context) -> dict[str, Any]:
     table = tier_summary(ctx.model, ctx.predictions, ctx.leads)
     columns = [
-        Column("tier", "tier"),
-        Column("min_score", "score from", "num", 0),
-        Column("leads", "leads", "int"),
-        Column("share", "share of leads", "pct"),
+        Column("tier", _("tier")),
+        Column("min_score", _("score from"), "num", 0),
+        Column("leads", _("leads"), "int"),
+        Column("share", _("share of leads"), "pct"),
     ]
     if ctx.model.has_accept:
-        columns.append(Column("mean_p_accept", "P(accept)", "pct"))
-    columns.append(Column("mean_p_close", "P(close)", "pct"))
-    columns.append(Column("share_of_expected_wins", "share of expected wins", "pct"))
+        columns.append(Column("mean_p_accept", _("P(accept)"), "pct"))
+    columns.append(Column("mean_p_close", _("P(close)"), "pct"))
+    columns.append(Column("share_of_expected_wins", _("share of expected wins"), "pct"))
     figure = None
     if ctx.labelled:
-        columns.append(Column("decided", "decided", "int"))
-        columns.append(Column("close_rate", "actual close rate", "pct"))
+        columns.append(Column("decided", _("decided"), "int"))
+        columns.append(Column("close_rate", _("actual close rate"), "pct"))
         y = _labels(ctx.leads, schema.CLOSED)
         decided = ~np.isnan(y)
         tiers = evaluate.tier_table(
@@ -475,22 +560,22 @@ def _tiers(ctx: _Context) -> dict[str, Any]:
             ctx.predictions["tier"].to_numpy()[decided],
             order=tuple(ctx.model.tier_thresholds),
         )
-        path = evaluate.plot_tiers(tiers, ctx.plots / "tiers.png", "Actual close rate per tier")
-        figure = figure_data(path, "close rate per tier")
+        path = evaluate.plot_tiers(tiers, ctx.plots / "tiers.png", _("Actual close rate per tier"))
+        figure = figure_data(path, _("close rate per tier"))
     return {"table": _table(table, columns), "figure": figure}
 
 
 def _segment_columns(ctx: _Context, by: str) -> list[Column]:
-    columns = [Column(by, by), Column("n", "leads", "int")]
+    columns = [Column(by, _(SEGMENT_PLOTS[by][2])), Column("n", _("leads"), "int")]
     if ctx.labelled:
         if schema.ACCEPTED in ctx.leads:
-            columns.append(Column("accept_rate", "accepted by sales", "pct"))
-        columns.append(Column("close_rate", "won", "pct"))
+            columns.append(Column("accept_rate", _("accepted by sales"), "pct"))
+        columns.append(Column("close_rate", _("won"), "pct"))
     if ctx.model.has_accept:
-        columns.append(Column("mean_p_accept", "P(accept)", "pct"))
-    columns.append(Column("mean_p_close", "P(close)", "pct"))
-    columns.append(Column("mean_score", "mean score", "num", 1))
-    columns.append(Column("mean_points", f"points from {by}", "pts"))
+        columns.append(Column("mean_p_accept", _("P(accept)"), "pct"))
+    columns.append(Column("mean_p_close", _("P(close)"), "pct"))
+    columns.append(Column("mean_score", _("mean score"), "num", 1))
+    columns.append(Column("mean_points", _("points from {field}").format(field=by), "pts"))
     return columns
 
 
@@ -507,10 +592,11 @@ def _extremes(table: pd.DataFrame, by: str, ctx: _Context) -> dict[str, Any] | N
         return None
     best = enough.loc[enough[column].idxmax()]
     worst = enough.loc[enough[column].idxmin()]
+    best_name, worst_name = segment_labels(by, [str(best[by]), str(worst[by])])
     return {
-        "best": best[by],
+        "best": best_name,
         "best_rate": best[column],
-        "worst": worst[by],
+        "worst": worst_name,
         "worst_rate": worst[column],
     }
 
@@ -520,12 +606,13 @@ def _segment(ctx: _Context, by: str) -> tuple[pd.DataFrame, dict[str, Any]] | No
     if by not in ctx.leads:
         return None
     table = explain.segment_view(ctx.model, ctx.leads, by, ctx.contribs, ctx.predictions, ctx.rows)
-    name, alt = SEGMENT_PLOTS[by]
+    name, alt, _header = SEGMENT_PLOTS[by]
     path = plot_segments(table, by, ctx.plots / name, ctx.labelled)
+    shown = table.assign(**{by: segment_labels(by, table[by].astype(str).tolist())})
     return table, {
         "labelled": ctx.labelled,
-        "table": _table(table, _segment_columns(ctx, by)),
-        "figure": figure_data(path, alt),
+        "table": _table(shown, _segment_columns(ctx, by)),
+        "figure": figure_data(path, _(alt)),
     }
 
 
@@ -579,20 +666,20 @@ def _handover(
     shown = curve[curve["threshold"] % ctx.settings.handover_table_step == 0].copy()
     shown["per_week"] = shown["leads_passed"] / ctx.weeks if ctx.weeks > 0 else np.nan
     columns = [
-        Column("threshold", "score at least", "int"),
-        Column("leads_passed", "leads passed", "int"),
-        Column("share_passed", "share of leads", "pct"),
+        Column("threshold", _("score at least"), "int"),
+        Column("leads_passed", _("leads passed"), "int"),
+        Column("share_passed", _("share of leads"), "pct"),
     ]
     if not math.isnan(ctx.weeks):
-        columns.append(Column("per_week", "per week", "num", 1))
+        columns.append(Column("per_week", _("per week"), "num", 1))
     if "share_of_wins" in shown:
-        columns.append(Column("share_of_wins", "share of wins", "pct"))
+        columns.append(Column("share_of_wins", _("share of wins"), "pct"))
     if ctx.model.has_accept:
-        columns.append(Column("expected_accept_rate", "expected accept rate", "pct"))
+        columns.append(Column("expected_accept_rate", _("expected accept rate"), "pct"))
     data = {
         "default_target": default_target,
         "reasoning": recommendation["reasoning"] if recommendation else None,
-        "figure": figure_data(path, "hand-over curve"),
+        "figure": figure_data(path, _("hand-over curve")),
         "table": _table(shown, columns),
     }
     return data, recommendation
@@ -603,7 +690,7 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
     figures = [
         figure_data(
             plot_importance(importance, ctx.plots / "importance.png", ctx.settings.max_drivers),
-            "importance",
+            _("importance"),
         )
     ]
     if len(ctx.rows) > ctx.settings.beeswarm_rows:
@@ -616,15 +703,17 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
     beeswarm = plot_beeswarm(
         close,
         ctx.plots / "beeswarm_close.png",
-        "Points per field (close)",
+        _("Points per field (won)"),
         ctx.settings.max_drivers,
     )
     figures.append(
         figure_data(
             beeswarm,
-            "beeswarm",
-            "Each dot is one lead. Numbers: red = high value, blue = low; categories get "
-            "arbitrary colours.",
+            _("beeswarm"),
+            _(
+                "Each dot is one lead. Numbers: red = high value, blue = low; categories get "
+                "arbitrary colours."
+            ),
         )
     )
     close_importance = importance[importance["stage"] == CLOSE]
@@ -635,18 +724,20 @@ def _drivers(ctx: _Context) -> dict[str, Any]:
             close, schema.PRIOR_AWARENESS, ctx.plots / "dependence_prior_awareness.png"
         )
         if path is not None:
-            dependence.append(figure_data(path, "dependence: prior_awareness"))
+            alt = _("dependence: {field}").format(field=schema.PRIOR_AWARENESS)
+            dependence.append(figure_data(path, alt))
     if engagement:
         name = engagement[0]
         colour = schema.PRIOR_AWARENESS if schema.PRIOR_AWARENESS in close.feature_names else None
         path = plot_dependence(close, name, ctx.plots / f"dependence_{name}.png", colour)
-        caption = "Colour: prior awareness." if colour else ""
+        caption = _("Colour: prior awareness.") if colour else ""
         if path is not None:
-            dependence.append(figure_data(path, f"dependence: {name}", caption))
+            alt = _("dependence: {field}").format(field=name)
+            dependence.append(figure_data(path, alt, caption))
     columns = [
-        Column("field", "field"),
-        Column("mean_abs_points", "mean |points|", "num", 2),
-        Column("share", "share of all points", "pct"),
+        Column("field", _("field")),
+        Column("mean_abs_points", _("mean |points|"), "num", 2),
+        Column("share", _("share of all points"), "pct"),
     ]
     return {
         "table": _table(close_importance.head(ctx.settings.max_drivers), columns),
@@ -682,15 +773,21 @@ def _header(
     model = None
     if info:
         name, version = info.get("name"), info.get("version")
-        model = f"{name} version {version}" if name and version else str(info.get("uri", ""))
-    trained = ctx.model.metadata.get("trained_at")
+        if name and version:
+            model = _("{name} version {version}").format(name=name, version=version)
+        else:
+            model = str(info.get("uri", ""))
+    trained = _day(ctx.model.metadata.get("trained_at"))
     created = None
     if schema.CREATED_AT in ctx.leads:
         dates = pd.to_datetime(ctx.leads[schema.CREATED_AT], errors="coerce")
-        created = (f"{dates.min():%Y-%m-%d}", f"{dates.max():%Y-%m-%d}")
+        if dates.notna().any():
+            created = (i18n.date(dates.min()), i18n.date(dates.max()))
     rejected = None
     if intake and intake.get("rows_rejected"):
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in dict(intake.get("reasons", {})).items())
+        reasons = ", ".join(
+            f"{k}: {i18n.number(v)}" for k, v in dict(intake.get("reasons", {})).items()
+        )
         rejected = {
             "rows": intake["rows_rejected"],
             "rows_in": intake["rows_in"],
@@ -698,7 +795,7 @@ def _header(
         }
     return {
         "model": model,
-        "trained": str(trained)[:10] if trained else None,
+        "trained": trained,
         "created": created,
         "leads": len(ctx.leads),
         "sampled": len(ctx.rows) if len(ctx.rows) < len(ctx.leads) else None,
@@ -706,32 +803,54 @@ def _header(
     }
 
 
+def _day(value: Any) -> str | None:
+    """A timestamp of the model's metadata as a date in the current language."""
+    stamp = pd.to_datetime(value, errors="coerce", utc=True) if value else None
+    return None if stamp is None or pd.isna(stamp) else i18n.date(stamp.date())
+
+
+def _missing(value: Any) -> bool:
+    return value is None or _isnan(value)
+
+
 def page_environment() -> jinja2.Environment:
-    """A Jinja2 environment of the package's page templates (the report, the monitor's):
-    escaped, strict about undefined names."""
-    return jinja2.Environment(
+    """A Jinja2 environment of the package's page templates (the report, the monitor's).
+
+    Escaped, strict about undefined names; ``{% trans %}`` and ``_()`` in the current
+    language (:func:`leadmodel.i18n.install`), and number filters that write numbers as
+    that language does: ``count`` (whole numbers), ``num(d)`` (``d`` decimals),
+    ``pct`` (one decimal), ``pct0`` (none), ``pts`` (signed points); ``-`` when missing.
+    """
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("leadmodel", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    i18n.install(environment)
+    filters = {
+        "count": lambda v: "-" if _missing(v) else i18n.number(int(v), 0),
+        "num": lambda v, d=3: "-" if _missing(v) else i18n.number(v, d),
+        "pct": lambda v: "-" if _missing(v) else i18n.percent(v, 1),
+        "pct0": lambda v: "-" if _missing(v) else i18n.percent(v),
+        "pts": lambda v: "-" if _missing(v) else signed(v, 1),
+    }
+    environment.filters.update(filters)
+    return environment
 
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    """The page template (package data), with the cell and number filters it uses."""
+    """The page template (package data), with the cell filter of its tables."""
     environment = page_environment()
     environment.filters["cell"] = cell
-    environment.filters["count"] = lambda v: f"{int(v):,}"
-    environment.filters["pct"] = lambda v: cell(v, Column("", "", "pct"))
-    environment.filters["pct0"] = lambda v: f"{v:.0%}"
-    environment.filters["pts"] = lambda v: cell(v, Column("", "", "pts"))
     return environment.get_template(TEMPLATE)
 
 
 def render(title: str, sections: Mapping[str, Any]) -> str:
-    """The report page for the sections' data (see :func:`write_report`)."""
-    return _template().render(title=title, **sections)
+    """The report page for the sections' data (see :func:`write_report`), in the current
+    language."""
+    return _template().render(title=title, lang=i18n.current(), **sections)
 
 
 def write_report(
@@ -742,7 +861,7 @@ def write_report(
     capacity: float | None = None,
     weeks: float | None = None,
     target_accept_rate: float | None = None,
-    title: str = "Lead quality report",
+    title: str | None = None,
     info: Mapping[str, Any] | None = None,
     intake: Mapping[str, Any] | None = None,
     plots_dir: str | Path | None = None,
@@ -762,6 +881,8 @@ def write_report(
         when the data has no dates.
     target_accept_rate
         Recommend the lowest threshold keeping the expected accept rate at least this.
+    title
+        The page's title (default: "Lead quality report" in the current language).
     info
         Model description shown in the header (``uri``, ``name``, ``version``).
     intake
@@ -784,9 +905,10 @@ def write_report(
     """
     say = progress or (lambda _msg: None)
     settings = settings or load_config().report
+    title = title or _("Lead quality report")
     leads = leads.reset_index(drop=True)
     if len(leads) == 0:
-        raise ValueError("no valid leads to report on")
+        raise ValueError(_("no valid leads to report on"))
     if weeks is None:
         weeks = (
             explain.weeks_spanned(leads[schema.CREATED_AT])
@@ -795,18 +917,20 @@ def write_report(
         )
     if capacity is not None and not weeks > 0:
         raise ValueError(
-            "--capacity: the leads have no created_at dates to turn it into a volume; "
-            "give the number of weeks the file covers with --weeks"
+            _(
+                "--capacity: the leads have no created_at dates to turn it into a volume; "
+                "give the number of weeks the file covers with --weeks"
+            )
         )
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
         plots = Path(plots_dir) if plots_dir is not None else Path(tmp)
         plots.mkdir(parents=True, exist_ok=True)
-        say("scoring leads")
+        say(_("scoring leads"))
         X = model.transform(leads)
         predictions = model.predict_features(X, leads)
         rows = _explain_rows(len(leads), explain_rows or settings.explain_rows)
-        say(f"explaining {len(rows):,} leads")
+        say(_("explaining {count} leads").format(count=i18n.number(len(rows))))
         contribs = explain.all_contributions(model, leads.iloc[rows], X.iloc[rows])
         metrics = _stage_metrics(leads, predictions, model)
         labelled = bool((~np.isnan(_labels(leads, schema.CLOSED))).any())
@@ -822,7 +946,7 @@ def write_report(
             labelled,
             settings,
         )
-        say("drawing the report")
+        say(_("drawing the report"))
         handover, recommendation = _handover(ctx, capacity, target_accept_rate)
         page = render(
             title,
@@ -884,23 +1008,35 @@ def report_from_file(
     say = progress or (lambda _msg: None)
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"--out: the report is an HTML file (name it .html), got {out}")
+        raise ValueError(
+            _("--out: the report is an HTML file (name it .html), got {path}").format(path=out)
+        )
     if not out.parent.is_dir():
-        raise ValueError(f"--out: folder {str(out.parent)!r} does not exist")
+        raise ValueError(
+            _("--out: folder {folder} does not exist").format(folder=repr(str(out.parent)))
+        )
     if capacity is not None and not capacity > 0:
-        raise ValueError(f"--capacity: must be a positive number of leads per week, got {capacity}")
+        raise ValueError(
+            _("--capacity: must be a positive number of leads per week, got {value}").format(
+                value=capacity
+            )
+        )
     if weeks is not None and not weeks > 0:
-        raise ValueError(f"--weeks: must be a positive number of weeks, got {weeks}")
+        raise ValueError(
+            _("--weeks: must be a positive number of weeks, got {value}").format(value=weeks)
+        )
     mapping = mapping if isinstance(mapping, ingest.Mapping) else ingest.load_mapping(mapping)
-    say("loading the model")
+    say(_("loading the model"))
     model, info = load_funnel(model_uri or default_model_uri(mapping.model_name))
-    say("reading and validating leads")
+    say(_("reading and validating leads"))
     result = ingest.read_leads(data, mapping)
     if result.rows_valid == 0:
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in result.reasons.items())
+        reasons = ", ".join(f"{k}: {i18n.number(v)}" for k, v in result.reasons.items())
         raise ValueError(
-            f"{data}: no valid leads to report on (all {result.rows_in:,} rows rejected: "
-            f"{reasons}); see them with `leadmodel validate --data {data} --rejects FILE`"
+            _(
+                "{file}: no valid leads to report on (all {rows} rows rejected: {reasons}); "
+                "see them with `leadmodel validate --data {file} --rejects FILE`"
+            ).format(file=data, rows=i18n.number(result.rows_in), reasons=reasons)
         )
     return write_report(
         model,
@@ -910,7 +1046,7 @@ def report_from_file(
         weeks=weeks,
         info=info,
         intake=result.summary(),
-        title=f"Lead quality report: {Path(data).name}",
+        title=_("Lead quality report: {file}").format(file=Path(data).name),
         progress=say,
     )
 
@@ -921,6 +1057,7 @@ def log_run_report(
     """Write the report, its plots and tables for ``leads`` and log them to the active run.
 
     ``settings`` is the run's ``report`` config; it explains ``run_explain_rows`` leads.
+    The page is in the current language (the language the command runs in).
 
     Artifacts: ``report.html``, ``explain/*.png`` (the report's plots) and ``explain/*.csv``
     (global importance, the source and awareness tables, the hand-over curve and the
@@ -935,7 +1072,7 @@ def log_run_report(
         model,
         leads,
         out_dir / REPORT_NAME,
-        title="Lead quality report: test slice (newest leads)",
+        title=_("Lead quality report: test slice (newest leads)"),
         plots_dir=explain_dir,
         tables_dir=explain_dir,
         explain_rows=settings.run_explain_rows,

@@ -336,6 +336,27 @@ def test_recommended_threshold_never_passes_more_than_capacity(model, leads, cap
     assert str(rec["threshold"]) in rec["reasoning"]
 
 
+def test_recommendation_reads_in_danish_from_the_same_numbers() -> None:
+    """The reasoning is rebuilt per language from the result's numbers (whole sentences)."""
+    from leadmodel import i18n
+    from leadmodel.explain.handover import reasoning
+
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 100, 1200)
+    curve = explain.handover_curve(scores, scores / 100, scores / 400, scores > 80)
+    with i18n.using("en"):
+        rec = explain.recommend_threshold(curve, leads_per_week=25, weeks=12.5)
+    assert rec["reasoning"].startswith(f"Pass leads scoring {rec['threshold']} or more")
+    assert "at most 25 leads per week" in rec["reasoning"] and "12.5 weeks" in rec["reasoning"]
+    with i18n.using("da"):
+        danish = reasoning(rec)
+        none = explain.recommend_threshold(curve, target_accept_rate=1.0)["reasoning"]
+    assert danish.startswith(f"Send leads med en score på {rec['threshold']} eller mere")
+    assert "højst 25 leads om ugen" in danish and "over 12,5 uger" in danish, danish
+    assert i18n.number(rec["leads_passed"], lang="da") in danish
+    assert none.startswith("Ingen scoretærskel overholder en forventet acceptrate på mindst 100")
+
+
 def test_recommended_threshold_for_a_target_accept_rate(model, leads) -> None:
     scored = model.predict(leads)
     curve = explain.handover_curve(scored["score"], scored["p_accept"], scored["p_close"])

@@ -4,13 +4,16 @@ Chromium is Debian's package (``make browser-deps`` installs it when missing); t
 talks to it with a small DevTools client over ``websocket-client``. It checks that the
 sections exist, every plot decoded (``naturalWidth > 0``), nothing was logged as an error,
 and the page loaded nothing but itself; it saves a full-page screenshot to
-``out/test-artifacts/report.png``.
+``out/test-artifacts/report.png``. The Danish report (rendered in ``i18n.using("da")``) is
+opened the same way and must read as Danish: ``lang="da"``, Danish headings and numbers,
+none of the English headings.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -21,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from leadmodel import i18n
 from leadmodel.report import write_report
 from tests.conftest import REPO_ROOT
 
@@ -34,6 +38,17 @@ INSTALL_TIMEOUT_S = 900
 VIEWPORT_WIDTH = 1200
 VIEWPORT_HEIGHT = 900
 ARTIFACT = REPO_ROOT / "out" / "test-artifacts" / "report.png"
+#: Leads explained for the Danish page (the texts are what it tests, not the sample).
+DANISH_EXPLAIN_ROWS = 300
+#: Headings of the English page, and what the Danish page says instead.
+HEADINGS = {
+    "Headline: how good is the score?": "Overblik: hvor god er scoren?",
+    "Tiers": "Niveauer",
+    "Channels: which sources bring good leads": "Kanaler: hvilke kilder giver gode leads",
+    "What drives the score": "Hvad driver scoren",
+    "Example leads and their reasons": "Eksempler på leads og deres årsager",
+    "How to read the points": "Sådan læser du pointene",
+}
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",  # CI runs as root
@@ -67,6 +82,21 @@ def report_path(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
     write_report(trained.result.model, trained.result.test, out, capacity=20)
     return out
+
+
+@pytest.fixture(scope="module")
+def danish_report(trained, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The same report in Danish, and its ``--json`` summary (which stays English)."""
+    out = tmp_path_factory.mktemp("report-da") / "rapport.html"
+    with i18n.using("da"):
+        summary = write_report(
+            trained.result.model,
+            trained.result.test,
+            out,
+            capacity=20,
+            explain_rows=DANISH_EXPLAIN_ROWS,
+        )
+        return out, summary.to_json()
 
 
 class DevTools:
@@ -158,24 +188,26 @@ _PAGE_STATE = """JSON.stringify({
 })"""
 
 
-def test_report_renders_in_chromium(browser: DevTools, report_path: Path, tmp_path: Path) -> None:
+_TEXTS = """JSON.stringify({
+  lang: document.documentElement.lang,
+  headings: Array.from(document.querySelectorAll('h1, h2')).map(h => h.textContent.trim()),
+  text: document.body.innerText,
+})"""
+
+
+def _evaluate(browser: DevTools, expression: str) -> dict[str, Any]:
+    found = browser.call("Runtime.evaluate", expression=expression, returnByValue=True)
+    return json.loads(found["result"]["value"])
+
+
+def _open(browser: DevTools, path: Path) -> dict[str, Any]:
+    """Load ``path`` and return its state; asserts nothing was logged as an error and that
+    the page fetched nothing but itself and data URIs."""
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.call(f"{domain}.enable")
-    browser.call("Page.navigate", url=report_path.as_uri())
+    browser.call("Page.navigate", url=path.as_uri())
     browser.wait_for("Page.loadEventFired")
-    state = json.loads(
-        browser.call("Runtime.evaluate", expression=_PAGE_STATE, returnByValue=True)["result"][
-            "value"
-        ]
-    )
-
-    assert set(SECTION_IDS) <= set(state["sections"]), state["sections"]
-    assert state["title"].startswith("Lead quality report")
-    assert len(state["images"]) >= 8
-    broken = [i["alt"] for i in state["images"] if not (i["complete"] and i["width"] > 0)]
-    assert not broken, f"plots that did not render: {broken}"
-    assert state["scripts"] == 0 and state["links"] == 0
-
+    state = _evaluate(browser, _PAGE_STATE)
     errors = [
         e["params"]
         for e in browser.events
@@ -193,6 +225,20 @@ def test_report_renders_in_chromium(browser: DevTools, report_path: Path, tmp_pa
     ]
     external = [u for u in requested if not u.startswith(("file://", "data:"))]
     assert not external, f"the report fetched {external}"
+    broken = [i["alt"] for i in state["images"] if not (i["complete"] and i["width"] > 0)]
+    assert not broken, f"plots that did not render: {broken}"
+    assert set(SECTION_IDS) <= set(state["sections"]), state["sections"]
+    assert state["scripts"] == 0 and state["links"] == 0
+    return state
+
+
+def test_report_renders_in_chromium(browser: DevTools, report_path: Path, tmp_path: Path) -> None:
+    state = _open(browser, report_path)
+    assert state["title"].startswith("Lead quality report")
+    assert len(state["images"]) >= 8
+    texts = _evaluate(browser, _TEXTS)
+    assert texts["lang"] == "en"
+    assert set(HEADINGS) <= set(texts["headings"]), texts["headings"]
 
     size = browser.call("Page.getLayoutMetrics")["cssContentSize"]
     shot = browser.call(
@@ -206,3 +252,27 @@ def test_report_renders_in_chromium(browser: DevTools, report_path: Path, tmp_pa
     assert png.stat().st_size > 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, ARTIFACT)
+
+
+def test_danish_report_renders_in_chromium_and_reads_danish(
+    browser: DevTools, danish_report: tuple[Path, dict], trained
+) -> None:
+    path, summary = danish_report
+    state = _open(browser, path)
+    assert state["title"].startswith("Rapport om leadkvalitet")
+    assert len(state["images"]) >= 8
+    texts = _evaluate(browser, _TEXTS)
+    assert texts["lang"] == "da"
+    headings = texts["headings"]
+    assert set(HEADINGS.values()) <= set(headings), headings
+    left = [h for h in HEADINGS if h in headings or h in texts["text"]]
+    assert not left, f"English headings on the Danish page: {left}"
+    text = texts["text"]
+    # Danish numbers: 1.234 leads, 12,5 % and a decimal comma in the ROC-AUC
+    assert re.search(r"ROC-AUC 0,\d{3}", text), "no Danish ROC-AUC in the headline"
+    assert re.search(r"\b\d{1,2},\d\s%", text), "no Danish percentage on the page"
+    scored = i18n.number(len(trained.result.test), lang="da")  # 1.600: a group separator
+    assert f"{scored} leads scoret" in text, text[:300]
+    assert "Send leads med en score på" in text  # the hand-over recommendation
+    # the --json summary is for machines: the same English in every language
+    assert summary["recommendation"].startswith("Pass leads scoring")

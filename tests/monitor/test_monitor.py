@@ -9,6 +9,7 @@ raise its own alarm naming its own field; stable data must raise none.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from leadmodel import schema
+from leadmodel import i18n, monitor_page, schema
 from leadmodel.cli import app
 from leadmodel.config import load_config
 from leadmodel.monitor import ALARM, EXPERIMENT, monitor
@@ -83,6 +84,37 @@ def test_base_rate_climb_raises_a_close_calibration_alarm(results: dict) -> None
     assert realised > SETTINGS.calibration_alarm * predicted
     # the inputs did not move: no field raises an alarm
     assert not [r for r in alarms if r.kind in ("drift", "missing", "unseen")], result.lines()
+
+
+def test_verdict_lines_and_page_in_danish_json_stays_english(results: dict, tmp_path: Path) -> None:
+    """The same result read in Danish: its lines, notes and page; ``--json`` as in English."""
+    result = results["base_rate"]
+    english = result.lines()
+    (calibration,) = [r for r in _alarms(result) if r.kind == "calibration" and r.field == "close"]
+    with i18n.using("da"):
+        line = calibration.line
+        assert line.startswith("lukkeraten for leads fra 2026-W") and " til " in line, line
+        assert line.endswith("kalibrering – alarm"), line
+        realised = line.split(" er ")[1].split(", ")[0]
+        predicted = line.split("forventede ")[1].split(":")[0]
+        assert "," in realised and "." not in realised, line  # Danish decimal mark
+        assert float(realised.replace(",", ".")) > SETTINGS.calibration_alarm * float(
+            predicted.replace(",", ".")
+        )
+        assert result.to_json()["reasons"] == english  # machines read the same JSON
+        assert result.to_json()["verdict"] == ALARM
+        result.figures = monitor_page.plots(result, tmp_path, SETTINGS)
+        try:
+            page = monitor_page.write(result, tmp_path / "monitor.html").read_text("utf-8")
+        finally:
+            result.figures = {}
+    assert '<html lang="da">' in page
+    for heading in ("Vurdering: alarm", "Datadrift pr. felt", "Ugekohorter", "Scorefordeling"):
+        assert heading in page, heading
+    for english_heading in ("Verdict:", "Input drift per field", "Weekly cohorts", "Score dist"):
+        assert english_heading not in page, english_heading
+    assert line in page
+    assert re.search(r"\d+,\d\xa0%", page), "no Danish percentage on the page"
 
 
 def test_tracking_break_raises_a_missing_values_alarm_on_website_visits(results: dict) -> None:
@@ -171,6 +203,6 @@ def test_a_model_without_reference_is_judged_on_quality_and_says_so(
         info = log_model(old, input_example(trained.result.test, old))
     period = periods["base_rate"]
     result = monitor(period.log, period.outcomes, model_uri=info.model_uri, track=False)
-    assert any("keeps no reference distributions" in note for note in result.notes)
+    assert any("keeps no reference distributions" in str(note) for note in result.notes)
     assert {r.kind for r in result.reasons} <= {"calibration", "ranking"}
     assert [r for r in result.reasons if r.kind == "calibration" and r.level == ALARM]

@@ -452,3 +452,26 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_plot_numbers_follow_the_language() -> None:
+    """Tick labels in Danish get the decimal comma; English keeps matplotlib's own."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from leadmodel import i18n
+    from leadmodel.evaluate import local_ticks
+
+    def ticks(lang: str) -> list[str]:
+        figure = Figure()
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.plot([0, 1], [0, 0.5])
+        with i18n.using(lang):
+            local_ticks(axes)
+            figure.canvas.draw()
+        return [t.get_text() for t in axes.get_yticklabels()]
+
+    english, danish = ticks("en"), ticks("da")
+    assert "0.1" in english and "0,1" not in english, english
+    assert "0,1" in danish and not any("." in t for t in danish), danish

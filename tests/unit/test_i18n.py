@@ -29,6 +29,8 @@ KEYWORDS = {
     "N_": None,
 }
 PLACEHOLDER = re.compile(r"(?<!\{)\{([a-zA-Z_][a-zA-Z0-9_]*)(?:[:!][^}]*)?\}")
+#: Placeholders of the templates' {% trans %} blocks (Jinja2 writes them %-style).
+PERCENT_PLACEHOLDER = re.compile(r"%\(([a-zA-Z_][a-zA-Z0-9_]*)\)s")
 
 
 def extracted() -> dict[tuple[str, str | None], str]:
@@ -66,6 +68,10 @@ def test_every_message_has_a_translation(lang: str) -> None:
     )
 
 
+def _placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text)) | {"%" + n for n in PERCENT_PLACEHOLDER.findall(text)}
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_translations_keep_their_placeholders(lang: str) -> None:
     wrong = []
@@ -74,9 +80,9 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
             continue
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
-        expected = set().union(*(set(PLACEHOLDER.findall(text)) for text in ids))
+        expected = set().union(*(_placeholders(text) for text in ids))
         for text in strings:
-            if text and set(PLACEHOLDER.findall(text)) != expected:
+            if text and _placeholders(text) != expected:
                 wrong.append(f"{ids[0]!r} -> {text!r}")
     assert not wrong, "translations with other placeholders than their message:\n" + "\n".join(
         wrong

@@ -8,7 +8,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from leadmodel import i18n
 from leadmodel.explain.contributions import DEFAULTS
+from leadmodel.i18n import _
 from leadmodel.model import SCORE_MAX, SCORE_MIN
 
 DAYS_PER_WEEK: Final = 7.0
@@ -103,8 +105,9 @@ def recommend_threshold(
     -------
     dict
         ``threshold`` (None when no threshold fits), ``leads_passed``, ``share_passed``,
-        ``leads_per_week_passed``, ``expected_accept_rate``, ``share_of_wins``, ``rule``
-        and ``reasoning`` (a sentence for people).
+        ``leads_per_week_passed``, ``expected_accept_rate``, ``share_of_wins``, the rule's
+        ``leads_per_week``, ``target_accept_rate`` and ``weeks``, ``leads_total``, and
+        ``reasoning``: :func:`reasoning`, a sentence in the current language.
     """
     if leads_per_week is None and target_accept_rate is None:
         raise ValueError("give leads_per_week (sales capacity) or target_accept_rate")
@@ -118,57 +121,118 @@ def recommend_threshold(
     if target_accept_rate is not None and not 0 < target_accept_rate <= 1:
         raise ValueError(f"target_accept_rate: must be in (0, 1], got {target_accept_rate!r}")
     ok = np.ones(len(curve), dtype=bool)
-    rules: list[str] = []
     weekly = curve["leads_passed"].to_numpy() / weeks if weeks else np.full(len(curve), np.nan)
     if leads_per_week is not None:
         ok &= weekly <= leads_per_week
-        rules.append(f"at most {leads_per_week:,.0f} leads per week")
     if target_accept_rate is not None:
         rate = curve["expected_accept_rate"].to_numpy()
         ok &= rate >= target_accept_rate
-        rules.append(f"an expected accept rate of at least {target_accept_rate:.0%}")
-    rule = " and ".join(rules)
     wins_col = "share_of_wins" if "share_of_wins" in curve else None
+    rule = {
+        "leads_per_week": leads_per_week,
+        "target_accept_rate": target_accept_rate,
+        "weeks": weeks if weeks else None,
+        "leads_total": int(curve["leads_passed"].iloc[0]),
+    }
     if not ok.any():
         top = curve.iloc[-1]
-        return {
+        found = rule | {
             "threshold": None,
             "leads_passed": 0,
             "share_passed": 0.0,
             "leads_per_week_passed": 0.0,
             "expected_accept_rate": math.nan,
             "share_of_wins": 0.0 if wins_col else math.nan,
-            "rule": rule,
-            "reasoning": (
-                f"No score threshold meets {rule}: even a threshold of {int(top['threshold'])} "
-                f"passes {int(top['leads_passed']):,} leads"
-                + (f" ({weekly[-1]:,.1f} per week)" if weeks else "")
-                + "; pass only the highest-scored leads by hand, or revisit the target."
-            ),
+            "top_threshold": int(top["threshold"]),
+            "top_leads_passed": int(top["leads_passed"]),
+            "top_per_week": float(weekly[-1]) if weeks else math.nan,
         }
+        return found | {"reasoning": reasoning(found)}
     best = curve.iloc[int(np.flatnonzero(ok)[0])]
     passed = int(best["leads_passed"])
-    per_week = passed / weeks if weeks else math.nan
-    share_of_wins = float(best[wins_col]) if wins_col else math.nan
-    accept_rate = float(best["expected_accept_rate"])
-    text = (
-        f"Pass leads scoring {int(best['threshold'])} or more to sales: the lowest threshold "
-        f"that keeps {rule}. That is {passed:,} of {int(curve['leads_passed'].iloc[0]):,} "
-        f"leads ({float(best['share_passed']):.0%})"
-    )
-    if weeks:
-        text += f", {per_week:,.1f} per week over {weeks:,.1f} weeks"
-    if not math.isnan(accept_rate):
-        text += f"; sales should accept about {accept_rate:.0%} of them"
-    if not math.isnan(share_of_wins):
-        text += f"; they hold {share_of_wins:.0%} of the wins"
-    return {
+    found = rule | {
         "threshold": int(best["threshold"]),
         "leads_passed": passed,
         "share_passed": float(best["share_passed"]),
-        "leads_per_week_passed": per_week,
-        "expected_accept_rate": accept_rate,
-        "share_of_wins": share_of_wins,
-        "rule": rule,
-        "reasoning": text + ".",
+        "leads_per_week_passed": passed / weeks if weeks else math.nan,
+        "expected_accept_rate": float(best["expected_accept_rate"]),
+        "share_of_wins": float(best[wins_col]) if wins_col else math.nan,
     }
+    return found | {"reasoning": reasoning(found)}
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def reasoning(found: dict[str, Any]) -> str:
+    """The sentence for people behind a :func:`recommend_threshold` result, in the current
+    language (whole sentences per case: the word order differs between languages)."""
+    capacity, target = found.get("leads_per_week"), found.get("target_accept_rate")
+    values = {
+        "capacity": i18n.number(capacity, 0) if _known(capacity) else "",
+        "target": i18n.percent(target) if _known(target) else "",
+    }
+    if _known(capacity) and _known(target):
+        rule = _(
+            "at most {capacity} leads per week and an expected accept rate of at least {target}"
+        )
+    elif _known(capacity):
+        rule = _("at most {capacity} leads per week")
+    else:
+        rule = _("an expected accept rate of at least {target}")
+    rule = rule.format(**values)
+    if found.get("threshold") is None:
+        top = {
+            "rule": rule,
+            "threshold": found["top_threshold"],
+            "leads": i18n.number(found["top_leads_passed"]),
+            "per_week": i18n.number(found["top_per_week"], 1) if found.get("weeks") else "",
+        }
+        if found.get("weeks"):
+            text = _(
+                "No score threshold meets {rule}: even a threshold of {threshold} passes {leads} "
+                "leads ({per_week} per week); pass only the highest-scored leads by hand, or "
+                "revisit the target."
+            )
+        else:
+            text = _(
+                "No score threshold meets {rule}: even a threshold of {threshold} passes {leads} "
+                "leads; pass only the highest-scored leads by hand, or revisit the target."
+            )
+        return text.format(**top)
+    parts = [
+        _(
+            "Pass leads scoring {threshold} or more to sales: the lowest threshold that keeps "
+            "{rule}."
+        ).format(threshold=found["threshold"], rule=rule)
+    ]
+    passed = {
+        "passed": i18n.number(found["leads_passed"]),
+        "total": i18n.number(found["leads_total"]),
+        "share": i18n.percent(found["share_passed"]),
+    }
+    if found.get("weeks"):
+        parts.append(
+            _(
+                "That is {passed} of {total} leads ({share}), {per_week} per week over {weeks} "
+                "weeks."
+            ).format(
+                **passed,
+                per_week=i18n.number(found["leads_per_week_passed"], 1),
+                weeks=i18n.number(found["weeks"], 1),
+            )
+        )
+    else:
+        parts.append(_("That is {passed} of {total} leads ({share}).").format(**passed))
+    if _known(found.get("expected_accept_rate")):
+        parts.append(
+            _("Sales should accept about {rate} of them.").format(
+                rate=i18n.percent(found["expected_accept_rate"])
+            )
+        )
+    if _known(found.get("share_of_wins")):
+        parts.append(
+            _("They hold {share} of the wins.").format(share=i18n.percent(found["share_of_wins"]))
+        )
+    return " ".join(parts)

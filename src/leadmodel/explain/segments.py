@@ -1,8 +1,12 @@
-"""Global and segment views: which fields matter overall, and how segments of leads differ."""
+"""Global and segment views: which fields matter overall, and how segments of leads differ.
+
+The views' tables keep the data's own values (``none``, ``webinar``, ``unknown``) as keys;
+:func:`segment_labels` gives the names people read, in the current language.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,7 @@ from leadmodel import schema
 from leadmodel.explain.contributions import StageContributions, all_contributions, to_points
 from leadmodel.explain.reasons import text_values
 from leadmodel.features import to_numeric
+from leadmodel.i18n import _, pgettext
 from leadmodel.model import ACCEPT, CLOSE, FunnelModel
 
 
@@ -27,7 +32,7 @@ def global_importance(
     contribs = contribs or all_contributions(model, leads)
     frames = []
     for stage, contrib in contribs.items():
-        _, points = to_points(model, contrib)
+        _base, points = to_points(model, contrib)
         mean_abs = np.abs(points).mean(axis=0) if len(points) else np.zeros(len(contrib.fields))
         total = mean_abs.sum()
         frame = pd.DataFrame(
@@ -46,10 +51,31 @@ def global_importance(
     return pd.concat(frames, ignore_index=True)
 
 
+def segment_labels(by: str, keys: Sequence[str]) -> list[str]:
+    """How segments of ``by`` are named on the pages, in the current language.
+
+    Prior-awareness levels and ``unknown`` are translated; other values (sources, as the
+    export names them) are shown as they are.
+    """
+    names = {schema.UNKNOWN: pgettext("segment", "unknown")}
+    if by == schema.PRIOR_AWARENESS:
+        names |= {
+            "none": pgettext("prior awareness", "none"),
+            "low": pgettext("prior awareness", "low"),
+            "high": pgettext("prior awareness", "high"),
+        }
+    return [names.get(str(key), str(key)) for key in keys]
+
+
 def segment_keys(leads: pd.DataFrame, by: str) -> pd.Series:
     """The segment of every lead by ``by`` (sources normalised; missing -> ``unknown``)."""
     if by not in leads:
-        raise ValueError(f"{by}: no such column in the leads (columns: {', '.join(leads.columns)})")
+        raise ValueError(
+            _("{field}: no such column in the leads (columns: {columns})").format(
+                field=by, columns=", ".join(leads.columns)
+            )
+        )
+
     text = text_values(by, leads[by].reset_index(drop=True))
     return text.where(text.notna(), schema.UNKNOWN).astype(str)
 
@@ -95,7 +121,7 @@ def segment_view(
     for stage, column in ((CLOSE, "points"), (ACCEPT, "accept_points")):
         frame[column] = np.nan
         if stage in contribs and by in contribs[stage].fields:
-            _, points = to_points(model, contribs[stage])
+            _base, points = to_points(model, contribs[stage])
             frame.loc[at, column] = points[:, contribs[stage].fields.index(by)]
     grouped = frame.groupby(by, sort=False)
     table = grouped.agg(
