@@ -69,6 +69,7 @@ def _child(args: argparse.Namespace) -> int:
     """Score one file (in a child process) and print seconds and peak RSS as JSON."""
     from leadmodel.batch import score_file
 
+    cpu = time.process_time()  # every thread of this process: shows overlap vs less work
     summary = score_file(
         args.data,
         args.out,
@@ -77,9 +78,11 @@ def _child(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         log=args.log,
     )
+    cpu = time.process_time() - cpu
     result = {
         "rows": summary.rows_in,
         "seconds": summary.seconds,
+        "cpu_seconds": cpu,
         "peak_mb": _peak_mb(),
         "log_rows": summary.log_rows,
     }
@@ -115,8 +118,8 @@ def _run_child(
     print(
         f"  {data.name} -> {out.suffix[1:]}, reasons={reasons}, "
         f"log {'off' if log == 'off' else 'on'}: {result['rows']:,} rows in "
-        f"{result['seconds']:.1f} s ({result['rows_per_s']:,.0f} rows/s), "
-        f"peak {result['peak_mb']:,.0f} MB",
+        f"{result['seconds']:.1f} s ({result['rows_per_s']:,.0f} rows/s, "
+        f"CPU {result['cpu_seconds']:.1f} s), peak {result['peak_mb']:,.0f} MB",
         flush=True,
     )
     return result
@@ -244,6 +247,16 @@ def main(argv: list[str] | None = None) -> int:
             "off": [run["rows_per_s"] for run in log_off],
             "on": [run["rows_per_s"] for run in log_on],
         },
+        "log_cpu_seconds": {
+            "off": [run["cpu_seconds"] for run in log_off],
+            "on": [run["cpu_seconds"] for run in log_on],
+        },
+        "log_peak_mb": {
+            "off": [run["peak_mb"] for run in log_off],
+            "on": [run["peak_mb"] for run in log_on],
+        },
+        "cpu_count": os.cpu_count(),
+        "threads_env": os.environ.get("LEADMODEL_THREADS"),
     }
     figures["log_ratio"] = figures["log_on_rows_per_s"] / figures["log_off_rows_per_s"]
     figures["log_cost"] = 1 - figures["log_ratio"]
@@ -269,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{figures['log_off_rows_per_s']:,.0f} rows/s = {figures['log_ratio']:.3f} "
         f"(cost {figures['log_cost']:.1%}, target <= {LOG_MAX_COST:.0%}: "
         f"{'met' if log_ok else 'NOT met'}; best of {len(log_on)} on, {len(log_off)} off)"
+    )
+    cpu_on, cpu_off = (min(figures["log_cpu_seconds"][side]) for side in ("on", "off"))
+    print(
+        f"  CPU time on / off (least of each, all threads): {cpu_on:.1f} / {cpu_off:.1f} s "
+        f"= {cpu_on / cpu_off:.2f}; peak memory on / off: "
+        f"{max(figures['log_peak_mb']['on']):,.0f} / {max(figures['log_peak_mb']['off']):,.0f} MB; "
+        f"{figures['cpu_count']} cores, LEADMODEL_THREADS={figures['threads_env']}"
     )
     print(
         f"peak memory: {figures['peak_mb_small']:,.0f} MB at {args.small_rows:,} rows, "
