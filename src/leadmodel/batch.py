@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 from leadmodel import ingest, predlog, schema
 from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
-from leadmodel.model import FunnelModel
+from leadmodel.model import CLOSE, FunnelModel
 
 #: Rows validated, scored and written at a time (memory grows with this, not the file).
 DEFAULT_CHUNK_ROWS: Final = 100_000
@@ -125,7 +125,9 @@ def score_chunk(
         return score_rows(model, leads, reasons, model_version)[0], (
             None if log_reasons <= 0 else pd.DataFrame()
         )
-    out, why = score_rows(model, leads, reasons, model_version, log=log_reasons > 0, now=True)
+    out, why = score_rows(
+        model, leads, reasons, model_version, log=log_reasons > 0, explain_now=True
+    )
     return out, (why.points(log_reasons) if why is not None else None)
 
 
@@ -134,22 +136,23 @@ class LogReasons:
     """What the log's reasons of one scored chunk come from (made by :func:`score_rows`).
 
     The close stage's contributions when the scoring computed them (``--reasons``), else
-    the chunk's feature matrix ``X``, from which :meth:`points` computes them: the batch
-    job calls it in its log thread, off the scoring path.
+    the chunk's feature matrix ``X`` and the close stage's raw score ``raw``, from which
+    :meth:`points` computes them (without predicting again): the batch job calls it in
+    its log thread, off the scoring path.
     """
 
     model: FunnelModel
     X: Any
+    raw: np.ndarray | None = None
     contrib: Any = None
 
     def points(self, k: int) -> pd.DataFrame:
         """The top ``k`` ``reason_j_field``/``reason_j_points`` per lead (no texts)."""
         from leadmodel.explain import contributions, reason_points
-        from leadmodel.model import CLOSE
 
         contrib = self.contrib
         if contrib is None:
-            contrib = contributions(self.model, None, CLOSE, X=self.X)
+            contrib = contributions(self.model, None, CLOSE, X=self.X, raw=self.raw)
         return reason_points(self.model, contrib, k=k)
 
 
@@ -159,43 +162,37 @@ def score_rows(
     reasons: int = 0,
     model_version: str = "",
     log: bool = False,
-    now: bool = False,
+    explain_now: bool = False,
 ) -> tuple[pd.DataFrame, LogReasons | None]:
     """:func:`score_frame`'s rows, and with ``log`` what the log's reasons come from.
 
     Without ``--reasons`` the close stage's contributions are left to
-    :meth:`LogReasons.points` (its raw score is then predicted again there), unless
-    ``now``: then they are computed here and give the raw score, which costs less in
-    all but keeps them on the scoring path. None for no leads or without ``log``.
+    :meth:`LogReasons.points` (the log thread calls it), unless ``explain_now``. Either
+    way the close stage is predicted once. None for no leads or without ``log``.
     """
     columns = output_schema(model, reasons).names
     if len(leads) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}), None
     from leadmodel.features import as_columns
 
-    leads = leads.reset_index(drop=True)
-    if reasons <= 0 and not (log and now):
-        if not log:
-            out = model.predict(leads)
-            out[MODEL_VERSION] = model_version
-            return out.reindex(columns=columns), None
-        rows = as_columns(leads)
-        X = model.matrix(rows)
-        out = model.predict_features(X, rows)
-        out[MODEL_VERSION] = model_version
-        return out.reindex(columns=columns), LogReasons(model, X)
-    from leadmodel.explain import contributions, reasons_frame
-    from leadmodel.model import CLOSE
-
-    rows = as_columns(leads)
+    rows = as_columns(leads.reset_index(drop=True))
     X = model.matrix(rows)
-    contrib = contributions(model, None, CLOSE, X=X)
-    out = _predict_with(model, X, rows, contrib.raw)
+    contrib = None
+    if reasons > 0 or (log and explain_now):
+        from leadmodel.explain import contributions
+
+        contrib = contributions(model, None, CLOSE, X=X)
+        raw = contrib.raw
+    else:
+        raw = model.stages[CLOSE].raw(X)
+    out = _predict_with(model, X, rows, raw)
     out[MODEL_VERSION] = model_version
-    if reasons > 0:
-        why = reasons_frame(model, rows, k=reasons, contrib=contrib).drop(columns=schema.LEAD_ID)
-        out = pd.concat([out, why], axis=1)
-    return out.reindex(columns=columns), (LogReasons(model, X, contrib) if log else None)
+    if contrib is not None and reasons > 0:
+        from leadmodel.explain import reasons_frame
+
+        texts = reasons_frame(model, rows, k=reasons, contrib=contrib)
+        out = pd.concat([out, texts.drop(columns=schema.LEAD_ID)], axis=1)
+    return out.reindex(columns=columns), (LogReasons(model, X, raw, contrib) if log else None)
 
 
 def _predict_with(model: FunnelModel, X: Any, leads: Any, close_raw: np.ndarray) -> pd.DataFrame:
@@ -746,7 +743,7 @@ def score_file(
             )
             # --previous needs the log rows now; else the log thread makes them
             scores, why = score_rows(
-                funnel, result.valid, reasons, version, log=log_k > 0, now=earlier is not None
+                funnel, result.valid, reasons, version, log_k > 0, explain_now=earlier is not None
             )
             if why is not None and earlier is not None:
                 table = log_rows(result.valid.reset_index(drop=True), scores, why)
