@@ -424,8 +424,8 @@ class LogThread:
 
     :meth:`submit` hands one chunk's work to the thread and returns at once, after
     waiting for the oldest work when ``ahead`` chunks are still waiting (memory stays
-    flat). The contributions, LightGBM and the Parquet writer release the GIL, so the
-    work runs on another core while the next chunk is scored. An error in the thread is
+    flat). The work can use a second core while the next chunk is scored, as far as
+    numpy, LightGBM and Arrow release the GIL in it. An error in the thread is
     raised by the next :meth:`submit` or by :meth:`wait`, which a run calls before it
     commits: a log that cannot be written (``OSError``, :class:`~leadmodel.predlog.LogError`)
     as one ValueError line naming ``folder``, anything else as it is. Leaving the
