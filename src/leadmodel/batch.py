@@ -15,6 +15,9 @@ The flow, top to bottom:
 4. :class:`leadmodel.io.AtomicTableWriter` appends chunks to a hidden temporary file in the target
    folder and renames it at the end; an interrupted run leaves no file under the final
    name (and no temporary file).
+   The prediction log's rows of a chunk (its reasons' contributions too, unless the run
+   computed them for ``--reasons``) are made and appended to the log's own hidden file
+   by a :class:`LogThread` while the next chunk is scored.
 5. :func:`finish` commits the outputs and applies the reject rule both engines share: a
    run that scores no lead, or rejects more than ``max_reject_share`` of the rows, ends
    with :class:`RejectLimitError`.
@@ -27,7 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain
@@ -42,7 +47,7 @@ import pyarrow.compute as pc
 from leadmodel import ingest, predlog, schema
 from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
-from leadmodel.model import FunnelModel
+from leadmodel.model import CLOSE, FunnelModel
 
 #: Rows validated, scored and written at a time (memory grows with this, not the file).
 DEFAULT_CHUNK_ROWS: Final = 100_000
@@ -116,29 +121,78 @@ def score_chunk(
     prediction log keeps. The close stage's contributions are computed once for both,
     and give its raw score too, so reasons cost no second prediction.
     """
+    if len(leads) == 0:
+        return score_rows(model, leads, reasons, model_version)[0], (
+            None if log_reasons <= 0 else pd.DataFrame()
+        )
+    out, why = score_rows(
+        model, leads, reasons, model_version, log=log_reasons > 0, explain_now=True
+    )
+    return out, (why.points(log_reasons) if why is not None else None)
+
+
+@dataclass(frozen=True)
+class LogReasons:
+    """What the log's reasons of one scored chunk come from (made by :func:`score_rows`).
+
+    The close stage's contributions when the scoring computed them (``--reasons``), else
+    the chunk's feature matrix ``X`` and the close stage's raw score ``raw``, from which
+    :meth:`points` computes them (without predicting again): the batch job calls it in
+    its log thread, off the scoring path.
+    """
+
+    model: FunnelModel
+    X: Any
+    raw: np.ndarray | None = None
+    contrib: Any = None
+
+    def points(self, k: int) -> pd.DataFrame:
+        """The top ``k`` ``reason_j_field``/``reason_j_points`` per lead (no texts)."""
+        from leadmodel.explain import contributions, reason_points
+
+        contrib = self.contrib
+        if contrib is None:
+            contrib = contributions(self.model, None, CLOSE, X=self.X, raw=self.raw)
+        return reason_points(self.model, contrib, k=k)
+
+
+def score_rows(
+    model: FunnelModel,
+    leads: pd.DataFrame,
+    reasons: int = 0,
+    model_version: str = "",
+    log: bool = False,
+    explain_now: bool = False,
+) -> tuple[pd.DataFrame, LogReasons | None]:
+    """:func:`score_frame`'s rows, and with ``log`` what the log's reasons come from.
+
+    Without ``--reasons`` the close stage's contributions are left to
+    :meth:`LogReasons.points` (the log thread calls it), unless ``explain_now``. Either
+    way the close stage is predicted once. None for no leads or without ``log``.
+    """
     columns = output_schema(model, reasons).names
     if len(leads) == 0:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        return empty, (None if log_reasons <= 0 else pd.DataFrame())
-    leads = leads.reset_index(drop=True)
-    if reasons <= 0 and log_reasons <= 0:
-        out = model.predict(leads)
-        out[MODEL_VERSION] = model_version
-        return out.reindex(columns=columns), None
-    from leadmodel.explain import contributions, reason_points, reasons_frame
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}), None
     from leadmodel.features import as_columns
-    from leadmodel.model import CLOSE
 
-    rows = as_columns(leads)
+    rows = as_columns(leads.reset_index(drop=True))
     X = model.matrix(rows)
-    contrib = contributions(model, None, CLOSE, X=X)
-    out = _predict_with(model, X, rows, contrib.raw)
+    contrib = None
+    if reasons > 0 or (log and explain_now):
+        from leadmodel.explain import contributions
+
+        contrib = contributions(model, None, CLOSE, X=X)
+        raw = contrib.raw
+    else:
+        raw = model.stages[CLOSE].raw(X)
+    out = _predict_with(model, X, rows, raw)
     out[MODEL_VERSION] = model_version
-    if reasons > 0:
-        why = reasons_frame(model, rows, k=reasons, contrib=contrib).drop(columns=schema.LEAD_ID)
-        out = pd.concat([out, why], axis=1)
-    logged = reason_points(model, contrib, k=log_reasons) if log_reasons > 0 else None
-    return out.reindex(columns=columns), logged
+    if contrib is not None and reasons > 0:
+        from leadmodel.explain import reasons_frame
+
+        texts = reasons_frame(model, rows, k=reasons, contrib=contrib)
+        out = pd.concat([out, texts.drop(columns=schema.LEAD_ID)], axis=1)
+    return out.reindex(columns=columns), (LogReasons(model, X, raw, contrib) if log else None)
 
 
 def _predict_with(model: FunnelModel, X: Any, leads: Any, close_raw: np.ndarray) -> pd.DataFrame:
@@ -360,6 +414,58 @@ def rejects_schema(columns: list[str]) -> pa.Schema:
 # --- the whole job ------------------------------------------------------------------------
 
 
+#: Chunks whose log rows may wait for the log thread while the next chunk is scored (the
+#: memory of that many chunks' rows comes on top of the chunk being scored).
+LOG_CHUNKS_AHEAD: Final = 1
+
+
+class LogThread:
+    """Build and write a run's prediction log rows in one thread beside the scoring.
+
+    :meth:`submit` hands one chunk's work to the thread and returns at once, after
+    waiting for the oldest work when ``ahead`` chunks are still waiting (memory stays
+    flat). The work can use a second core while the next chunk is scored, as far as
+    numpy, LightGBM and Arrow release the GIL in it. An error in the thread is
+    raised by the next :meth:`submit` or by :meth:`wait`, which a run calls before it
+    commits: a log that cannot be written (``OSError``, :class:`~leadmodel.predlog.LogError`)
+    as one ValueError line naming ``folder``, anything else as it is. Leaving the
+    ``with`` block waits for the work under way and drops what has not started, so the
+    log file is never removed while it is written.
+    """
+
+    def __init__(self, folder: Path, ahead: int = LOG_CHUNKS_AHEAD) -> None:
+        self.folder = folder
+        self.ahead = max(1, ahead)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prediction-log")
+        self._pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> LogThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, work: Callable[..., object], *args: Any) -> None:
+        """Run ``work(*args)`` in the thread (after the oldest of ``ahead`` waiting works)."""
+        while len(self._pending) >= self.ahead:
+            self._result(self._pending.popleft())
+        self._pending.append(self._pool.submit(work, *args))
+
+    def wait(self) -> None:
+        """Wait for every work submitted; raise the first error one of them met."""
+        while self._pending:
+            self._result(self._pending.popleft())
+
+    def _result(self, future: Future[None]) -> None:
+        try:
+            future.result()
+        except (OSError, predlog.LogError) as exc:
+            raise ValueError(
+                f"prediction log {self.folder}: cannot write this run's rows ({exc}); "
+                "no scores written, nothing logged"
+            ) from exc
+
+
 @dataclass
 class BatchSummary:
     """What a batch run did; ``rows_scored + rows_rejected == rows_in``.
@@ -547,7 +653,9 @@ def score_file(
         Prediction log folder, or ``"off"`` (default: :func:`leadmodel.predlog.log_dir`).
         Every scored lead is logged (origin ``batch``, scored at the run's start, with
         :func:`log_reason_count` reasons) in one file that appears when the scores file
-        is committed, and never without it.
+        is committed, and never without it. The rows are made and written in a
+        :class:`LogThread`; a log that cannot be written fails the run (ValueError)
+        before anything is committed.
     previous
         A prediction log folder or an earlier scores file: adds ``score_change`` and
         ``change_reasons`` against each lead's latest earlier score
@@ -597,9 +705,29 @@ def score_file(
         out_schema = columns if crm is None else crm.arrow_schema()
         writer = stack.enter_context(AtomicTableWriter(out, out_schema))
         log_writer = _log_writer(folder, funnel, scored_at)
-        if log_writer is not None:
+        log_thread: LogThread | None = None
+        if log_writer is not None and folder is not None:
             stack.enter_context(log_writer)
+            log_thread = stack.enter_context(LogThread(folder))  # closed before the writer
         log_k = log_reason_count(funnel, reasons) if folder or earlier is not None else 0
+
+        def log_rows(valid: pd.DataFrame, scores: pd.DataFrame, why: LogReasons) -> pa.Table:
+            return predlog.log_table(
+                funnel,
+                valid,
+                scores,
+                model_name=model_name_of(info),
+                model_version=version,
+                origin="batch",
+                reasons=why.points(log_k),
+                scored_at=scored_at,
+            )
+
+        def log_chunk(
+            out: AtomicTableWriter, valid: pd.DataFrame, scores: pd.DataFrame, why: LogReasons
+        ) -> None:
+            out.write(log_rows(valid, scores, why))
+
         reject_writer: AtomicTableWriter | None = None
         for raw in chain([first], pieces):
             rows = np.arange(rows_in + 1, rows_in + len(raw) + 1, dtype=np.int64)
@@ -613,26 +741,22 @@ def score_file(
                 delimiter=reader.delimiter,
                 numbers=funnel.features.numeric_,
             )
-            scores, logged = score_chunk(funnel, result.valid, reasons, version, log_k)
-            if logged is not None and len(scores):
-                table = predlog.log_table(
-                    funnel,
-                    result.valid.reset_index(drop=True),
-                    scores,
-                    model_name=model_name_of(info),
-                    model_version=version,
-                    origin="batch",
-                    reasons=logged,
-                    scored_at=scored_at,
-                )
-                if log_writer is not None:
-                    log_writer.write(table)
-                if earlier is not None:
-                    current = table.to_pandas()
-                    found = earlier.lookup(current[schema.LEAD_ID].tolist())
-                    change, why = change_columns(current, found, _settings(funnel))
-                    scores = scores.assign(**{SCORE_CHANGE: change, CHANGE_REASONS: why})
-                    with_previous += len(found)
+            # --previous needs the log rows now; else the log thread makes them
+            scores, why = score_rows(
+                funnel, result.valid, reasons, version, log_k > 0, explain_now=earlier is not None
+            )
+            if why is not None and earlier is not None:
+                table = log_rows(result.valid.reset_index(drop=True), scores, why)
+                if log_thread is not None and log_writer is not None:
+                    log_thread.submit(log_writer.write, table)
+                current = table.to_pandas()
+                found = earlier.lookup(current[schema.LEAD_ID].tolist())
+                change, texts = change_columns(current, found, _settings(funnel))
+                scores = scores.assign(**{SCORE_CHANGE: change, CHANGE_REASONS: texts})
+                with_previous += len(found)
+            elif why is not None and log_thread is not None and log_writer is not None:
+                valid = result.valid.reset_index(drop=True)
+                log_thread.submit(log_chunk, log_writer, valid, scores, why)
             scores = scores.reindex(columns=columns.names)
             writer.write(scores if crm is None else crm.frame(scores))
             if rejects is not None:
@@ -646,6 +770,8 @@ def score_file(
                 counts[reason] = counts.get(reason, 0) + n
             if progress is not None:
                 progress(rows_in, chunks.done, chunks.total)
+        if log_thread is not None:
+            log_thread.wait()  # its errors fail the run before anything is committed
         if writer.rows + rows_rejected != rows_in:  # a bug, never bad input: write nothing
             raise RuntimeError(f"{rows_in:,} rows read, {writer.rows + rows_rejected:,} accounted")
 

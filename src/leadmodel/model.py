@@ -109,8 +109,10 @@ class StageModel:
         """Calibrated probability of the stage's positive outcome."""
         return sigmoid(self.calibrated_logit(self.raw(X)))
 
-    def explain(self, X: Features) -> tuple[np.ndarray, np.ndarray]:
+    def explain(self, X: Features, raw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(raw, contributions)``: the booster's raw score and its TreeSHAP contributions.
+
+        ``raw``: the booster's raw score of ``X`` when already known (not predicted again).
 
         Contributions have one column per feature plus the base value last: LightGBM's
         ``pred_contrib`` numbers, looked up in per-tree tables when the trees are small
@@ -119,7 +121,8 @@ class StageModel:
         computed by LightGBM instead, and the first such call logs a warning.
         """
         matrix = self.matrix(X)
-        raw = self.booster.predict(matrix, raw_score=True, num_threads=LGBM_THREADS)
+        if raw is None:
+            raw = self.booster.predict(matrix, raw_score=True, num_threads=LGBM_THREADS)
         tables = self.contribution_tables()
         if tables is None:
             return raw, self._pred_contrib(matrix)

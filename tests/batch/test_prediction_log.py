@@ -201,3 +201,41 @@ def test_previous_from_a_log_and_from_a_scores_file(trained, model, exports, tmp
         and "--previous" in missing.stderr
         and "Traceback" not in (missing.output)
     )
+
+
+def test_a_log_write_that_fails_in_its_thread_fails_the_run(
+    trained, exports, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is written beside the scoring: its error is the run's, and nothing is kept.
+
+    Tests run as root, so no folder refuses a write; the disk fills instead, at the file
+    writer, for the log's thread only (the scores are written by the run's own thread).
+    """
+    import errno
+    import threading
+
+    real_write = pq.ParquetWriter.write_table
+    calls: list[str] = []
+
+    def disk_full_on_second_log_chunk(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
+        name = threading.current_thread().name
+        calls.append(name)
+        if name.startswith("prediction-log") and calls.count(name) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full_on_second_log_chunk)
+    log, out = tmp_path / "log", tmp_path / "scores.parquet"
+    args = ["score", "--data", str(exports["first"]), "--out", str(out), "--log", str(log)]
+    args += ["--model", f"models:/{trained.model_name}/1", "--chunk-rows", "100"]
+    result = CliRunner().invoke(app, args)
+
+    log_threads = {name for name in calls if name.startswith("prediction-log")}
+    assert len(log_threads) == 1 and calls.count(log_threads.pop()) == 2  # stopped there
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: prediction log {log}: cannot write this run's rows "
+        "([Errno 28] No space left on device); no scores written, nothing logged"
+    ]
+    assert list(log.iterdir()) == []  # no log file, no temporary file, no date folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log"]  # no scores file either

@@ -100,12 +100,14 @@ def contributions(
     leads: Leads | None,
     stage: str = CLOSE,
     X: Features | None = None,
+    raw: np.ndarray | None = None,
 ) -> StageContributions:
     """Per-field TreeSHAP contributions of ``stage`` for raw canonical ``leads``.
 
     ``X`` (the already transformed features of ``leads``: the matrix of
     :meth:`FunnelModel.matrix` or the frame of :meth:`FunnelModel.transform`) skips the
-    transform; ``leads`` may then be None.
+    transform; ``leads`` may then be None. ``raw``: the stage's raw booster score of
+    those rows when already known (:meth:`StageModel.explain` does not predict it again).
     """
     _check_stage(model, stage)
     if X is None:
@@ -118,7 +120,7 @@ def contributions(
         empty_row = model.matrix(pd.DataFrame(index=range(1)))
         base = float(booster_stage.contributions(empty_row)[0, -1])
         return StageContributions(stage, fields, np.zeros((0, len(fields))), base, np.zeros(0))
-    raw, contrib = booster_stage.explain(X)
+    raw, contrib = booster_stage.explain(X, raw=raw)
     features = list(X.columns) if isinstance(X, pd.DataFrame) else model.features.feature_names_
     per_feature = contrib[:, :-1]
     if fields == features:
