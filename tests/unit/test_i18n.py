@@ -83,12 +83,19 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
     )
 
 
+def _plain(text: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message id or string comparable across .po and .mo (plurals: a list in a .mo)."""
+    return text if isinstance(text, str) else tuple(text)
+
+
 @pytest.mark.parametrize("lang", [code for code in i18n.LANGUAGES if code != "en"])
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     folder = PACKAGE / "locale" / lang / "LC_MESSAGES"
     with (folder / "leadmodel.mo").open("rb") as mo:
-        compiled = {(m.id, m.context): m.string for m in read_mo(mo) if m.id}
-    source = {(m.id, m.context): m.string for m in catalogue(lang) if m.id and not m.fuzzy}
+        compiled = {(_plain(m.id), m.context): _plain(m.string) for m in read_mo(mo) if m.id}
+    source = {
+        (_plain(m.id), m.context): _plain(m.string) for m in catalogue(lang) if m.id and not m.fuzzy
+    }
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
 

@@ -8,7 +8,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from leadmodel import i18n
 from leadmodel.explain.contributions import DEFAULTS
+from leadmodel.i18n import _, ngettext
 from leadmodel.model import SCORE_MAX, SCORE_MIN
 
 DAYS_PER_WEEK: Final = 7.0
@@ -107,30 +109,52 @@ def recommend_threshold(
         and ``reasoning`` (a sentence for people).
     """
     if leads_per_week is None and target_accept_rate is None:
-        raise ValueError("give leads_per_week (sales capacity) or target_accept_rate")
+        raise ValueError(_("give leads_per_week (sales capacity) or target_accept_rate"))
     if leads_per_week is not None:
         if not leads_per_week > 0:
-            raise ValueError(f"leads_per_week: must be > 0, got {leads_per_week!r}")
+            raise ValueError(
+                _("leads_per_week: must be > 0, got {value}").format(value=repr(leads_per_week))
+            )
         if weeks is None or not weeks > 0:
             raise ValueError(
-                f"weeks: the weeks the leads cover must be > 0 with a capacity, got {weeks!r}"
+                _(
+                    "weeks: the weeks the leads cover must be > 0 with a capacity, got {value}"
+                ).format(value=repr(weeks))
             )
     if target_accept_rate is not None and not 0 < target_accept_rate <= 1:
-        raise ValueError(f"target_accept_rate: must be in (0, 1], got {target_accept_rate!r}")
+        raise ValueError(
+            _("target_accept_rate: must be in (0, 1], got {value}").format(
+                value=repr(target_accept_rate)
+            )
+        )
     ok = np.ones(len(curve), dtype=bool)
-    rules: list[str] = []
     weekly = curve["leads_passed"].to_numpy() / weeks if weeks else np.full(len(curve), np.nan)
     if leads_per_week is not None:
         ok &= weekly <= leads_per_week
-        rules.append(f"at most {leads_per_week:,.0f} leads per week")
     if target_accept_rate is not None:
         rate = curve["expected_accept_rate"].to_numpy()
         ok &= rate >= target_accept_rate
-        rules.append(f"an expected accept rate of at least {target_accept_rate:.0%}")
-    rule = " and ".join(rules)
+    rule = _rule(leads_per_week, target_accept_rate)
     wins_col = "share_of_wins" if "share_of_wins" in curve else None
     if not ok.any():
         top = curve.iloc[-1]
+        facts = {
+            "rule": rule,
+            "threshold": int(top["threshold"]),
+            "passed": i18n.number(int(top["leads_passed"])),
+        }
+        if weeks:
+            text = _(
+                "No score threshold meets {rule}: even a threshold of {threshold} passes "
+                "{passed} leads ({per_week} per week); pass only the highest-scored leads by "
+                "hand, or revisit the target."
+            ).format(per_week=i18n.number(weekly[-1], 1), **facts)
+        else:
+            text = _(
+                "No score threshold meets {rule}: even a threshold of {threshold} passes "
+                "{passed} leads; pass only the highest-scored leads by hand, or revisit the "
+                "target."
+            ).format(**facts)
         return {
             "threshold": None,
             "leads_passed": 0,
@@ -139,29 +163,42 @@ def recommend_threshold(
             "expected_accept_rate": math.nan,
             "share_of_wins": 0.0 if wins_col else math.nan,
             "rule": rule,
-            "reasoning": (
-                f"No score threshold meets {rule}: even a threshold of {int(top['threshold'])} "
-                f"passes {int(top['leads_passed']):,} leads"
-                + (f" ({weekly[-1]:,.1f} per week)" if weeks else "")
-                + "; pass only the highest-scored leads by hand, or revisit the target."
-            ),
+            "reasoning": text,
         }
     best = curve.iloc[int(np.flatnonzero(ok)[0])]
     passed = int(best["leads_passed"])
     per_week = passed / weeks if weeks else math.nan
     share_of_wins = float(best[wins_col]) if wins_col else math.nan
     accept_rate = float(best["expected_accept_rate"])
-    text = (
-        f"Pass leads scoring {int(best['threshold'])} or more to sales: the lowest threshold "
-        f"that keeps {rule}. That is {passed:,} of {int(curve['leads_passed'].iloc[0]):,} "
-        f"leads ({float(best['share_passed']):.0%})"
-    )
+    facts = {
+        "passed": i18n.number(passed),
+        "total": i18n.number(int(curve["leads_passed"].iloc[0])),
+        "share": i18n.percent(float(best["share_passed"])),
+    }
+    sentences = [
+        _(
+            "Pass leads scoring {threshold} or more to sales: the lowest threshold that keeps "
+            "{rule}."
+        ).format(threshold=int(best["threshold"]), rule=rule)
+    ]
     if weeks:
-        text += f", {per_week:,.1f} per week over {weeks:,.1f} weeks"
+        sentences.append(
+            _(
+                "That is {passed} of {total} leads ({share}), {per_week} per week over "
+                "{weeks} weeks."
+            ).format(per_week=i18n.number(per_week, 1), weeks=i18n.number(weeks, 1), **facts)
+        )
+    else:
+        sentences.append(_("That is {passed} of {total} leads ({share}).").format(**facts))
     if not math.isnan(accept_rate):
-        text += f"; sales should accept about {accept_rate:.0%} of them"
+        sentences.append(
+            _("Sales should accept about {rate} of them.").format(rate=i18n.percent(accept_rate))
+        )
     if not math.isnan(share_of_wins):
-        text += f"; they hold {share_of_wins:.0%} of the wins"
+        sentences.append(
+            _("They hold {share} of the wins.").format(share=i18n.percent(share_of_wins))
+        )
+    text = " ".join(sentences)
     return {
         "threshold": int(best["threshold"]),
         "leads_passed": passed,
@@ -170,5 +207,24 @@ def recommend_threshold(
         "expected_accept_rate": accept_rate,
         "share_of_wins": share_of_wins,
         "rule": rule,
-        "reasoning": text + ".",
+        "reasoning": text,
     }
+
+
+def _rule(leads_per_week: float | None, target_accept_rate: float | None) -> str:
+    """The hand-over rule in words: a capacity, a target accept rate, or both."""
+    if leads_per_week is None:
+        return _("an expected accept rate of at least {rate}").format(
+            rate=i18n.percent(target_accept_rate or 0.0)
+        )
+    capacity = {"count": i18n.number(leads_per_week, 0)}
+    n = int(round(leads_per_week))
+    if target_accept_rate is None:
+        return ngettext(
+            "at most {count} lead per week", "at most {count} leads per week", n
+        ).format(**capacity)
+    return ngettext(
+        "at most {count} lead per week and an expected accept rate of at least {rate}",
+        "at most {count} leads per week and an expected accept rate of at least {rate}",
+        n,
+    ).format(rate=i18n.percent(target_accept_rate), **capacity)
