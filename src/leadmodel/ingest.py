@@ -68,6 +68,7 @@ from pydantic import (
 
 from leadmodel import schema
 from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN
+from leadmodel.i18n import LANGUAGES, gettext
 from leadmodel.io import write_table
 
 CSV_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".tsv", ".txt")
@@ -187,7 +188,9 @@ class Mapping(BaseModel):
     ``labels`` derives a label from several export columns by ordered rules
     (:class:`LabelRule`, first decision wins, no decision = open); the columns the rules
     read are never features. ``system`` and ``description`` say which export a preset is
-    for (``leadmodel mappings``).
+    for (``leadmodel mappings``). ``display`` gives the user's own fields a label per
+    language for people (``display: {visit_score: {en: Visit score, da: Besøgsscore}}``);
+    its fields are fields the mapping names (``rename`` targets, ``allow_features``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -211,6 +214,26 @@ class Mapping(BaseModel):
     dayfirst: bool | None = None
     date_format: str | None = None
     labels: dict[str, list[LabelRule]] = Field(default_factory=dict)
+    display: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("display")
+    @classmethod
+    def _display_languages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for name, labels in value.items():
+            for lang, label in labels.items():
+                if lang not in LANGUAGES:
+                    raise ValueError(
+                        gettext("{field}: no language {lang} (use one of: {languages})").format(
+                            field=name, lang=repr(lang), languages=", ".join(LANGUAGES)
+                        )
+                    )
+                if not label.strip():
+                    raise ValueError(
+                        gettext("{field}.{lang}: the label must not be empty").format(
+                            field=name, lang=lang
+                        )
+                    )
+        return value
 
     @field_validator("values", mode="before")
     @classmethod
@@ -281,7 +304,38 @@ class Mapping(BaseModel):
         both = sorted(set(self.labels) & set(self.derive))
         if both:
             raise ValueError(f"labels: {', '.join(both)} is also in derive (give one of them)")
+        named = {*self.rename.values(), *self.allow_features}
+        unnamed = [name for name in self.display if name not in named]
+        if unnamed:
+            raise ValueError(
+                gettext(
+                    "display: {fields} is not a field of this mapping (label a field named "
+                    "in rename or allow_features: {named})"
+                ).format(fields=", ".join(unnamed), named=", ".join(sorted(named)) or "-")
+            )
         return self
+
+    def display_names(self, fields: Collection[str]) -> dict[str, dict[str, str]]:
+        """Field -> language -> how people read it, for the user's own fields among ``fields``.
+
+        The ``display`` label of the language, else the name the export gave the column
+        (``rename``). Canonical fields keep leadmodel's own words where no label is given;
+        fields the user neither renamed nor labelled are left out (their name is the
+        export's). A model keeps this in its metadata, so scores show it without the mapping.
+        """
+        export = {table: column for column, table in self.rename.items()}
+        out: dict[str, dict[str, str]] = {}
+        for name in fields:
+            given = self.display.get(name, {})
+            fallback = None if name in schema.CANONICAL_COLUMNS else export.get(name)
+            labels = {
+                lang: given.get(lang) or fallback
+                for lang in LANGUAGES
+                if given.get(lang) or fallback
+            }
+            if labels:
+                out[name] = labels
+        return out
 
     def label_sources(self, columns: Collection[str]) -> list[str]:
         """The export columns among ``columns`` that the label rules read, in rule order."""
