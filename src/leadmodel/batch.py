@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadmodel import ingest, predlog, schema
+from leadmodel.explain.reasons import display_labels
 from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
 from leadmodel.model import FunnelModel
@@ -630,7 +631,8 @@ def score_file(
                 if earlier is not None:
                     current = table.to_pandas()
                     found = earlier.lookup(current[schema.LEAD_ID].tolist())
-                    change, why = change_columns(current, found, _settings(funnel))
+                    labels = display_labels(funnel)
+                    change, why = change_columns(current, found, _settings(funnel), labels)
                     scores = scores.assign(**{SCORE_CHANGE: change, CHANGE_REASONS: why})
                     with_previous += len(found)
             scores = scores.reindex(columns=columns.names)
