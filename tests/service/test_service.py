@@ -150,7 +150,7 @@ def test_an_unknown_language_is_refused_naming_lang(api: httpx.Client, path: str
     response = api.post(path, json={"leads": [lead()], "lang": "de"})
     assert response.status_code == 422, response.text
     error = response.json()
-    assert error["error"] == "lang: must be one of 'en' or 'da' (or null)"
+    assert error["error"] == "lang: must be one of 'en', 'da' (or null)"
     assert [(e["loc"], e["field"], e["index"]) for e in error["errors"]] == [("lang", "lang", None)]
 
 

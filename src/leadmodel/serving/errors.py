@@ -109,7 +109,9 @@ def message(error: dict[str, Any]) -> str:
     if kind == "less_than_equal":
         return _("must be <= {limit}").format(limit=_number(ctx.get("le")))
     if kind == "literal_error":
-        return _("must be one of {allowed} (or null)").format(allowed=ctx.get("expected"))
+        # pydantic joins the last two with an English " or ": a plain list reads in any language
+        allowed = str(ctx.get("expected")).replace(" or ", ", ")
+        return _("must be one of {allowed} (or null)").format(allowed=allowed)
     if kind == "too_long":
         return _("at most {limit} items (got {count})").format(
             limit=ctx.get("max_length"), count=ctx.get("actual_length")
