@@ -3,7 +3,12 @@
 One path for any number of leads: the leads (a frame, or plain records turned into one
 by :func:`leadmodel.features.as_columns`) -> the booster's matrix -> contributions in points
 -> the top ``k`` per lead -> one phrase per chosen (lead, field) value, written column by
-column (:func:`_value_phrases`).
+column (:func:`_reason_texts`).
+
+The phrases are gettext messages in the current language (:mod:`leadmodel.i18n`), numbers
+written with its marks (``2,5``, ``1.200`` in Danish); each distinct value of a field is
+phrased once per call, so the language costs nothing per lead. A user's own field is
+named by its label (:func:`display_labels`, from the training mapping's ``display``).
 """
 
 from __future__ import annotations
