@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadmodel import ingest, predlog, schema
+from leadmodel.explain.reasons import display_labels
 from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
 from leadmodel.model import CLOSE, FunnelModel
@@ -751,7 +752,9 @@ def score_file(
                     log_thread.submit(log_writer.write, table)
                 current = table.to_pandas()
                 found = earlier.lookup(current[schema.LEAD_ID].tolist())
-                change, texts = change_columns(current, found, _settings(funnel))
+                change, texts = change_columns(
+                    current, found, _settings(funnel), display_labels(funnel)
+                )
                 scores = scores.assign(**{SCORE_CHANGE: change, CHANGE_REASONS: texts})
                 with_previous += len(found)
             elif why is not None and log_thread is not None and log_writer is not None:

@@ -4,8 +4,9 @@
 system's record id (the export's, which the preset read as ``lead_id``) and four custom
 fields: the 0-100 score, the tier, P(close) and the top reasons as one text. The field
 names and how to create them in each CRM are in docs/crm.md; :data:`WRITE_BACKS` is the
-one place that names them. The reasons text is cut to whole reasons within the field's
-length limit (:meth:`WriteBack.fit_text`).
+one place that names them. The reasons text, in the language of the run (``--lang``,
+``LEADMODEL_LANG``), is cut to whole reasons within the field's length limit, counted in
+characters (:meth:`WriteBack.fit_text`).
 
 The layer only maps the frame that :func:`leadmodel.batch.score_frame` produces (and its
 Arrow schema); how leads are read, validated and scored does not change with the format.
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from leadmodel import schema
 from leadmodel.explain.reasons import REASON_SEPARATOR
+from leadmodel.i18n import _
 
 CANONICAL: Final = "canonical"
 #: Decimals written: the score as the report shows it, P(close) as a fraction 0..1.
@@ -140,5 +142,7 @@ def write_back(name: str) -> WriteBack:
         return WRITE_BACKS[name]
     except KeyError:
         raise ValueError(
-            f"format: must be one of {', '.join(SCORE_FORMATS)}, got {name!r}"
+            _("format: must be one of {formats}, got {value}").format(
+                formats=", ".join(SCORE_FORMATS), value=repr(name)
+            )
         ) from None

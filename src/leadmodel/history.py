@@ -29,13 +29,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadmodel import predlog, schema
+from leadmodel import i18n, predlog, schema
 from leadmodel.config import ExplainConfig
+from leadmodel.explain.reasons import field_label, format_number
+from leadmodel.i18n import N_, _, ngettext
 
 SCORE_CHANGE: Final = "score_change"
 CHANGE_REASONS: Final = "change_reasons"
 CHANGE_SEPARATOR: Final = "; "
-MISSING_TEXT: Final = "missing"
+#: A value the scoring did not have (translated when shown).
+MISSING_TEXT: Final = N_("missing")
+_VALUE_CHANGE: Final = N_("{field} {before} -> {after}")
+_VALUE: Final = N_("{field} {value}")
+_NEW_REASON: Final = N_("{change} (not a top reason before)")
+_OLD_REASON: Final = N_("{change} (no longer a top reason)")
 #: Columns of a logged row that are not input fields.
 _NOT_INPUTS: Final = frozenset({*predlog.BASE_COLUMNS, predlog.DATE})
 
@@ -64,22 +71,27 @@ def _missing(value: Any) -> bool:
 
 
 def value_text(value: Any, decimals: int) -> str:
-    """A logged input value as a user reads it (``10``, ``2.5``, ``webinar``, ``missing``)."""
+    """A logged input value as a user reads it in the current language (``10``, ``2.5``,
+    ``webinar``, ``missing``; Danish ``2,5``, ``1.200``, ``mangler``)."""
     if _missing(value):
-        return MISSING_TEXT
+        return _(MISSING_TEXT)
     if isinstance(value, pd.Timestamp | np.datetime64):
         stamp = pd.Timestamp(value)
-        return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"
-    if isinstance(value, float | np.floating):
-        rounded = round(float(value), decimals) + 0.0
-        return str(int(rounded)) if rounded.is_integer() else str(rounded)
+        if stamp == stamp.normalize():
+            return i18n.date(stamp)
+        return i18n.datetime(stamp, "short")
+    if isinstance(value, float | np.floating | int | np.integer) and not isinstance(value, bool):
+        return format_number(float(value), decimals)
     return str(value)
 
 
 def points_text(points: float, decimals: int) -> str:
-    """``-12 points``, ``+1.5 points``, ``+1 point``."""
-    shown = value_text(abs(points), decimals)
-    return f"{'-' if points < 0 else '+'}{shown} point{'' if shown == '1' else 's'}"
+    """``-12 points``, ``+1.5 points``, ``+1 point`` (Danish ``-12 point``, ``+1,5 point``)."""
+    size = round(abs(float(points)), decimals) + 0.0
+    shown = ngettext("{number} point", "{number} points", 1 if size == 1 else 0).format(
+        number=format_number(size, decimals)
+    )
+    return f"{i18n.symbols().minus if points < 0 else '+'}{shown}"
 
 
 def _same(before: Any, after: Any) -> bool:
@@ -95,7 +107,9 @@ class FieldChange:
     ``points`` is the change in score points, None for a field among neither scoring's
     reasons (shown for its value change only). ``before``/``after`` are the input values,
     :data:`UNKNOWN` when that scoring kept none. ``top_before``/``top_after``: the field
-    was among that scoring's logged reasons.
+    was among that scoring's logged reasons. ``labels``: the user's own fields as they
+    read them (:func:`leadmodel.explain.reasons.display_labels`); the text is written in
+    the current language when it is asked for.
     """
 
     field: str
@@ -104,6 +118,7 @@ class FieldChange:
     after: Any = UNKNOWN
     top_before: bool = False
     top_after: bool = False
+    labels: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def values_known(self) -> bool:
@@ -114,23 +129,25 @@ class FieldChange:
         return self.values_known and not _same(self.before, self.after)
 
     def text(self, decimals: int = 1) -> str:
-        """``-12 points: website visits 10 -> 2`` (one line)."""
-        label = self.field.replace("_", " ")
+        """``-12 points: website visits 10 -> 2`` (one line, in the current language)."""
+        label = field_label(self.field, self.labels)
         if self.value_changed:
-            what = (
-                f"{label} {value_text(self.before, decimals)} -> {value_text(self.after, decimals)}"
+            what = _(_VALUE_CHANGE).format(
+                field=label,
+                before=value_text(self.before, decimals),
+                after=value_text(self.after, decimals),
             )
         elif self.after is not UNKNOWN:
-            what = f"{label} {value_text(self.after, decimals)}"
+            what = _(_VALUE).format(field=label, value=value_text(self.after, decimals))
         else:
             what = label
         if self.points is None:
             return what
         line = f"{points_text(self.points, decimals)}: {what}"
         if not self.top_before:
-            line += " (not a top reason before)"
-        elif not self.top_after:
-            line += " (no longer a top reason)"
+            return _(_NEW_REASON).format(change=line)
+        if not self.top_after:
+            return _(_OLD_REASON).format(change=line)
         return line
 
     def to_json(self, decimals: int = 1) -> dict[str, Any]:
@@ -159,13 +176,15 @@ def field_changes(
     after: Mapping[str, Any],
     settings: ExplainConfig | None = None,
     fields: Iterable[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[FieldChange]:
     """The changes between two scorings of a lead, biggest point change first.
 
     ``before``/``after`` are logged rows (``reasons`` and the input fields; a row without
     an input field's value counts it as :data:`UNKNOWN`). Point changes smaller than the
     settings' ``min_reason_points`` are left out; value-only changes follow the point
-    changes, in ``fields`` order (default: the input fields of ``after``).
+    changes, in ``fields`` order (default: the input fields of ``after``). ``labels``: see
+    :class:`FieldChange`.
     """
     settings = settings or ExplainConfig()
     was, now = _points_of(before.get("reasons")), _points_of(after.get("reasons"))
@@ -186,13 +205,16 @@ def field_changes(
                 after.get(name, UNKNOWN),
                 top_before=name in was,
                 top_after=name in now,
+                labels=labels,
             )
         )
     changes.sort(key=lambda c: -abs(c.points or 0.0))
     for name in fields:
         if name in was or name in now:
             continue
-        change = FieldChange(name, None, before.get(name, UNKNOWN), after.get(name, UNKNOWN))
+        change = FieldChange(
+            name, None, before.get(name, UNKNOWN), after.get(name, UNKNOWN), labels=labels
+        )
         if change.value_changed:
             changes.append(change)
     return changes
@@ -236,17 +258,25 @@ def _number(value: Any) -> float | None:
 
 
 def lead_history(
-    folder: str | Path, lead_id: str, settings: ExplainConfig | None = None
+    folder: str | Path,
+    lead_id: str,
+    settings: ExplainConfig | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[Scoring]:
     """Every logged scoring of ``lead_id``, oldest first, each with its changes.
 
+    ``labels``: the user's own fields as they read them (see :class:`FieldChange`).
     Raises :class:`HistoryError` for a lead the log has never scored, and
     :class:`leadmodel.predlog.LogError` when the folder holds no log.
     """
     settings = settings or ExplainConfig()
     rows = predlog.read(folder, lead_ids=[str(lead_id)])
     if rows.empty:
-        raise HistoryError(f"lead_id {lead_id!r}: never scored in the prediction log {folder}")
+        raise HistoryError(
+            _("lead_id {lead_id}: never scored in the prediction log {folder}").format(
+                lead_id=repr(lead_id), folder=folder
+            )
+        )
     records = rows.drop(columns=[predlog.DATE], errors="ignore").to_dict("records")
     history: list[Scoring] = []
     for i, row in enumerate(records):
@@ -263,7 +293,7 @@ def lead_history(
         if i:
             before = records[i - 1]
             scoring.score_change = scoring.score - float(before["score"])
-            scoring.changes = field_changes(before, row, settings)
+            scoring.changes = field_changes(before, row, settings, labels=labels)
         history.append(scoring)
     return history
 
@@ -287,13 +317,13 @@ class PreviousScores:
         self._con: Any = None
         self._frame: pd.DataFrame | None = None
         if not self.source.exists():
-            raise HistoryError(f"--previous {source}: no such file or folder")
+            raise HistoryError(_("--previous {path}: no such file or folder").format(path=source))
         if self.source.is_dir() and any(self.source.glob(f"{predlog.DATE}=*")):
             self.kind = "log"
             try:
                 self._con = predlog.connect(self.source)
             except predlog.LogError as exc:
-                raise HistoryError(f"--previous {exc}") from None
+                raise HistoryError(_("--previous {problem}").format(problem=exc)) from None
         else:
             self.kind = "file"
             self._frame = _scores_file(self.source)
@@ -333,12 +363,16 @@ def _scores_file(path: Path) -> pd.DataFrame:
         else:
             frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise HistoryError(f"--previous {path}: cannot read it ({exc})") from None
+        raise HistoryError(
+            _("--previous {path}: cannot read it ({problem})").format(path=path, problem=exc)
+        ) from None
     for column in (schema.LEAD_ID, "score"):
         if column not in frame:
             raise HistoryError(
-                f"--previous {path}: no {column!r} column (give a prediction log folder "
-                "or a file written by `leadmodel score`)"
+                _(
+                    "--previous {path}: no {column} column (give a prediction log folder "
+                    "or a file written by `leadmodel score`)"
+                ).format(path=path, column=repr(column))
             )
     out = pd.DataFrame(
         {
@@ -351,13 +385,17 @@ def _scores_file(path: Path) -> pd.DataFrame:
 
 
 def change_columns(
-    current: pd.DataFrame, previous: pd.DataFrame, settings: ExplainConfig | None = None
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    settings: ExplainConfig | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``score_change`` and ``change_reasons`` of every ``current`` row (logged rows).
 
     ``previous`` holds the earlier row of the leads that have one (see
     :class:`PreviousScores`); the others get NaN and None. ``change_reasons`` is the
-    settings' ``reasons`` biggest changes (:func:`field_changes`) as ``"; "``-joined lines.
+    settings' ``reasons`` biggest changes (:func:`field_changes`) as ``"; "``-joined lines,
+    in the current language; ``labels``: see :class:`FieldChange`.
     """
     settings = settings or ExplainConfig()
     n = len(current)
@@ -372,6 +410,6 @@ def change_columns(
         if before is None:
             continue
         score_change[i] = float(row["score"]) - float(before["score"])
-        changes = field_changes(before, row, settings, fields)[: settings.reasons]
+        changes = field_changes(before, row, settings, fields, labels)[: settings.reasons]
         texts[i] = CHANGE_SEPARATOR.join(c.text(settings.text_decimals) for c in changes)
     return score_change, texts

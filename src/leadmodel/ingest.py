@@ -69,7 +69,7 @@ from pydantic import (
 
 from leadmodel import i18n, schema
 from leadmodel.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN, validation_message
-from leadmodel.i18n import N_, _, ngettext
+from leadmodel.i18n import LANGUAGES, N_, _, gettext, ngettext
 from leadmodel.io import write_table
 
 CSV_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".tsv", ".txt")
@@ -191,7 +191,10 @@ class Mapping(BaseModel):
     read are never features. ``system`` and ``description`` say which export a preset is
     for (``leadmodel mappings``); ``description`` may be given per language
     (``description: {en: ..., da: ...}``, kept in ``descriptions``): it then reads in the
-    language the mapping is loaded in, else in English.
+    language the mapping is loaded in, else in English. ``display`` gives the user's own
+    fields a label per language for people
+    (``display: {visit_score: {en: Visit score, da: Besøgsscore}}``); its fields are fields
+    the mapping names (``rename`` targets, ``allow_features``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -216,6 +219,26 @@ class Mapping(BaseModel):
     dayfirst: bool | None = None
     date_format: str | None = None
     labels: dict[str, list[LabelRule]] = Field(default_factory=dict)
+    display: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("display")
+    @classmethod
+    def _display_languages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for name, labels in value.items():
+            for lang, label in labels.items():
+                if lang not in LANGUAGES:
+                    raise ValueError(
+                        gettext("{field}: no language {lang} (use one of: {languages})").format(
+                            field=name, lang=repr(lang), languages=", ".join(LANGUAGES)
+                        )
+                    )
+                if not label.strip():
+                    raise ValueError(
+                        gettext("{field}.{lang}: the label must not be empty").format(
+                            field=name, lang=lang
+                        )
+                    )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -313,7 +336,38 @@ class Mapping(BaseModel):
                     labels=", ".join(both)
                 )
             )
+        named = {*self.rename.values(), *self.allow_features}
+        unnamed = [name for name in self.display if name not in named]
+        if unnamed:
+            raise ValueError(
+                gettext(
+                    "display: {fields} is not a field of this mapping (label a field named "
+                    "in rename or allow_features: {named})"
+                ).format(fields=", ".join(unnamed), named=", ".join(sorted(named)) or "-")
+            )
         return self
+
+    def display_names(self, fields: Collection[str]) -> dict[str, dict[str, str]]:
+        """Field -> language -> how people read it, for the user's own fields among ``fields``.
+
+        The ``display`` label of the language, else the name the export gave the column
+        (``rename``). Canonical fields keep leadmodel's own words where no label is given;
+        fields the user neither renamed nor labelled are left out (their name is the
+        export's). A model keeps this in its metadata, so scores show it without the mapping.
+        """
+        export = {table: column for column, table in self.rename.items()}
+        out: dict[str, dict[str, str]] = {}
+        for name in fields:
+            given = self.display.get(name, {})
+            fallback = None if name in schema.CANONICAL_COLUMNS else export.get(name)
+            labels = {
+                lang: given.get(lang) or fallback
+                for lang in LANGUAGES
+                if given.get(lang) or fallback
+            }
+            if labels:
+                out[name] = labels
+        return out
 
     def label_sources(self, columns: Collection[str]) -> list[str]:
         """The export columns among ``columns`` that the label rules read, in rule order."""

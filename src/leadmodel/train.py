@@ -21,6 +21,7 @@ import pandas as pd
 
 from leadmodel import baselines, drift, evaluate, ingest, schema
 from leadmodel.config import TrainConfig, load_config
+from leadmodel.explain.reasons import DISPLAY_KEY
 from leadmodel.leakage import LeakageError, LeakageReport, check_leakage
 from leadmodel.model import STAGE_LABEL, FunnelModel, fit_funnel
 from leadmodel.report import log_run_report
@@ -626,6 +627,7 @@ def train(
         "features": list(model.features.feature_names_),
         "order_by": order_by,
         "readiness": ready.to_dict(),
+        DISPLAY_KEY: mapping_obj.display_names(list(frame.columns)),
         drift.REFERENCE_KEY: drift.reference(
             model, split.test, predictions, _reference_quality(evaluations, ready, cfg), cfg.monitor
         ),

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from leadmodel import batch, history, predlog
+from leadmodel import batch, history, i18n, predlog
 from leadmodel.cli import app
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
@@ -139,6 +139,8 @@ def test_history_names_the_fields_that_moved_the_score(
     assert scorings[1].score_change == pytest.approx(after["score"] - before["score"])
     visits = next(c for c in scorings[1].changes if c.field == "website_visits")
     assert "website visits 10 -> 2" in visits.text()
+    with i18n.using("da"):
+        assert "besøg på hjemmesiden 10 -> 2" in visits.text()
     points = {
         side: {r["field"]: r["points"] for r in predlog.reasons_of(row["reasons"])}
         for side, row in (("before", before), ("after", after))

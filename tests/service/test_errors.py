@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import ValidationError
 
-from leadmodel.serving.api import MAX_LEADS, Lead, ScoreRequest, WhatIfRequest
+from leadmodel import i18n
+from leadmodel.serving.api import (
+    MAX_LEADS,
+    ExplainRequest,
+    Language,
+    Lead,
+    ScoreRequest,
+    WhatIfRequest,
+)
 from leadmodel.serving.errors import MAX_REPORTED_ERRORS, error_body, locate, problems_from_pydantic
 
 
@@ -48,7 +56,7 @@ def test_field_rules_and_messages() -> None:
     assert problems(ScoreRequest, {"leads": leads}) == [
         ("leads[0].website_visits", "website_visits", 0, "must be >= 0"),
         ("leads[1].prior_awareness", "prior_awareness", 1,
-         "must be one of 'none', 'low' or 'high' (or null)"),
+         "must be one of 'none', 'low', 'high' (or null)"),
         ("leads[2].company_size", "company_size", 2, "must be a finite number"),
         ("leads[3].pages_viewed", "pages_viewed", 3, "must be a number"),
         ("leads[4].notes", "notes", 4, "must be a string, a number, true/false or null"),
@@ -90,3 +98,16 @@ def test_valid_leads_keep_extra_fields_and_take_numeric_ids() -> None:
     assert dumped["lead_id"] == "42"
     assert dumped["sales_alignment"] == "aligned" and dumped["score_v2"] == 3.0
     assert dumped["website_visits"] is None
+
+
+def test_a_request_may_ask_for_each_language_there_is_and_no_other() -> None:
+    assert get_args(Language) == i18n.LANGUAGES
+    for request in (ScoreRequest, ExplainRequest):
+        assert request.model_validate({"leads": [{"lead_id": "a"}], "lang": "da"}).lang == "da"
+        assert request.model_validate({"leads": [{"lead_id": "a"}]}).lang is None
+        wrong = {"leads": [{"lead_id": "a"}], "lang": "de"}
+        assert problems(request, wrong) == [
+            ("lang", "lang", None, "must be one of 'en', 'da' (or null)")
+        ]
+        with i18n.using("da"):
+            assert problems(request, wrong)[0][3] == "skal være en af 'en', 'da' (eller null)"

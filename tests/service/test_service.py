@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadmodel import explain, ingest, schema, tracking
+from leadmodel import explain, i18n, ingest, schema, tracking
 from tests.conftest import Trained
 from tests.service.conftest import Server
 
@@ -22,6 +22,8 @@ pytestmark = pytest.mark.server
 ATOL = 1e-9
 SAMPLE = 300
 K = 3
+#: Leads sent in English and in Danish.
+LANG_LEADS = 20
 #: Seconds to wait for the server's access log to reach the file.
 LOG_WAIT_S = 10
 
@@ -115,6 +117,41 @@ def test_unknown_values_are_scored_as_unknown_and_warned(
     assert warned["source"]["values"] == ["carrier_pigeon"]  # organic_search is known
     assert warned["industry"]["values"] == ["Basket weaving"]
     assert warned["email"]["values"] == [] and "ignored" in warned["email"]["message"]
+
+
+def test_score_answers_in_the_requests_language(
+    api: httpx.Client, leads: pd.DataFrame, library_model: Any
+) -> None:
+    rows = records(leads.head(LANG_LEADS))
+    english, danish = score(api, rows, lang="en"), score(api, rows, lang="da")
+    assert [{**s, "reasons": None} for s in danish["leads"]] == [
+        {**s, "reasons": None} for s in english["leads"]
+    ]  # scores, tiers, ids: the same in every language
+    facts = [[(r["field"], r["value"], r["points"]) for r in s["reasons"]] for s in danish["leads"]]
+    assert facts == [
+        [(r["field"], r["value"], r["points"]) for r in s["reasons"]] for s in english["leads"]
+    ]
+    with i18n.using("da"):
+        expected = explain.reasons_frame(library_model, leads.head(LANG_LEADS), k=K)["reasons"]
+    served = ["; ".join(r["text"] for r in s["reasons"]) for s in danish["leads"]]
+    assert served == expected.tolist()
+    assert all(
+        t.endswith(" point") for s in danish["leads"] for t in [r["text"] for r in s["reasons"]]
+    )
+    explained = api.post("/explain", json={"leads": rows[:2], "lang": "da"})
+    assert explained.status_code == 200, explained.text
+    refused = api.post("/score", json={"leads": [lead(website_visits=-1)], "lang": "da"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "leads[0].website_visits: skal være >= 0"
+
+
+@pytest.mark.parametrize("path", ["/score", "/explain"])
+def test_an_unknown_language_is_refused_naming_lang(api: httpx.Client, path: str) -> None:
+    response = api.post(path, json={"leads": [lead()], "lang": "de"})
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "lang: must be one of 'en', 'da' (or null)"
+    assert [(e["loc"], e["field"], e["index"]) for e in error["errors"]] == [("lang", "lang", None)]
 
 
 def test_numbers_may_come_as_integers_or_floats_and_ids_as_numbers(api: httpx.Client) -> None:

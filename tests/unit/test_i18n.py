@@ -133,3 +133,6 @@ def test_numbers_and_dates_as_each_language_writes_them() -> None:
     assert i18n.percent(0.125, 1, lang="en") == "12.5%"
     assert i18n.date(dt.date(2026, 7, 1), lang="da") == "1. jul. 2026"
     assert i18n.symbols("da").decimal == ","
+    for lang, text in (("en", "1,200.5"), ("da", "1.200,5"), ("en", "1,200.5")):
+        with i18n.using(lang):  # the current language, asked again on every call
+            assert i18n.number(1200.5) == text

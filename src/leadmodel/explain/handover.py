@@ -110,16 +110,24 @@ def recommend_threshold(
         ``reasoning``: :func:`reasoning`, a sentence in the current language.
     """
     if leads_per_week is None and target_accept_rate is None:
-        raise ValueError("give leads_per_week (sales capacity) or target_accept_rate")
+        raise ValueError(_("give leads_per_week (sales capacity) or target_accept_rate"))
     if leads_per_week is not None:
         if not leads_per_week > 0:
-            raise ValueError(f"leads_per_week: must be > 0, got {leads_per_week!r}")
+            raise ValueError(
+                _("leads_per_week: must be > 0, got {value}").format(value=repr(leads_per_week))
+            )
         if weeks is None or not weeks > 0:
             raise ValueError(
-                f"weeks: the weeks the leads cover must be > 0 with a capacity, got {weeks!r}"
+                _(
+                    "weeks: the weeks the leads cover must be > 0 with a capacity, got {value}"
+                ).format(value=repr(weeks))
             )
     if target_accept_rate is not None and not 0 < target_accept_rate <= 1:
-        raise ValueError(f"target_accept_rate: must be in (0, 1], got {target_accept_rate!r}")
+        raise ValueError(
+            _("target_accept_rate: must be in (0, 1], got {value}").format(
+                value=repr(target_accept_rate)
+            )
+        )
     ok = np.ones(len(curve), dtype=bool)
     weekly = curve["leads_passed"].to_numpy() / weeks if weeks else np.full(len(curve), np.nan)
     if leads_per_week is not None:

@@ -3,7 +3,12 @@
 One path for any number of leads: the leads (a frame, or plain records turned into one
 by :func:`leadmodel.features.as_columns`) -> the booster's matrix -> contributions in points
 -> the top ``k`` per lead -> one phrase per chosen (lead, field) value, written column by
-column (:func:`_value_phrases`).
+column (:func:`_reason_texts`).
+
+The phrases are gettext messages in the current language (:mod:`leadmodel.i18n`), numbers
+written with its marks (``2,5``, ``1.200`` in Danish); each distinct value of a field is
+phrased once per call, so the language costs nothing per lead. A user's own field is
+named by its label (:func:`display_labels`, from the training mapping's ``display``).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import babel.dates
 import numpy as np
 import pandas as pd
 
-from leadmodel import schema
+from leadmodel import i18n, schema
 from leadmodel.explain.contributions import (
     DEFAULTS,
     StageContributions,
@@ -34,70 +40,151 @@ from leadmodel.features import (
     to_numeric,
     to_numeric_array,
 )
+from leadmodel.i18n import N_, _, ngettext, pgettext
 from leadmodel.model import CLOSE, FunnelModel
 
 SECONDS_PER_MINUTE: Final = 60.0
 REASON_SEPARATOR: Final = "; "
+#: Key of :attr:`FunnelModel.metadata` with the display labels of the user's own fields
+#: (field -> language -> label; see :meth:`leadmodel.ingest.Mapping.display_names`).
+DISPLAY_KEY: Final = "display"
+#: gettext's ``n`` for a count shown with decimals ("2,5 minutter"): plural in en and da.
+FRACTION_PLURAL_N: Final = 2
 
 
 @dataclass(frozen=True)
 class _CountPhrase:
-    """``prefix + number + suffix``; ``singular`` when the number shows as 1."""
+    """A count in words (``text(n)``: the message in the right plural form, ``{count}``
+    to fill in) and the sentence when the count is missing."""
 
-    prefix: str
-    suffix: str
-    singular: str
+    text: Callable[[int], str]
     missing: str
     scale: float = 1.0
 
 
 @dataclass(frozen=True)
 class _TextPhrase:
-    prefix: str
+    """A text value in words (``{value}`` to fill in) and the sentence when it is missing."""
+
+    text: str
     missing: str
 
 
+# Messages are English source text, translated when shown (leadmodel.i18n); the Danish is
+# written as a Danish sales team would write it, not word for word.
 _COUNT_PHRASES: Final[Mapping[str, _CountPhrase]] = {
     "website_visits": _CountPhrase(
-        "Visited the website ", " times", "Visited the website once", "Website visits unknown"
+        lambda n: ngettext("Visited the website once", "Visited the website {count} times", n),
+        N_("Website visits unknown"),
     ),
-    "pages_viewed": _CountPhrase("Viewed ", " pages", "Viewed 1 page", "Pages viewed unknown"),
+    "pages_viewed": _CountPhrase(
+        lambda n: ngettext("Viewed {count} page", "Viewed {count} pages", n),
+        N_("Pages viewed unknown"),
+    ),
     "time_on_site_s": _CountPhrase(
-        "Spent ",
-        " minutes on the website",
-        "Spent 1 minute on the website",
-        "Time on the website unknown",
+        lambda n: ngettext(
+            "Spent {count} minute on the website", "Spent {count} minutes on the website", n
+        ),
+        N_("Time on the website unknown"),
         SECONDS_PER_MINUTE,
     ),
-    "email_opens": _CountPhrase("Opened ", " emails", "Opened 1 email", "Email opens unknown"),
+    "email_opens": _CountPhrase(
+        lambda n: ngettext("Opened {count} email", "Opened {count} emails", n),
+        N_("Email opens unknown"),
+    ),
     "email_clicks": _CountPhrase(
-        "Clicked through ", " emails", "Clicked through 1 email", "Email clicks unknown"
+        lambda n: ngettext("Clicked through {count} email", "Clicked through {count} emails", n),
+        N_("Email clicks unknown"),
     ),
     "content_downloads": _CountPhrase(
-        "Downloaded ", " pieces of content", "Downloaded 1 piece of content", "Downloads unknown"
+        lambda n: ngettext(
+            "Downloaded {count} piece of content", "Downloaded {count} pieces of content", n
+        ),
+        N_("Downloads unknown"),
     ),
     "events_attended": _CountPhrase(
-        "Attended ", " events", "Attended 1 event", "Events attended unknown"
+        lambda n: ngettext("Attended {count} event", "Attended {count} events", n),
+        N_("Events attended unknown"),
     ),
     "company_size": _CountPhrase(
-        "Company of ", " employees", "Company of 1 employee", "Company size unknown"
+        lambda n: ngettext("Company of {count} employee", "Company of {count} employees", n),
+        N_("Company size unknown"),
     ),
 }
 _TEXT_PHRASES: Final[Mapping[str, _TextPhrase]] = {
-    schema.SOURCE: _TextPhrase("Came in through ", "Source not recorded"),
-    "industry": _TextPhrase("Works in ", "Industry not recorded"),
-    "country": _TextPhrase("Based in ", "Country not recorded"),
-    "job_level": _TextPhrase("Job level is ", "Job level not recorded"),
+    schema.SOURCE: _TextPhrase(N_("Came in through {value}"), N_("Source not recorded")),
+    "industry": _TextPhrase(N_("Works in {value}"), N_("Industry not recorded")),
+    "country": _TextPhrase(N_("Based in {value}"), N_("Country not recorded")),
+    "job_level": _TextPhrase(N_("Job level is {value}"), N_("Job level not recorded")),
+}
+#: The channels leadmodel knows (schema.INBOUND_SOURCES, OUTBOUND_SOURCES), in words.
+_SOURCE_NAMES: Final[Mapping[str, Callable[[], str]]] = {
+    "organic_search": lambda: pgettext("source", "organic search"),
+    "paid_search": lambda: pgettext("source", "paid search"),
+    "social": lambda: pgettext("source", "social media"),
+    "email": lambda: pgettext("source", "email"),
+    "content": lambda: pgettext("source", "content"),
+    "webinar": lambda: pgettext("source", "webinar"),
+    "events": lambda: pgettext("source", "events"),
+    "referral": lambda: pgettext("source", "referral"),
+    "cold_call": lambda: pgettext("source", "cold call"),
+    "cold_email": lambda: pgettext("source", "cold email"),
+    "list_import": lambda: pgettext("source", "list import"),
 }
 _AWARENESS_PHRASES: Final[Mapping[str, str]] = {
-    "high": "Knew the company well before first contact",
-    "low": "Knew the company a little before first contact",
-    "none": "Did not know the company before first contact",
+    "high": N_("Knew the company well before first contact"),
+    "low": N_("Knew the company a little before first contact"),
+    "none": N_("Did not know the company before first contact"),
 }
-_AWARENESS_MISSING: Final = "Prior awareness not recorded"
-_ARRIVAL_MISSING: Final = "Arrival time not recorded"
-_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_GENERIC_MISSING: Final = " unknown"
+_AWARENESS_OTHER: Final = N_("Prior awareness '{value}'")
+_AWARENESS_MISSING: Final = N_("Prior awareness not recorded")
+_ARRIVAL_DAY: Final = N_("Arrived on a {weekday}")
+_ARRIVAL_DAY_TIME: Final = N_("Arrived on a {weekday} at {time}")
+_ARRIVAL_MISSING: Final = N_("Arrival time not recorded")
+_GENERIC: Final = N_("{field} = {value}")
+_GENERIC_MISSING: Final = N_("{field} unknown")
+#: The canonical fields in words (score history: ``website visits 10 -> 2``).
+FIELD_LABELS: Final[Mapping[str, str]] = {
+    schema.CREATED_AT: N_("arrival time"),
+    schema.SOURCE: N_("source"),
+    schema.PRIOR_AWARENESS: N_("prior awareness"),
+    "website_visits": N_("website visits"),
+    "pages_viewed": N_("pages viewed"),
+    "time_on_site_s": N_("seconds on the website"),
+    "email_opens": N_("email opens"),
+    "email_clicks": N_("email clicks"),
+    "content_downloads": N_("content downloads"),
+    "events_attended": N_("events attended"),
+    "company_size": N_("company size"),
+    "industry": N_("industry"),
+    "country": N_("country"),
+    "job_level": N_("job level"),
+}
+
+
+def display_labels(model: FunnelModel | None) -> dict[str, str]:
+    """Field -> its label in the current language, for the user's own fields of ``model``.
+
+    From the mapping the model was trained with (its ``display`` labels, else the name the
+    export gave the column); empty for a model without them.
+    """
+    if model is None:
+        return {}
+    stored = model.metadata.get(DISPLAY_KEY) or {}
+    lang = i18n.current()
+    return {field: labels[lang] for field, labels in stored.items() if labels.get(lang)}
+
+
+def field_label(field: str, labels: Mapping[str, str] | None = None) -> str:
+    """``field`` as a person reads it in the current language.
+
+    The user's label (``labels``: :func:`display_labels`) first, then leadmodel's words for
+    a canonical field, else the name as the export gave it.
+    """
+    if labels and field in labels:
+        return labels[field]
+    known = FIELD_LABELS.get(field)
+    return _(known) if known is not None else field
 
 
 # --- values as the model reads them -----------------------------------------------------------
@@ -155,71 +242,145 @@ def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Seri
 # --- texts ------------------------------------------------------------------------------------
 
 
-def _format_numbers(values: np.ndarray, decimals: int) -> list[str]:
-    """Compact text of numbers: ``12``, ``3.1`` (rounded to ``decimals``)."""
+@functools.cache
+def _number_marks(lang: str) -> dict[int, str]:
+    """``str.translate`` table from Python's ``1,200.5`` to how ``lang`` writes it."""
+    marks = i18n.symbols(lang)
+    return str.maketrans({",": marks.group, ".": marks.decimal, "-": marks.minus})
+
+
+def _format_numbers(values: Any, decimals: int) -> list[str]:
+    """Compact text of numbers in the current language: ``12``, ``3.1``, ``1,200`` (en),
+    ``3,1``, ``1.200`` (da); rounded to ``decimals``, no trailing zeros.
+
+    One Python format per value (callers pass the distinct values only), then the marks of
+    the language (:func:`leadmodel.i18n.symbols`) in one ``str.translate``.
+    """
     rounded = np.round(np.asarray(values, dtype=float), decimals) + 0.0  # no "-0"
-    return [str(x).removesuffix(".0") for x in rounded.tolist()]
+    shown = (f"{x:,.{decimals}f}" for x in rounded.tolist())
+    marks = _number_marks(i18n.current())
+    if decimals > 0:
+        return [t.rstrip("0").rstrip(".").translate(marks) for t in shown]
+    return [t.translate(marks) for t in shown]
+
+
+def format_number(value: float, decimals: int) -> str:
+    """One number as :func:`_format_numbers` writes it (``1,200``, ``2.5``; da ``1.200``)."""
+    return _format_numbers([value], decimals)[0]
+
+
+def _plural_n(value: float) -> int:
+    """gettext's ``n`` for a count shown as ``value`` (already rounded as shown)."""
+    return int(value) if float(value).is_integer() else FRACTION_PLURAL_N
 
 
 def _format_points(points: np.ndarray, decimals: int) -> np.ndarray:
-    """``+14 points``, ``-3.1 points``, ``+1 point``; each distinct magnitude written once."""
+    """``+14 points``, ``-3.1 points``, ``+1 point`` (da: ``+14 point``, ``-3,1 point``);
+    each distinct magnitude written once."""
     points = np.asarray(points, dtype=float)
     codes, magnitudes = pd.factorize(np.round(np.abs(points), decimals) + 0.0)
     shown = _format_numbers(magnitudes, decimals)
-    units = np.array([m + (" point" if m == "1" else " points") for m in shown], dtype=object)
-    return np.where(points < 0, "-", "+").astype(object) + units[codes]
+    units = np.array(
+        [
+            ngettext("{number} point", "{number} points", _plural_n(m)).format(number=text)
+            for m, text in zip(magnitudes.tolist(), shown, strict=True)
+        ],
+        dtype=object,
+    )
+    minus = i18n.symbols().minus
+    return np.where(points < 0, minus, "+").astype(object) + units[codes]
 
 
 def _arrival_phrase(value: Any) -> str:
-    """``Arrived on a Saturday`` (``... at 14:05`` when the time is known)."""
+    """``Arrived on a Saturday`` (``... at 14:05`` when the time is known); Danish
+    ``Kom ind en lørdag kl. 14:05``. Weekday names are Babel's (CLDR)."""
     if not isinstance(value, pd.Timestamp) or value is pd.NaT:
-        return _ARRIVAL_MISSING
-    day = f"Arrived on a {_WEEKDAYS[value.weekday()]}"
-    return day if value == value.normalize() else f"{day} at {value:%H:%M}"
+        return _(_ARRIVAL_MISSING)
+    weekday = _weekday_names(i18n.current())[value.weekday()]
+    if value == value.normalize():
+        return _(_ARRIVAL_DAY).format(weekday=weekday)
+    return _(_ARRIVAL_DAY_TIME).format(weekday=weekday, time=f"{value:%H:%M}")
 
 
-def _value_phrase(field: str, value: Any, numeric: bool, decimals: int) -> str:
-    """The sentence part of a reason (before the points) for one value of ``field``."""
+@functools.cache
+def _weekday_names(lang: str) -> tuple[str, ...]:
+    """Monday .. Sunday as ``lang`` writes them in a sentence (``mandag`` in Danish)."""
+    names = babel.dates.get_day_names("wide", context="format", locale=i18n.locale(lang))
+    return tuple(names[day] for day in range(7))
+
+
+def _value_words(field: str, value: Any) -> str:
+    """A text value in words: a known source by its name, else underscores as spaces."""
+    if field == schema.SOURCE and value in _SOURCE_NAMES:
+        return _SOURCE_NAMES[value]()
+    return str(value).replace("_", " ")
+
+
+def _value_phrase(field: str, value: Any, numeric: bool, decimals: int, label: str) -> str:
+    """The sentence part of a reason (before the points) for one value of ``field``.
+
+    ``label``: the field as the user reads it (the generic ``label = value`` form).
+    """
     missing = bool(pd.isna(value))
     if field == schema.CREATED_AT and not numeric:
         return _arrival_phrase(value)
     if field == schema.PRIOR_AWARENESS:
         if missing:
-            return _AWARENESS_MISSING
-        return _AWARENESS_PHRASES.get(value, f"Prior awareness '{value}'")
+            return _(_AWARENESS_MISSING)
+        known = _AWARENESS_PHRASES.get(value)
+        return _(known) if known is not None else _(_AWARENESS_OTHER).format(value=value)
     if numeric:
         count = _COUNT_PHRASES.get(field)
         if count is None:
-            shown = _format_numbers([value], decimals)[0]
-            return f"{field}{_GENERIC_MISSING}" if missing else f"{field} = {shown}"
+            if missing:
+                return _(_GENERIC_MISSING).format(field=label)
+            return _(_GENERIC).format(field=label, value=_format_numbers([value], decimals)[0])
         if missing:
-            return count.missing
-        shown = _format_numbers([float(value) / count.scale], decimals)[0]
-        return count.singular if shown == "1" else f"{count.prefix}{shown}{count.suffix}"
+            return _(count.missing)
+        scaled = round(float(value) / count.scale, decimals) + 0.0
+        shown = _format_numbers([scaled], decimals)[0]
+        return count.text(_plural_n(scaled)).format(count=shown)
     phrase = _TEXT_PHRASES.get(field)
     if phrase is None:
-        return f"{field}{_GENERIC_MISSING}" if missing else f"{field} = {value}"
-    return phrase.missing if missing else phrase.prefix + str(value).replace("_", " ")
+        if missing:
+            return _(_GENERIC_MISSING).format(field=label)
+        return _(_GENERIC).format(field=label, value=value)
+    if missing:
+        return _(phrase.missing)
+    return _(phrase.text).format(value=_value_words(field, value))
 
 
 def _reason_texts(
-    field: str, values: np.ndarray, points: np.ndarray, numeric: bool, decimals: int
+    field: str,
+    values: np.ndarray,
+    points: np.ndarray,
+    numeric: bool,
+    decimals: int,
+    label: str | None = None,
 ) -> np.ndarray:
     """``phrase: points`` for one field, each distinct value phrased once.
 
-    ``values`` as :func:`field_values` reads them (floats, text or Timestamps; NaN missing).
+    ``values`` as :func:`field_values` reads them (floats, text or Timestamps; NaN missing);
+    ``label``: the field as the user reads it (default: its name).
     """
+    label = field if label is None else label
     codes, uniques = pd.factorize(np.asarray(values, dtype=float if numeric else object))
-    phrases = [_value_phrase(field, v, numeric, decimals) for v in uniques]
-    phrases.append(_value_phrase(field, np.nan, numeric, decimals))  # code -1: missing
+    phrases = [_value_phrase(field, v, numeric, decimals, label) for v in uniques]
+    phrases.append(_value_phrase(field, np.nan, numeric, decimals, label))  # code -1: missing
     texts = np.array(phrases, dtype=object)[codes]
     return texts + ": " + _format_points(points, decimals)
 
 
 def reason_text(
-    field: str, value: object, points: float, decimals: int = DEFAULTS.text_decimals
+    field: str,
+    value: object,
+    points: float,
+    decimals: int = DEFAULTS.text_decimals,
+    label: str | None = None,
 ) -> str:
-    """A human sentence for one field's contribution.
+    """A human sentence for one field's contribution, in the current language.
+
+    ``label``: how a field without its own sentence is named (default: its name).
 
     >>> reason_text("prior_awareness", "high", 14.0)
     'Knew the company well before first contact: +14 points'
@@ -234,7 +395,7 @@ def reason_text(
         read = _arrival_times(given)
     else:
         read = (to_numeric(given) if numeric else text_values(field, given)).to_numpy()
-    return str(_reason_texts(field, read, np.array([points]), numeric, decimals)[0])
+    return str(_reason_texts(field, read, np.array([points]), numeric, decimals, label)[0])
 
 
 # --- ranking ------------------------------------------------------------------------------------
@@ -279,14 +440,17 @@ def _texts_at(
     field's texts are written in one go for the leads that chose it.
     """
     decimals = settings_of(model).text_decimals
-    out = [np.full(index.shape, None, dtype=object) for index, _ in ranked]
+    labels = display_labels(model)
+    out = [np.full(index.shape, None, dtype=object) for index, _valid in ranked]
     for pos in np.unique(np.concatenate([index[valid] for index, valid in ranked])):
         field = fields[pos]
         chosen = [valid & (index == pos) for index, valid in ranked]
         at = np.flatnonzero(np.logical_or.reduce([c.any(axis=1) for c in chosen]))
         numeric = field in model.features.numeric_
         texts = np.empty(len(points), dtype=object)
-        texts[at] = _reason_texts(field, read(field)[at], points[at, pos], numeric, decimals)
+        texts[at] = _reason_texts(
+            field, read(field)[at], points[at, pos], numeric, decimals, labels.get(field)
+        )
         for texts_of_ranking, pick in zip(out, chosen, strict=True):
             texts_of_ranking[pick] = np.broadcast_to(texts[:, None], pick.shape)[pick]
     return out
@@ -333,7 +497,7 @@ def reasons_frame(
     leads = as_columns(leads)
     if contrib is None:
         contrib = contributions(model, leads, stage)
-    _, points = to_points(model, contrib)
+    _base, points = to_points(model, contrib)
     index, valid = _top_k(points, k, settings.min_reason_points)
     (texts,) = _texts_at(model, contrib.fields, points, [(index, valid)], _reader(model, leads))
     names = np.asarray(contrib.fields, dtype=object)
@@ -361,7 +525,7 @@ def reason_points(
     """
     settings = settings_of(model)
     k = settings.reasons if k is None else k
-    _, points = to_points(model, contrib)
+    _base, points = to_points(model, contrib)
     index, valid = _top_k(points, k, settings.min_reason_points)
     names = np.asarray(contrib.fields, dtype=object)
     out: dict[str, Any] = {}

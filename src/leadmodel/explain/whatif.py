@@ -10,6 +10,7 @@ import pandas as pd
 from leadmodel import schema
 from leadmodel.explain.contributions import contributions, model_fields, to_points
 from leadmodel.explain.reasons import json_value
+from leadmodel.i18n import _
 from leadmodel.model import CLOSE, FunnelModel
 
 
@@ -27,8 +28,11 @@ def _as_lead_row(model: FunnelModel, lead: Mapping[str, Any] | pd.Series) -> dic
             try:
                 row[field] = _coerce(field, row[field], field in model.features.numeric_)
             except ValueError as exc:
-                who = f"lead {name!r}" if name is not None else "lead"
-                raise ValueError(f"{who}: {exc}") from None
+                if name is None:
+                    raise ValueError(_("lead: {problem}").format(problem=exc)) from None
+                raise ValueError(
+                    _("lead {name}: {problem}").format(name=repr(name), problem=exc)
+                ) from None
     return row
 
 
@@ -51,7 +55,11 @@ def what_if(
     fields = model_fields(model)
     for field in changes:
         if field not in fields:
-            raise ValueError(f"{field}: not a field this model uses (it uses: {', '.join(fields)})")
+            raise ValueError(
+                _("{field}: not a field this model uses (it uses: {fields})").format(
+                    field=field, fields=", ".join(fields)
+                )
+            )
     old = _as_lead_row(model, lead)
     new = dict(old)
     for field, value in changes.items():
@@ -60,7 +68,7 @@ def what_if(
     X = model.matrix(both)
     contrib = contributions(model, None, CLOSE, X=X)
     predictions = model.predict_columns(X, close_raw=contrib.raw)
-    _, points = to_points(model, contrib)
+    _base, points = to_points(model, contrib)
     delta = points[1] - points[0]
     state = [_outputs(model, {c: v[i] for c, v in predictions.items()}) for i in (0, 1)]
     return {

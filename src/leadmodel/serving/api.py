@@ -9,6 +9,8 @@ names the field and the lead's index.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadmodel.schema import EXAMPLE_LEAD, ExtraValue, Lead
@@ -19,6 +21,13 @@ MAX_LEADS = 1_000
 DEFAULT_REASONS = 3
 #: Upper bound of ``k`` (more reasons than this are a report, not a reason list).
 MAX_REASONS = 20
+#: Languages a request may ask for (those of :data:`leadmodel.i18n.LANGUAGES`).
+Language = Literal["en", "da"]
+LANG_DESCRIPTION = (
+    "Language of the texts in the answer (reasons, warnings, error lines): `en` or `da`; "
+    "default: the server's `LEADMODEL_LANG`, else English. Field names, codes and tier "
+    "letters do not change with the language."
+)
 
 
 class ScoreRequest(BaseModel):
@@ -40,6 +49,7 @@ class ScoreRequest(BaseModel):
         strict=True,
         description="Reasons per lead: the fields that moved the score most.",
     )
+    lang: Language | None = Field(None, description=LANG_DESCRIPTION)
 
 
 class ExplainRequest(BaseModel):
@@ -54,6 +64,7 @@ class ExplainRequest(BaseModel):
         max_length=MAX_LEADS,
         description=f"1 to {MAX_LEADS:,} leads; `lead_id` must be unique within the request.",
     )
+    lang: Language | None = Field(None, description=LANG_DESCRIPTION)
 
 
 class WhatIfRequest(BaseModel):

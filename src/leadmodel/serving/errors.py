@@ -2,15 +2,18 @@
 
 pydantic reports where a request is wrong as a location tuple
 (``("body", "leads", 3, "website_visits")``); this module turns it into the path a CRM
-developer reads, the field, the lead's index and a short message. Error text never
-contains the value that was sent (it may be personal data).
+developer reads, the field, the lead's index and a short message, in the current
+language (:mod:`leadmodel.i18n`: the request's ``lang``, else the server's). Error text
+never contains the value that was sent (it may be personal data).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from leadmodel.i18n import N_, _, ngettext
 
 #: Problems listed in one error response (the first one is also the one-line ``error``).
 MAX_REPORTED_ERRORS = 50
@@ -73,52 +76,68 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+#: The message of each pydantic error type that needs no numbers (translated when shown).
+_SIMPLE: Final = {
+    "missing": N_("is required"),
+    "finite_number": N_("must be a finite number"),
+    "float_type": N_("must be a number"),
+    "float_parsing": N_("must be a number"),
+    "int_type": N_("must be an integer"),
+    "int_parsing": N_("must be an integer"),
+    "int_from_float": N_("must be an integer"),
+    "string_type": N_("must be a string"),
+    "bool_type": N_("must be true or false"),
+    "bool_parsing": N_("must be true or false"),
+    "list_type": N_("must be a JSON array"),
+    "dict_type": N_("must be a JSON object"),
+    "model_type": N_("must be a JSON object"),
+    "model_attributes_type": N_("must be a JSON object"),
+    "extra_forbidden": N_("is not a field of this request"),
+    "string_too_short": N_("must not be empty"),
+    "json_invalid": N_("malformed JSON"),
+}
+
+
 def message(error: dict[str, Any]) -> str:
-    """A short message for one pydantic error (never echoing the value sent)."""
+    """A short message for one pydantic error (never echoing the value sent), in the
+    current language; an error type without a message of its own keeps pydantic's text."""
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
-    simple = {
-        "missing": "is required",
-        "finite_number": "must be a finite number",
-        "float_type": "must be a number",
-        "float_parsing": "must be a number",
-        "int_type": "must be an integer",
-        "int_parsing": "must be an integer",
-        "int_from_float": "must be an integer",
-        "string_type": "must be a string",
-        "bool_type": "must be true or false",
-        "bool_parsing": "must be true or false",
-        "list_type": "must be a JSON array",
-        "dict_type": "must be a JSON object",
-        "model_type": "must be a JSON object",
-        "model_attributes_type": "must be a JSON object",
-        "extra_forbidden": "is not a field of this request",
-        "string_too_short": "must not be empty",
-        "json_invalid": "malformed JSON",
-    }
-    if kind in simple:
-        return simple[kind]
+    if kind in _SIMPLE:
+        return _(_SIMPLE[kind])
     if kind == "greater_than_equal":
-        return f"must be >= {_number(ctx.get('ge'))}"
+        return _("must be >= {limit}").format(limit=_number(ctx.get("ge")))
     if kind == "less_than_equal":
-        return f"must be <= {_number(ctx.get('le'))}"
+        return _("must be <= {limit}").format(limit=_number(ctx.get("le")))
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')} (or null)"
+        # pydantic joins the last two with an English " or ": a plain list reads in any language
+        allowed = str(ctx.get("expected")).replace(" or ", ", ")
+        return _("must be one of {allowed} (or null)").format(allowed=allowed)
     if kind == "too_long":
-        return f"at most {ctx.get('max_length')} items (got {ctx.get('actual_length')})"
+        return _("at most {limit} items (got {count})").format(
+            limit=ctx.get("max_length"), count=ctx.get("actual_length")
+        )
     if kind == "too_short":
-        return f"at least {ctx.get('min_length')} item(s)"
+        return ngettext(
+            "at least {limit} item", "at least {limit} items", _count(ctx, "min_length")
+        ).format(limit=ctx.get("min_length"))
     if kind.startswith(("datetime", "date")):
-        return "must be an ISO 8601 date or date-time"
-    text = str(error.get("msg", "is not valid"))
+        return _("must be an ISO 8601 date or date-time")
+    text = str(error.get("msg", _("is not valid")))
     return text[:1].lower() + text[1:]
+
+
+def _count(ctx: dict[str, Any], key: str) -> int:
+    """An integer of pydantic's error context (0 when it has none)."""
+    value = ctx.get(key)
+    return value if isinstance(value, int) else 0
 
 
 def _union_message(errors: list[dict[str, Any]]) -> str:
     kinds = {e.get("type") for e in errors}
     if "finite_number" in kinds:
-        return "must be a finite number"
+        return _(_SIMPLE["finite_number"])
     if kinds & {"string_type", "float_type", "bool_type"} and len(errors) > 1:
-        return "must be a string, a number, true/false or null"
+        return _("must be a string, a number, true/false or null")
     return message(errors[0])
 
 

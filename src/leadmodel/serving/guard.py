@@ -4,6 +4,9 @@ A pure ASGI middleware, so it runs before any parsing and costs one header look-
 the happy path. It wraps only the API app: BentoML's health endpoints, ``/metrics`` and
 the OpenAPI page stay open.
 
+Its error lines are in the server's language (``LEADMODEL_LANG``): the request's own
+``lang`` is in a body not read yet.
+
 The token comes from the service's settings (``LEADMODEL_API_TOKEN``, read by
 :func:`leadmodel.serving.settings.api_token`); the service checks it before any worker
 starts, so a set-but-empty variable stops the server instead of leaving the API open.
@@ -17,6 +20,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from leadmodel.i18n import _
 from leadmodel.serving.errors import Problem, error_body
 from leadmodel.serving.settings import service_settings
 
@@ -34,7 +38,7 @@ def authorized(header: bytes, token: bytes) -> bool:
     The scheme may be written in any case and followed by more than one space; the token
     must be exact, and is compared in constant time.
     """
-    scheme, _, credentials = header.partition(b" ")
+    scheme, _space, credentials = header.partition(b" ")
     matches = hmac.compare_digest(credentials.lstrip(b" "), token)
     return matches and scheme.lower() == BEARER
 
@@ -66,7 +70,7 @@ class RequestGuard:
         if self.expected is not None and not authorized(
             headers.get(b"authorization", b""), self.expected
         ):
-            response = refusal("authorization", "missing or wrong bearer token", 401)
+            response = refusal("authorization", _("missing or wrong bearer token"), 401)
             response.headers["WWW-Authenticate"] = "Bearer"
             await response(scope, receive, send)
             return
@@ -75,13 +79,16 @@ class RequestGuard:
             return
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if media_type != JSON_MEDIA_TYPE.encode():
-            message = f"must be JSON (Content-Type: {JSON_MEDIA_TYPE})"
+            message = _("must be JSON (Content-Type: {media_type})").format(
+                media_type=JSON_MEDIA_TYPE
+            )
             await refusal("body", message, 415)(scope, receive, send)
             return
         body = await self._read_body(headers, receive)
         if body is None:
             limit = f"{MAX_BODY_BYTES // 1024 // 1024} MiB"
-            await refusal("body", f"larger than the {limit} limit", 413)(scope, receive, send)
+            message = _("larger than the {limit} limit").format(limit=limit)
+            await refusal("body", message, 413)(scope, receive, send)
             return
         replayed = False
 

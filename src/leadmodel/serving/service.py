@@ -25,6 +25,12 @@ the environment, read at start-up (never at import):
     The prediction log's folder (``leadmodel serve --log``), ``off`` to switch it off.
 ``LEADMODEL_LOG_FLUSH_SECONDS``, ``LEADMODEL_RELOAD_SECONDS``
     How often the log is written (default 1) and the registry polled (default 10; 0 = off).
+``LEADMODEL_LANG``
+    Language of the answers' texts (``en`` or ``da``) when a request gives no ``lang``.
+
+A ``/score`` or ``/explain`` request is answered in its ``lang`` (reasons, warnings, the
+error lines of a refused request): the route runs the scoring inside
+:func:`leadmodel.i18n.using`, so concurrent requests each keep their own language.
 
 Every score ``/score`` and ``/explain`` hand out is recorded in the prediction log
 (:mod:`.scorelog`: in memory during the request, written by a thread every
@@ -49,7 +55,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadmodel import predlog, tracking
+from leadmodel import i18n, predlog, tracking
+from leadmodel.i18n import _
 from leadmodel.serving import bentoml_fix
 from leadmodel.serving.api import (
     ErrorResponse,
@@ -135,9 +142,17 @@ def _problem_response(problems: list[Problem], status: int) -> JSONResponse:
 @app.exception_handler(RequestValidationError)
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return refusal("body", "malformed JSON", 400)
-    return _problem_response(problems_from_pydantic(errors, strip=1), 422)
+    with i18n.using(_asked_language(exc.body)):
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return refusal("body", _("malformed JSON"), 400)
+        return _problem_response(problems_from_pydantic(errors, strip=1), 422)
+
+
+def _asked_language(body: Any) -> str | None:
+    """The ``lang`` of a refused request's body when it is one the service has, else None
+    (the server's language): a request with a wrong ``lang`` is answered in the default."""
+    lang = body.get("lang") if isinstance(body, dict) else None
+    return lang if lang in i18n.LANGUAGES else None
 
 
 @app.exception_handler(RequestProblem)
@@ -156,7 +171,7 @@ async def _bug(request: Request, exc: Exception) -> JSONResponse:
     # The message may quote request values (personal data): log the type and the code path.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("unexpected %s on %s\n%s", type(exc).__name__, request.url.path, frames)
-    return refusal("service", "unexpected error; the request was not the cause", 500)
+    return refusal("service", _("unexpected error; the request was not the cause"), 500)
 
 
 # --- the routes: each hands its validated request to the service's Scorer --------------------
@@ -169,7 +184,12 @@ def _service() -> LeadScorerService:
 async def score(body: ScoreRequest) -> Response:
     """Score 1 to 1,000 leads: P(accept), P(close), score, tier and the top-k reasons."""
     service = _service()
-    answer = await service.run(len(body.leads), lambda: service.scorer.score(body, service.log))
+
+    def work() -> bytes:
+        with i18n.using(body.lang):
+            return service.scorer.score(body, service.log)
+
+    answer = await service.run(len(body.leads), work)
     return Response(answer, media_type="application/json")
 
 
@@ -177,7 +197,12 @@ async def score(body: ScoreRequest) -> Response:
 async def explain_contributions(body: ExplainRequest) -> dict[str, Any]:
     """Every field's contribution, in score points, to both stages of every lead."""
     service = _service()
-    return await service.run(len(body.leads), lambda: service.scorer.explain(body, service.log))
+
+    def work() -> dict[str, Any]:
+        with i18n.using(body.lang):
+            return service.scorer.explain(body, service.log)
+
+    return await service.run(len(body.leads), work)
 
 
 @app.post("/whatif", operation_id="whatif", response_model=WhatIfResponse, **_ROUTE)
@@ -211,19 +236,25 @@ class LeadScorerService:
 
     @bentoml.on_deployment
     def check_start() -> None:
-        """Before any worker starts: the settings are usable, the log folder is writable
-        and the model loads.
+        """Before any worker starts: the settings are usable (``LEADMODEL_LANG`` a language
+        the service has), the log folder is writable and the model loads.
 
         Else one clear line and exit 1. Without a token the API is open: one warning says
         so (here, once per server, not once per worker).
         """
         try:
             settings = service_settings()
+            i18n.resolve(None)  # LEADMODEL_LANG, if set, is a language with a catalogue
             if settings.api_token is None:
                 logger.warning("%s", NO_TOKEN)
             _check_log_dir(settings)
             tracking.load_funnel(settings.model_uri)
-        except (SettingsError, predlog.LogError, tracking.ModelNotFound) as exc:
+        except (
+            SettingsError,
+            i18n.LanguageError,
+            predlog.LogError,
+            tracking.ModelNotFound,
+        ) as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None
@@ -285,9 +316,15 @@ def _check_log_dir(settings: ServiceSettings) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise predlog.LogError(f"prediction log {folder}: cannot create it ({exc})") from None
+        raise predlog.LogError(
+            _("prediction log {folder}: cannot create it ({problem})").format(
+                folder=folder, problem=exc
+            )
+        ) from None
     if not os.access(folder, os.W_OK):
-        raise predlog.LogError(f"prediction log {folder}: folder is not writable")
+        raise predlog.LogError(
+            _("prediction log {folder}: folder is not writable").format(folder=folder)
+        )
 
 
 def _freeze_heap(again: bool = False) -> None:
