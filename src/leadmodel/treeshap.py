@@ -171,7 +171,7 @@ class ContributionTables:
     slot_start: np.ndarray  # per slot: its value in the group's first table row
     slot_width: np.ndarray  # per slot: the width of its group's table rows
     slot_feature: np.ndarray  # per slot: its feature
-    to_features: sparse.csr_matrix  # (slots, num_features): slot -> its feature
+    from_slots: sparse.csr_matrix  # (num_features, slots): 1 where the slot is the feature's
     table: np.ndarray  # every group's (patterns, width) table, flat
     base: float  # the base value (sum of the trees' expected values)
 
@@ -279,8 +279,8 @@ class ContributionTables:
             slot_start=np.array(slot_start, dtype=np.int64),
             slot_width=np.array(slot_width, dtype=np.int64),
             slot_feature=np.array(slot_feature, dtype=np.intp),
-            to_features=sparse.csr_matrix(
-                (np.ones(slots), (np.arange(slots), slot_feature)), shape=(slots, num_features)
+            from_slots=sparse.csr_matrix(
+                (np.ones(slots), (slot_feature, np.arange(slots))), shape=(num_features, slots)
             ),
             table=np.concatenate(tables) if tables else np.zeros(0),
             base=0.0,
@@ -295,20 +295,19 @@ class ContributionTables:
         if not len(self.slot_group):
             out[tabulated, :-1] = 0.0
             return out
-        if len(tabulated) == 1:  # one lead: a weighted count beats a sparse product
-            values = self.table[
-                self.slot_start + self.codes(X[tabulated])[0, self.slot_group] * self.slot_width
-            ]
-            out[tabulated[0], :-1] = np.bincount(
-                self.slot_feature, weights=values, minlength=self.num_features
-            )
-            return out
         step = max(1, CHUNK_VALUES // len(self.slot_group))
         for first in range(0, len(tabulated), step):
             at = tabulated[first : first + step]
-            codes = self.codes(X[at])
-            values = self.table[self.slot_start + codes[:, self.slot_group] * self.slot_width]
-            out[at, :-1] = values @ self.to_features
+            codes = self._codes_by_group(X[at])  # (groups, rows): whole rows copy fast
+            values = self.table[
+                self.slot_start[:, None] + codes[self.slot_group] * self.slot_width[:, None]
+            ]
+            if len(at) == 1:  # one lead: a weighted count beats a sparse product
+                out[at[0], :-1] = np.bincount(
+                    self.slot_feature, weights=values[:, 0], minlength=self.num_features
+                )
+            else:
+                out[at, :-1] = (self.from_slots @ values).T
         return out
 
     def _split_off_nan_categories(
@@ -327,9 +326,13 @@ class ContributionTables:
 
     def codes(self, X: np.ndarray) -> np.ndarray:
         """``(rows, groups)``: every group's pattern (its row in the group's table)."""
-        classes = self.classes.of(X)
-        parts = self.parts[self.pair_start + classes[:, self.pair_feature]]
-        return np.add.reduceat(parts, self.group_pairs, axis=1)
+        return self._codes_by_group(X).T
+
+    def _codes_by_group(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`codes` as ``(groups, rows)``."""
+        classes = self.classes.of(X).T
+        parts = self.parts[self.pair_start[:, None] + classes[self.pair_feature]]
+        return np.add.reduceat(parts, self.group_pairs, axis=0)
 
 
 @dataclass
