@@ -1,6 +1,7 @@
 """Contribution tables give LightGBM's own ``pred_contrib`` numbers, edge values included.
 
-The tables decide left or right at every split as LightGBM does; these tests feed them
+The tables decide left or right at every split as LightGBM does and compute each leaf's
+TreeSHAP share themselves (small trees and the deep trees of a tuned model); these tests feed them
 the values where that is easiest to get wrong (exactly a threshold and its neighbours,
 NaN, zero and values within 1e-35 of it, negative, fractional and unseen category codes)
 on boosters with every missing-value handling, and compare with ``pred_contrib``. Scores
@@ -18,13 +19,18 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from leadmodel import treeshap
 from leadmodel.model import LGBM_THREADS, StageModel
-from leadmodel.treeshap import MAX_SPLITS, ZERO, ContributionTables
+from leadmodel.treeshap import ZERO, ContributionTables
 
 ROWS = 3_000
-#: pred_contrib and the tables sum the same per-tree numbers in another order.
+#: pred_contrib and the tables sum the same per-leaf terms in another order.
 ATOL = 1e-12
+#: The same for trees of up to 31 leaves over 10 features (longer sums).
+DEEP_ATOL = 1e-10
 CATEGORIES = 6
+DEEP_ROWS = 4_000
+DEEP_LEAVES = 31
 
 
 def _data(seed: int, nan_share: float, zero_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +133,50 @@ def test_the_best_iteration_is_the_one_tabulated() -> None:
     np.testing.assert_allclose(tables.contributions(X[:300]), want, rtol=0, atol=ATOL)
 
 
-def test_large_trees_keep_lightgbm_and_give_the_same_numbers() -> None:
-    booster, X = _booster(4, leaves=2 * MAX_SPLITS + 1)
+def _deep_booster() -> tuple[lgb.Booster, np.ndarray]:
+    """31-leaf trees over 10 features (2 categorical, NaN in 3): long paths, many features."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(DEEP_ROWS, 10))
+    X[:, 2] = rng.integers(0, CATEGORIES, size=DEEP_ROWS)
+    X[:, 7] = rng.integers(0, 12, size=DEEP_ROWS)
+    for f in (1, 4, 8):
+        X[rng.random(DEEP_ROWS) < 0.15, f] = np.nan
+    X[rng.random(DEEP_ROWS) < 0.1, 5] = 0.0
+    clean = np.nan_to_num(X)
+    logit = clean[:, :6].sum(axis=1) * np.sign(clean[:, 6]) + (X[:, 7] % 3) - (X[:, 2] == 1)
+    y = (rng.random(DEEP_ROWS) < 1 / (1 + np.exp(-logit))).astype(int)
+    data = lgb.Dataset(X, y, categorical_feature=[2, 7], free_raw_data=False)
+    params = {
+        "objective": "binary",
+        "num_leaves": DEEP_LEAVES,
+        "min_data_in_leaf": 5,
+        "max_cat_to_onehot": 2,
+        "verbose": -1,
+        "num_threads": LGBM_THREADS,
+    }
+    return lgb.train(params, data, num_boost_round=25), X
+
+
+def test_deep_trees_get_tables_equal_to_lightgbm() -> None:
+    booster, X = _deep_booster()
+    leaves = [t["num_leaves"] for t in booster.dump_model()["tree_info"]]
+    assert max(leaves) == DEEP_LEAVES and min(leaves) >= 20  # more than 2**10 patterns
+    tables = ContributionTables.build(booster)
+    assert tables is not None
+    rng = np.random.default_rng(12)
+    rows = np.vstack([X[:300], X[rng.integers(0, DEEP_ROWS, 200)]])
+    rows[300:, 7] = rng.choice([-1.0, 0.0, 5.0, 11.0, 12.0, 40.0], size=200)  # unseen codes
+    rows[300:, 3] = np.nan  # NaN where training had none
+    want = booster.predict(rows, pred_contrib=True, num_threads=LGBM_THREADS)
+    assert np.isnan(rows).any(axis=1).mean() > 0.3
+    np.testing.assert_allclose(tables.contributions(rows), want, rtol=0, atol=DEEP_ATOL)
+    np.testing.assert_allclose(tables.contributions(rows[:1]), want[:1], rtol=0, atol=DEEP_ATOL)
+
+
+def test_tables_over_the_size_limit_keep_lightgbm_and_give_the_same_numbers(monkeypatch) -> None:
+    booster, X = _booster(4, leaves=21)
+    assert ContributionTables.build(booster) is not None
+    monkeypatch.setattr(treeshap, "MAX_TABLE_VALUES", 100)
     assert ContributionTables.build(booster) is None
     stage = StageModel("close", booster)
     want = booster.predict(X[:200], pred_contrib=True, num_threads=LGBM_THREADS)
@@ -160,24 +208,23 @@ def test_a_stage_scores_with_the_booster_itself() -> None:
     np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=0, atol=ATOL)
 
 
-def _corrupted(stage: StageModel, tree: int) -> StageModel:
-    """A copy of ``stage`` whose tables hold a wrong leaf value for one pattern of ``tree``."""
+def _corrupted(stage: StageModel, X: np.ndarray) -> tuple[StageModel, np.ndarray]:
+    """A copy of ``stage`` with one wrong table value; the rows of ``X`` that read it."""
     wrong = copy.copy(stage)
     tables = copy.deepcopy(stage.contribution_tables())
     assert tables is not None
-    tables.table[tables.offset[tree]] += 0.5  # one (tree, pattern) row: a wrong leaf value
+    codes = tables.codes(X)[:, 0]  # group 0 (the first tree's), slot 0 (its first feature)
+    tables.table[tables.slot_start[0] + codes[0] * tables.slot_width[0]] += 0.5
     wrong._tables = tables
-    return wrong
+    return wrong, codes == codes[0]
 
 
 def test_wrong_tables_are_caught_on_every_call_and_lightgbm_answers(caplog) -> None:
     booster, X = _booster(6)
     stage = StageModel("close", booster)
     want = booster.predict(X[:400], pred_contrib=True, num_threads=LGBM_THREADS)
-    wrong = _corrupted(stage, tree=0)
+    wrong, hit = _corrupted(stage, X[:400])  # hit: the rows that read the wrong value
     tables = wrong.contribution_tables()
-    pattern = tables.codes(X[:400], tree=0)
-    hit = pattern == 0  # rows whose tree 0 pattern is the corrupted table row
     assert hit.any() and not hit.all()
     assert np.abs(tables.contributions(X[:400])[hit] - want[hit]).max() > 0.1  # really wrong
     with caplog.at_level(logging.WARNING, logger="leadmodel.model"):

@@ -1,8 +1,9 @@
 """Per-lead contributions: the booster's TreeSHAP values per field, and on the points scale.
 
-Contributions are the booster's own (``pred_contrib=True``: exactly TreeSHAP, with the base
-value last), looked up in per-tree tables of LightGBM's values where the trees are small
-and checked against the booster's raw score on every call (:meth:`StageModel.explain`).
+Contributions are the booster's TreeSHAP values (those of ``pred_contrib=True``, with the
+base value last), looked up in tables computed once per group of leaves
+(:mod:`leadmodel.treeshap`) and checked against the booster's raw score on every call
+(:meth:`StageModel.explain`).
 
 **How points are computed** (see ``docs/explanations.md``). For one stage the booster's
 raw log-odds are ``raw = base + sum_f c_f`` (TreeSHAP additivity). Calibration is the line
