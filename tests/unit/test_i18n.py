@@ -87,9 +87,19 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     folder = PACKAGE / "locale" / lang / "LC_MESSAGES"
     with (folder / "leadmodel.mo").open("rb") as mo:
-        compiled = {(m.id, m.context): m.string for m in read_mo(mo) if m.id}
-    source = {(m.id, m.context): m.string for m in catalogue(lang) if m.id and not m.fuzzy}
+        compiled = {_key(m): _strings(m) for m in read_mo(mo) if m.id}
+    source = {_key(m): _strings(m) for m in catalogue(lang) if m.id and not m.fuzzy}
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
+
+
+def _key(message) -> tuple:
+    """A message's id and context; a plural's ids as a tuple (read_mo gives a list)."""
+    ids = message.id if isinstance(message.id, str) else tuple(message.id)
+    return ids, message.context
+
+
+def _strings(message) -> str | tuple:
+    return message.string if isinstance(message.string, str) else tuple(message.string)
 
 
 def test_language_comes_from_the_call_then_the_environment(monkeypatch) -> None:
