@@ -130,10 +130,16 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
 _ = gettext
 
 
-@functools.cache
 def locale(lang: str | None = None) -> babel.Locale:
     """Babel's locale of ``lang`` (default: the current language)."""
-    return babel.Locale.parse(LOCALES[resolve(lang) if lang else current()])
+    return _locale(resolve(lang) if lang else current())
+
+
+@functools.cache
+def _locale(code: str) -> babel.Locale:
+    # cached per language code: a cache keyed on ``lang=None`` kept the first caller's
+    # language for every later call of any language
+    return babel.Locale.parse(LOCALES[code])
 
 
 @dataclass(frozen=True)
