@@ -528,7 +528,9 @@ def _write_atomic(df: DataFrame, path: str) -> None:
         if fs.exists(target):
             fs.delete(target, True)
         if not fs.rename(tmp, target):
-            raise OSError(f"{path}: cannot move the written output into place")
+            raise OSError(
+                i18n.gettext("{path}: cannot move the written output into place").format(path=path)
+            )
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, True)

@@ -362,7 +362,7 @@ def register(info: Any, name: str, by: str = "train") -> str:
         mv = client.create_model_version(
             name, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
         )
-        _move(client, name, CHALLENGER, str(mv.version), by, "registered by the run")
+        _move(client, name, CHALLENGER, str(mv.version), by, _("registered by the run"))
     return str(mv.version)
 
 
