@@ -1199,6 +1199,7 @@ def serve(
     env["MLFLOW_TRACKING_URI"] = tracking_uri()
     folder = log_dir(log)  # resolved here, so a relative --log is the caller's folder
     env[LOG_ENV] = OFF if folder is None else str(folder)
+    env[i18n.LANG_ENV] = i18n.current()  # `--lang da serve`: Danish unless a request says
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     env[BENTOML_OVERRIDES_ENV] = overrides
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
