@@ -137,8 +137,7 @@ def locale(lang: str | None = None) -> babel.Locale:
 
 @functools.cache
 def _locale(code: str) -> babel.Locale:
-    # cached per language code: a cache keyed on ``lang=None`` kept the first caller's
-    # language for every later call of any language
+    """Cached by the resolved code: a cache on ``lang=None`` kept the first call's language."""
     return babel.Locale.parse(LOCALES[code])
 
 
