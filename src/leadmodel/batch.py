@@ -29,6 +29,7 @@ with the row of their first occurrence (16 bytes a lead), not as strings.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Collection
@@ -44,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadmodel import ingest, predlog, schema
+from leadmodel import i18n, ingest, predlog, schema
 from leadmodel.explain.reasons import display_labels
 from leadmodel.history import CHANGE_REASONS, SCORE_CHANGE, PreviousScores, change_columns
 from leadmodel.io import AtomicTableWriter, check_writable
@@ -60,7 +61,6 @@ REASONS_TEXT: Final = "reasons"
 DUPLICATE_REASON: Final = f"{schema.LEAD_ID}: {schema.CHECK_DUPLICATE}"
 #: Placeholder for one duplicate message while its row number is rewritten.
 _MARK: Final = "\x00"
-_DUPLICATE_PREFIX: Final = f"{schema.LEAD_ID}: duplicate of row "
 
 #: ``progress(rows_read, done, total)`` after every chunk; ``done``/``total`` are bytes for
 #: CSV and rows for Parquet.
@@ -333,16 +333,17 @@ def validate_chunk(
     text = rejects[ingest.REJECT_REASON].to_numpy(dtype=object, copy=True)
 
     # ingest named the first row of a duplicate within the chunk: name it in the file
-    named = pd.Series(text, dtype=object).str.contains(_DUPLICATE_PREFIX, regex=False).to_numpy()
+    prefix = ingest.duplicate_prefix()  # in the current language
+    named = pd.Series(text, dtype=object).str.contains(prefix, regex=False).to_numpy()
     if named.any():
         parts = pd.Series(text[named], dtype=object).str.replace(
-            _DUPLICATE_PREFIX + r"\d+", _MARK, n=1, regex=True
+            re.escape(prefix) + r"\d+", _MARK, n=1, regex=True
         )
         head_tail = parts.str.partition(_MARK)
         first = pd.Series(first_rows[local[named]]).astype(str).to_numpy(dtype=object)
         text[named] = (
             head_tail[0].to_numpy(dtype=object)
-            + _DUPLICATE_PREFIX
+            + prefix
             + first
             + head_tail[2].to_numpy(dtype=object)
         )
@@ -389,9 +390,11 @@ def _duplicate_reasons(
     raw: pd.DataFrame, id_column: str | None, positions: np.ndarray, first_rows: np.ndarray
 ) -> np.ndarray:
     """``lead_id: duplicate of row N (got 'X')`` for the raw rows at ``positions``."""
-    got = raw[id_column].iloc[positions].astype(object).to_numpy() if id_column else ""
-    first = pd.Series(first_rows[positions]).astype(str).to_numpy(dtype=object)
-    return _DUPLICATE_PREFIX + first + " (got '" + got + "')"
+    if id_column:
+        got = raw[id_column].iloc[positions].astype(object).to_numpy()
+    else:
+        got = np.full(len(positions), "", dtype=object)
+    return ingest.duplicate_reasons(first_rows[positions], got)
 
 
 def validation_time(now: pd.Timestamp | str | None = None) -> pd.Timestamp:
@@ -545,20 +548,30 @@ def reject_problem(summary: BatchSummary) -> str | None:
     if summary.rows_scored and share <= limit:
         return None
     top = list(summary.reasons.items())
-    named = ", ".join(f"{reason} {n:,}" for reason, n in top[:REASONS_IN_MESSAGE])
+    named = ", ".join(f"{reason} {i18n.number(n)}" for reason, n in top[:REASONS_IN_MESSAGE])
     if len(top) > REASONS_IN_MESSAGE:
-        named += f", and {len(top) - REASONS_IN_MESSAGE} more"
-    hint = (
-        f"see {summary.rejects}"
-        if summary.rejects is not None
-        else "add --rejects PATH to keep them with their reasons"
-    )
+        named = i18n.gettext("{reasons}, and {more} more").format(
+            reasons=named, more=i18n.number(len(top) - REASONS_IN_MESSAGE)
+        )
+    if summary.rejects is not None:
+        hint = i18n.gettext("see {path}").format(path=summary.rejects)
+    else:
+        hint = i18n.gettext("add --rejects PATH to keep them with their reasons")
     if not summary.rows_scored:
-        return f"no lead scored: all {summary.rows_in:,} rows rejected ({named}); {hint}"
-    return (
-        f"{summary.rows_rejected:,} of {summary.rows_in:,} rows rejected ({share:.1%}), "
-        f"more than the limit of {limit * 100:g}% ({named}); "
-        f"the other {summary.rows_scored:,} leads were scored; {hint}"
+        return i18n.gettext("no lead scored: all {rows} rows rejected ({reasons}); {hint}").format(
+            rows=i18n.number(summary.rows_in), reasons=named, hint=hint
+        )
+    return i18n.gettext(
+        "{rejected} of {rows} rows rejected ({share}), more than the limit of {limit} "
+        "({reasons}); the other {scored} leads were scored; {hint}"
+    ).format(
+        rejected=i18n.number(summary.rows_rejected),
+        rows=i18n.number(summary.rows_in),
+        share=i18n.percent(share, 1),
+        limit=i18n.percent(limit, 0 if float(limit * 100).is_integer() else 1),
+        reasons=named,
+        scored=i18n.number(summary.rows_scored),
+        hint=hint,
     )
 
 
@@ -599,10 +612,14 @@ def check_paths(data: str | Path, out: str | Path, rejects: str | Path | None = 
     if rejects is not None:
         check_writable(rejects)
         if Path(rejects).resolve() == Path(out).resolve():
-            raise ValueError(f"{rejects}: the rejects file must differ from --out")
+            raise ValueError(
+                i18n.gettext("{path}: the rejects file must differ from --out").format(path=rejects)
+            )
     for path in (out, rejects):
         if path is not None and Path(path).resolve() == Path(data).resolve():
-            raise ValueError(f"{path}: would overwrite the input file")
+            raise ValueError(
+                i18n.gettext("{path}: would overwrite the input file").format(path=path)
+            )
 
 
 def score_file(
@@ -674,7 +691,9 @@ def score_file(
     started = time.perf_counter()
     scored_at = pd.Timestamp.now(tz="UTC")
     if reasons < 0:
-        raise ValueError(f"reasons: must be 0 or more, got {reasons}")
+        raise ValueError(
+            i18n.gettext("reasons: must be 0 or more, got {reasons}").format(reasons=reasons)
+        )
     check_paths(data, out, rejects)
     crm = _write_back(crm_format, out)
     if not isinstance(mapping, ingest.Mapping):
@@ -817,7 +836,9 @@ def _write_back(crm_format: str | None, out: str | Path) -> Any:
     found = crm.write_back(crm_format)
     if Path(out).suffix.lower() not in crm.WRITE_BACK_SUFFIXES:
         raise ValueError(
-            f"{out}: a {found.system} write-back file is imported as CSV; name it *.csv"
+            i18n.gettext(
+                "{path}: a {system} write-back file is imported as CSV; name it *.csv"
+            ).format(path=out, system=found.system)
         )
     return found
 

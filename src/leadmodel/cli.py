@@ -1,11 +1,15 @@
 """The ``leadmodel`` command. Thin: parse options, call one library function, print a summary.
 
 Each command prints a human summary, or one JSON object with ``--json``. Bad input ends
-with one clear line on stderr and exit code 2, never a traceback.
+with one clear line on stderr and exit code 2, never a traceback. What a person reads
+(summaries, table headers, hints, error lines) is in the language of ``--lang``, else
+``LEADMODEL_LANG``, else English (:mod:`leadmodel.i18n`); ``--json`` keys and codes, file
+columns and exit codes are the same in every language.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -15,7 +19,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from leadmodel import i18n
 from leadmodel.config import DEFAULT_MODEL_NAME
+from leadmodel.i18n import _, ngettext
 
 app = typer.Typer(
     name="leadmodel",
@@ -41,13 +47,28 @@ def training_errors() -> Iterator[None]:
     except (ConfigError, IngestError, LeakageError, StoreError, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:  # e.g. an artifact folder that became read-only during the run
-        fail(f"cannot write to the MLflow store: {exc.strerror or exc} ({exc.filename or '-'})")
+        fail(
+            _("cannot write to the MLflow store: {problem} ({path})").format(
+                problem=exc.strerror or exc, path=exc.filename or "-"
+            )
+        )
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one clear error line and exit (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    label = _("error")
+    err_console.print(f"[bold red]{label}:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _label_line(label: str, text: str, style: str) -> None:
+    """``label: text`` with the label in ``style`` (a warning, a note, a verdict)."""
+    console.print(f"[{style}]{label}:[/] {text}", highlight=False, soft_wrap=True)
+
+
+def _n(value: float | int, decimals: int | None = None) -> str:
+    """A number as the current language writes it (``1,200`` / ``1.200``)."""
+    return i18n.number(value, decimals)
 
 
 def print_json(obj: Any) -> None:
@@ -56,15 +77,30 @@ def print_json(obj: Any) -> None:
 
 
 @app.callback()
-def _quiet_libraries() -> None:
-    """Keep the libraries' chatter off a user's console; their real warnings stay visible.
+def _setup(
+    ctx: typer.Context,
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        metavar="en|da",
+        help="Language of what the command prints [default: $LEADMODEL_LANG, else en].",
+    ),
+) -> None:
+    """Choose the language of the command, and keep the libraries' chatter off a console.
 
-    MLflow logs at INFO (table creation, "validating input example") and draws download
-    progress bars on every model load; a user cannot act on either. Set the variables
-    yourself to see them again.
+    The language holds for the command's context only (:func:`leadmodel.i18n.using`), so
+    one process can run commands in several languages. MLflow logs at INFO (table
+    creation, "validating input example") and draws download progress bars on every model
+    load; a user cannot act on either. Set the variables yourself to see them again.
     """
     import os
 
+    try:
+        ctx.with_resource(i18n.using(lang))
+    except i18n.LanguageError as exc:
+        ctx.with_resource(i18n.using(i18n.DEFAULT_LANGUAGE))  # the error line needs one
+        option = "--lang" if lang is not None else i18n.LANG_ENV
+        fail(f"{option}: {exc}")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -174,32 +210,37 @@ def synth(
         CANONICAL_FORMAT,
         CRM_FORMATS,
         DEFAULT_AS_OF,
+        SCENARIO_DEFAULT_DAYS,
         crm_export,
         generate,
         summarise,
     )
 
     if rows <= 0:
-        fail(f"--rows: must be a positive number of leads, got {rows}")
+        fail(_("--rows: must be a positive number of leads, got {rows}").format(rows=rows))
     if campaigns < 0:
-        fail(f"--campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
+        fail(
+            _("--campaigns: must be 0 (off) or a number of campaigns, got {campaigns}").format(
+                campaigns=campaigns
+            )
+        )
     formats = (CANONICAL_FORMAT, *CRM_FORMATS)
     if export_format not in formats:
-        fail(f"--format: must be one of {', '.join(formats)}, got {export_format!r}")
+        fail(_one_of("--format", formats, export_format))
     if messy and export_format != CANONICAL_FORMAT:
-        fail("--format: a CRM's export is written clean; drop --messy")
+        fail(_("--format: a CRM's export is written clean; drop --messy"))
     if scenario_from is not None and scenario is None:
-        fail("--scenario-from: only used with --scenario")
+        fail(_("--scenario-from: only used with --scenario"))
     targets = {"--out": out} | ({"--truth-out": truth_out} if truth_out else {})
     if truth_out and truth_out == out:
-        fail("--truth-out: must differ from --out")
+        fail(_("--truth-out: must differ from --out"))
     for option, path in targets.items():
         try:
             check_writable(path)
         except ValueError as exc:
             fail(f"{option}: {exc}")
     try:
-        with err_console.status(f"generating {rows:,} leads..."):
+        with err_console.status(_("generating {rows} leads...").format(rows=_n(rows))):
             data = generate(
                 rows,
                 seed=seed,
@@ -220,7 +261,7 @@ def synth(
     except ValueError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot write the export: {exc}")
+        fail(_("cannot write the export: {problem}").format(problem=exc))
     summary = summarise(data.export) | {"out": out, "truth_out": truth_out, "messy": messy}
     summary |= {"drift": drift, "campaigns": campaigns, "injected": data.injected}
     summary |= {"format": export_format}
@@ -232,43 +273,74 @@ def synth(
     if drift:
         oldest, newest = summary["close_rate_oldest_quarter"], summary["close_rate_newest_quarter"]
         console.print(
-            f"drift: close rate {_pct(oldest)} (oldest quarter) -> {_pct(newest)} (newest)"
+            _("drift: close rate {oldest} (oldest quarter) -> {newest} (newest)").format(
+                oldest=_pct(oldest), newest=_pct(newest)
+            )
         )
     if scenario:
-        since = scenario_from or "120 days before the export's date"
-        console.print(f"scenario: {scenario} from {since}", highlight=False)
+        if scenario_from:
+            line = _("scenario: {scenario} from {day}").format(
+                scenario=scenario, day=_day(scenario_from)
+            )
+        else:
+            line = _("scenario: {scenario} from {days} days before the export's date").format(
+                scenario=scenario, days=_n(SCENARIO_DEFAULT_DAYS)
+            )
+        console.print(line, highlight=False)
     if campaigns:
         console.print(
-            f"campaigns: {campaigns:,} requested, {summary['campaigns_seen']:,} in the export"
+            _("campaigns: {requested} requested, {seen} in the export").format(
+                requested=_n(campaigns), seen=_n(summary["campaigns_seen"])
+            )
         )
+
+
+def _one_of(option: str, allowed: Any, got: str) -> str:
+    """``--option: must be one of a, b, got 'c'`` in the current language."""
+    return _("{option}: must be one of {allowed}, got {got}").format(
+        option=option, allowed=", ".join(allowed), got=repr(got)
+    )
+
+
+def _day(value: Any) -> str:
+    """A day (``YYYY-MM-DD`` text, a date or a timestamp) as the language writes it."""
+    if value is None:
+        return "-"
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return i18n.date(day)
 
 
 def _synth_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     def shares(values: dict[str, float]) -> str:
-        return ", ".join(f"{k} {v:.1%}" for k, v in values.items())
+        return ", ".join(f"{k} {_pct(v)}" for k, v in values.items())
 
-    table = Table(title=f"Synthetic export: {summary['out']}", show_header=False)
-    table.add_column("what")
-    table.add_column("value")
-    table.add_row("rows", f"{summary['rows']:,}")
-    table.add_row("created", f"{summary['date_min']} .. {summary['date_max']}")
-    table.add_row("accept rate (decided)", _pct(summary["accept_rate"]))
-    table.add_row("close rate (decided)", _pct(summary["close_rate"]))
-    table.add_row("still open", _pct(summary["open_share"]))
-    table.add_row("prior awareness", shares(summary["awareness_share"]))
-    table.add_row("top sources", shares(summary["top_sources"]))
+    table = Table(
+        title=_("Synthetic export: {path}").format(path=summary["out"]), show_header=False
+    )
+    table.add_column(_("what"))
+    table.add_column(_("value"))
+    table.add_row(_("rows"), _n(summary["rows"]))
+    table.add_row(_("created"), f"{_day(summary['date_min'])} .. {_day(summary['date_max'])}")
+    table.add_row(_("accept rate (decided)"), _pct(summary["accept_rate"]))
+    table.add_row(_("close rate (decided)"), _pct(summary["close_rate"]))
+    table.add_row(_("still open"), _pct(summary["open_share"]))
+    table.add_row(_("prior awareness"), shares(summary["awareness_share"]))
+    table.add_row(_("top sources"), shares(summary["top_sources"]))
     if summary["truth_out"]:
-        table.add_row("truth", summary["truth_out"])
+        table.add_row(_("truth"), summary["truth_out"])
     if summary["injected"]:
-        injected = ", ".join(f"{k} {v}" for k, v in summary["injected"].items())
-        table.add_row("injected bad rows", injected)
+        injected = ", ".join(f"{k} {_n(v)}" for k, v in summary["injected"].items())
+        table.add_row(_("injected bad rows"), injected)
     console.print(table)
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    return "-" if value is None else i18n.percent(value, 1)
 
 
 # --- reading and validating an export ---------------------------------------------------
@@ -302,7 +374,7 @@ def validate(
     try:
         mapping_obj = load_mapping(mapping)
         limit = reject_limit(max_reject_share, mapping_obj)
-        with err_console.status(f"reading {data}..."):
+        with err_console.status(_("reading {path}...").format(path=data)):
             try:
                 result = read_leads(data, mapping_obj, max_reject_share=limit)
             except RejectShareError as exc:
@@ -322,37 +394,39 @@ def validate(
 def _validate_summary(result: Any, data: str, rejects: str | None) -> None:
     from rich.table import Table
 
-    console.print(f"[bold]Validated[/] {data}", highlight=False, soft_wrap=True)
+    console.print(_("Validated {path}").format(path=data), highlight=False, soft_wrap=True)
     table = Table(show_header=False)
-    table.add_column("what")
-    table.add_column("rows", justify="right")
-    table.add_row("read", f"{result.rows_in:,}")
-    table.add_row("valid", f"{result.rows_valid:,}")
-    table.add_row("rejected", f"{result.rows_rejected:,} ({result.reject_share:.1%})")
+    table.add_column(_("what"))
+    table.add_column(_("rows"), justify="right")
+    table.add_row(_("read"), _n(result.rows_in))
+    table.add_row(_("valid"), _n(result.rows_valid))
+    table.add_row(_("rejected"), f"{_n(result.rows_rejected)} ({_pct(result.reject_share)})")
     console.print(table)
     if result.reasons:
-        reasons = Table(caption="A row with several problems counts under each.")
-        reasons.add_column("rejected because")
-        reasons.add_column("rows", justify="right")
+        reasons = Table(caption=_("A row with several problems counts under each."))
+        reasons.add_column(_("rejected because"))
+        reasons.add_column(_("rows"), justify="right")
         for reason, count in result.reasons.items():
-            reasons.add_row(reason, f"{count:,}")
+            reasons.add_row(reason, _n(count))
         console.print(reasons)
     _dropped_lines(result.dropped, result.label_sources)
     if rejects:
-        console.print(f"Rejected rows with their reasons: {rejects}")
+        console.print(_("Rejected rows with their reasons: {path}").format(path=rejects))
 
 
 def _dropped_lines(dropped: list[str], label_sources: list[str]) -> None:
     """Name the export columns the mapping never reads as features (validate, train)."""
     if dropped:
         console.print(
-            "[bold]Dropped[/] (recorded after hand-over, never read): " + ", ".join(dropped),
+            _("Dropped (recorded after hand-over, never read): {columns}").format(
+                columns=", ".join(dropped)
+            ),
             highlight=False,
             soft_wrap=True,
         )
     if label_sources:
         console.print(
-            "[bold]Labels from[/] (never features): " + ", ".join(label_sources),
+            _("Labels from (never features): {columns}").format(columns=", ".join(label_sources)),
             highlight=False,
             soft_wrap=True,
         )
@@ -371,7 +445,11 @@ def mappings(
 
     if name is not None:
         if name not in preset_names():
-            fail(f"mappings: no preset '{name}' (presets: {', '.join(preset_names())})")
+            fail(
+                _("mappings: no preset '{name}' (presets: {presets})").format(
+                    name=name, presets=", ".join(preset_names())
+                )
+            )
         try:
             path, found = mapping_path(name), load_mapping(name)
         except IngestError as exc:
@@ -393,13 +471,13 @@ def mappings(
         return
     from rich.table import Table
 
-    table = Table(title="Presets: leadmodel validate --data FILE --mapping NAME")
-    for col in ("name", "system", "export"):
+    table = Table(title=_("Presets: leadmodel validate --data FILE --mapping NAME"))
+    for col in (_("name"), _("system"), _("export")):
         table.add_column(col)
     for row in rows:
         table.add_row(row["name"], row["system"] or "", row["description"] or "")
     console.print(table)
-    console.print("Show one: leadmodel mappings NAME (a path works wherever --mapping does)")
+    console.print(_("Show one: leadmodel mappings NAME (a path works wherever --mapping does)"))
 
 
 # --- training and the registry (issue 3) ----------------------------------------------
@@ -426,7 +504,7 @@ def train(
     """Fit the funnel model, evaluate it on the newest leads, track it in MLflow, register it."""
     from leadmodel.train import train as run_training
 
-    with training_errors(), console.status("training...") as status:
+    with training_errors(), console.status(_("training...")) as status:
         result = run_training(
             data,
             mapping=mapping,
@@ -447,29 +525,41 @@ def _training_summary(result: Any) -> None:
     from leadmodel.tracking import tracking_uri
 
     data = result.data_summary
-    windowed = data.get("window_days") is not None
-    span = f" of the newest {data['window_days']} days" if windowed else ""
-    older = (
-        f"retrain.window_days; {data['rows_before_window']:,} older left out, " if windowed else ""
-    )
-    console.print(
-        f"[bold]Trained on[/] {data.get('rows_window', data['rows_valid']):,} valid leads{span} "
-        f"({older}{data['rows_rejected']:,} rejected of {data['rows_in']:,}), "
-        f"ordered by {data['order_by']} ({data['order_min']} .. {data['order_max']})"
-    )
+    facts = {
+        "valid": _n(data.get("rows_window", data["rows_valid"])),
+        "rejected": _n(data["rows_rejected"]),
+        "read": _n(data["rows_in"]),
+        "order_by": data["order_by"],
+        "first": _order_value(data["order_min"]),
+        "last": _order_value(data["order_max"]),
+    }
+    if data.get("window_days") is not None:
+        line = _(
+            "Trained on {valid} valid leads of the newest {days} days (retrain.window_days; "
+            "{older} older left out, {rejected} rejected of {read}), ordered by {order_by} "
+            "({first} .. {last})"
+        ).format(days=_n(data["window_days"]), older=_n(data["rows_before_window"]), **facts)
+    else:
+        line = _(
+            "Trained on {valid} valid leads ({rejected} rejected of {read}), ordered by "
+            "{order_by} ({first} .. {last})"
+        ).format(**facts)
+    console.print(line, highlight=False, soft_wrap=True)
     _dropped_lines(data.get("dropped", []), data.get("label_sources", []))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        _label_line(_("warning"), warning, "yellow")
     for column, why in result.model.features.dropped_.items():
-        console.print(f"[yellow]left out:[/] {column}: {why}")
-    table = Table(title="Test slice (newest leads)")
-    for col in ("stage", "model", "ROC-AUC", "PR-AUC", "Brier", "ECE", "lift@10%", "wins@20%"):
-        table.add_column(col, justify="right" if col not in ("stage", "model") else "left")
+        _label_line(_("left out"), f"{column}: {why}", "yellow")
+    table = Table(title=_("Test slice (newest leads)"))
+    table.add_column(_("stage"))
+    table.add_column(_("model"))
+    for col in ("ROC-AUC", "PR-AUC", "Brier", "ECE", _("lift@10%"), _("wins@20%")):
+        table.add_column(col, justify="right")
     for stage, ev in result.evaluations.items():
         for model_name, m in ev.metrics.items():
             table.add_row(
-                stage,
-                model_name,
+                _stage_name(stage),
+                i18n.gettext(MODEL_NAMES.get(model_name, model_name)),
                 _fmt(m.get("roc_auc")),
                 _fmt(m.get("pr_auc")),
                 _fmt(m.get("brier")),
@@ -479,18 +569,62 @@ def _training_summary(result: Any) -> None:
             )
     console.print(table)
     colour = {"ready": "green", "weak": "yellow"}.get(result.readiness.verdict, "red")
-    console.print(f"[bold {colour}]Readiness:[/] {result.readiness.line()}")
+    _label_line(_("Readiness"), result.readiness.line(), f"bold {colour}")
     tiers = result.evaluations["close"].tiers
-    console.print(
-        "[bold]Close rate per tier:[/] "
-        + ", ".join(f"{r['tier']}: {r['rate']:.1%} of {int(r['n']):,}" for _, r in tiers.iterrows())
+    per_tier = ", ".join(
+        _("{tier}: {rate} of {leads}").format(
+            tier=r["tier"], rate=_pct(r["rate"]), leads=_n(int(r["n"]))
+        )
+        for _row, r in tiers.iterrows()
     )
     console.print(
-        f"[bold]Run[/] {result.run_id}  [bold]model[/] {result.model_uri}\n"
-        f"[bold]Registered[/] '{result.model_name}' version {result.model_version}: "
-        f"{result.promotion_reason}\n"
-        f"Browse: mlflow ui --backend-store-uri {tracking_uri()}"
+        _("Close rate per tier: {tiers}").format(tiers=per_tier), highlight=False, soft_wrap=True
     )
+    console.print(
+        _("Run {run_id}  model {uri}").format(run_id=result.run_id, uri=result.model_uri),
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        _("Registered '{name}' version {version}: {reason}").format(
+            name=result.model_name, version=result.model_version, reason=result.promotion_reason
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        _("Browse: {command}").format(command=f"mlflow ui --backend-store-uri {tracking_uri()}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _stage_name(stage: str) -> str:
+    """A stage of the funnel as the training summary names it."""
+    names = {"accept": i18n.pgettext("stage", "accept"), "close": i18n.pgettext("stage", "close")}
+    return names.get(stage, stage)
+
+
+#: How the training summary names the models it compares.
+MODEL_NAMES = {
+    "lightgbm": "LightGBM",
+    "logistic": i18n.N_("logistic regression"),
+    "rule_points": i18n.N_("rule points"),
+}
+
+
+def _order_value(value: Any) -> str:
+    """The first or last value of the training order: a date when it is one."""
+    text = str(value)
+    return _day(text) if _looks_like_day(text) else text
+
+
+def _looks_like_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
 
 
 @app.command()
@@ -517,16 +651,23 @@ def models(
         print_json(found[name] if name else found)
         return
     if not any(found.values()):
-        what = f"versions of '{name}'" if name else "registered models"
-        console.print(
-            f"No {what} in {tracking_uri()}: run `leadmodel train` first.", soft_wrap=True
-        )
+        if name:
+            line = _("No versions of '{name}' in {store}: run `leadmodel train` first.")
+        else:
+            line = _("No registered models in {store}: run `leadmodel train` first.")
+        console.print(line.format(name=name, store=tracking_uri()), soft_wrap=True)
         return
     for model_name, rows in found.items():
         table = Table(title=f"{model_name} ({tracking_uri()})")
-        for col in ("version", "aliases", "close ROC-AUC", "close Brier", "accept ROC-AUC"):
+        for col in (
+            _("version"),
+            _("aliases"),
+            _("close ROC-AUC"),
+            _("close Brier"),
+            _("accept ROC-AUC"),
+            _("created"),
+        ):
             table.add_column(col)
-        table.add_column("created")
         for r in rows:
             table.add_row(
                 r["version"],
@@ -534,22 +675,43 @@ def models(
                 _fmt(r["close_roc_auc"]),
                 _fmt(r["close_brier"]),
                 _fmt(r["accept_roc_auc"]),
-                r["created"][:19],
+                _when(r["created"]),
             )
         console.print(table)
         moves = alias_history(model_name, CHAMPION)
         if moves:
             last = moves[-1]
             console.print(
-                f"champion v{last.version} since {last.at[:19]} UTC ({last.by}): {last.reason}; "
-                f"every move: leadmodel aliases --name {model_name}",
+                _(
+                    "champion v{version} since {when} UTC ({by}): {reason}; every move: "
+                    "leadmodel aliases --name {name}"
+                ).format(
+                    version=last.version,
+                    when=_when(last.at),
+                    by=last.by,
+                    reason=last.reason,
+                    name=model_name,
+                ),
                 highlight=False,
                 soft_wrap=True,
             )
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    return "-" if value is None else _n(value, 4)
+
+
+#: How summaries write a moment: date and time to the second, as the language does.
+WHEN_FORMAT = "medium"
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp (UTC text, or a datetime) as the current language writes it."""
+    try:
+        moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)[:19]
+    return i18n.datetime(moment.replace(tzinfo=None), WHEN_FORMAT)
 
 
 @app.command()
@@ -581,7 +743,7 @@ def retrain(
     """
     from leadmodel.retrain import retrain as run_retrain
 
-    with training_errors(), console.status("retraining...") as status:
+    with training_errors(), console.status(_("retraining...")) as status:
         result = run_retrain(
             data,
             mapping=mapping,
@@ -594,12 +756,15 @@ def retrain(
         print_json(result.to_json())
         return
     _training_summary(result.run)
-    was = f"v{result.champion_before}" if result.champion_before else "none"
-    now = f"v{result.champion_after}" if result.champion_after else "none"
-    verb = "moved" if result.moved else "did not move"
+    none = _("none")
+    was = f"v{result.champion_before}" if result.champion_before else none
+    now = f"v{result.champion_after}" if result.champion_after else none
+    if result.moved:
+        line = _("Champion moved: {was} -> {now}; challenger is v{challenger}")
+    else:
+        line = _("Champion did not move: {was} -> {now}; challenger is v{challenger}")
     console.print(
-        f"[bold]Champion[/] {verb}: {was} -> {now}; challenger is v{result.run.model_version}",
-        highlight=False,
+        line.format(was=was, now=now, challenger=result.run.model_version), highlight=False
     )
 
 
@@ -607,8 +772,10 @@ def retrain(
 def promote(
     version: str = typer.Argument(..., help="Model version to make champion."),
     name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
-    reason: str = typer.Option(
-        "moved by hand", "--reason", help="Why: recorded with the move (leadmodel aliases)."
+    reason: str | None = typer.Option(
+        None,
+        "--reason",
+        help="Why: recorded with the move (leadmodel aliases) [default: moved by hand].",
     ),
 ) -> None:
     """Move the `champion` alias to VERSION by hand (the move is recorded)."""
@@ -617,21 +784,29 @@ def promote(
 
     try:
         use_tracking()
-        move = move_champion(name, version, by="promote", reason=reason)
+        move = move_champion(name, version, by="promote", reason=reason or _("moved by hand"))
     except ModelNotFound as exc:
         fail(str(exc))
     if move is None:
-        console.print(f"version {version} of '{name}' is champion already: nothing moved")
+        console.print(
+            _("version {version} of '{name}' is champion already: nothing moved").format(
+                version=version, name=name
+            ),
+            highlight=False,
+        )
         return
-    was = f" (was version {move.previous})" if move.previous else ""
-    console.print(f"champion of '{name}' is now version {version}{was}")
+    if move.previous:
+        line = _("champion of '{name}' is now version {version} (was version {previous})")
+    else:
+        line = _("champion of '{name}' is now version {version}")
+    console.print(line.format(name=name, version=version, previous=move.previous), highlight=False)
 
 
 @app.command()
 def rollback(
     name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
-    reason: str = typer.Option(
-        "rolled back by hand", "--reason", help="Why: recorded with the move."
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why: recorded with the move [default: rolled back by hand]."
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -641,14 +816,16 @@ def rollback(
 
     try:
         use_tracking()
-        move = roll_back(name, reason=reason)
+        move = roll_back(name, reason=reason or _("rolled back by hand"))
     except (ModelNotFound, RegistryError) as exc:
         fail(str(exc))
     if as_json:
         print_json(move.to_dict())
         return
     console.print(
-        f"champion of '{name}' rolled back: version {move.previous} -> {move.version}",
+        _("champion of '{name}' rolled back: version {previous} -> {version}").format(
+            name=name, previous=move.previous, version=move.version
+        ),
         highlight=False,
     )
 
@@ -668,14 +845,19 @@ def aliases(
         print_json([m.to_dict() for m in reversed(moves)])
         return
     if not moves:
-        console.print(f"No recorded alias moves of '{name}' in {tracking_uri()}.", soft_wrap=True)
+        console.print(
+            _("No recorded alias moves of '{name}' in {store}.").format(
+                name=name, store=tracking_uri()
+            ),
+            soft_wrap=True,
+        )
         return
-    table = Table(title=f"Alias moves of {name}, newest first")
-    for col in ("when (UTC)", "alias", "from", "to", "by", "why"):
+    table = Table(title=_("Alias moves of {name}, newest first").format(name=name))
+    for col in (_("when (UTC)"), _("alias"), _("from"), _("to"), _("by"), _("why")):
         table.add_column(col)
     for m in reversed(moves):
         was = f"v{m.previous}" if m.previous else "-"
-        table.add_row(m.at[:19], m.alias, was, f"v{m.version}", m.by, m.reason)
+        table.add_row(_when(m.at), m.alias, was, f"v{m.version}", m.by, m.reason)
     console.print(table)
 
 
@@ -701,7 +883,7 @@ def whatif(
     record = _read_lead(lead)
     wanted = _parse_changes(changes)
     try:
-        funnel, _ = load_funnel(model)
+        funnel, _uri = load_funnel(model)
     except ModelNotFound as exc:
         fail(str(exc))
     try:
@@ -724,26 +906,37 @@ def _read_lead(text: str) -> dict[str, Any]:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
-            fail(f"{source}: cannot read the file ({exc.strerror or exc})")
+            fail(
+                _("{source}: cannot read the file ({problem})").format(
+                    source=source, problem=exc.strerror or exc
+                )
+            )
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+        fail(
+            _("{source}: not valid JSON ({problem} at line {line} column {column})").format(
+                source=source, problem=exc.msg, line=exc.lineno, column=exc.colno
+            )
+        )
     if not isinstance(record, dict):
-        kind = type(record).__name__
-        fail(f'{source}: expected one JSON object {{"field": value, ...}}, got a {kind}')
+        fail(
+            _('{source}: expected one JSON object {{"field": value, ...}}, got a {kind}').format(
+                source=source, kind=type(record).__name__
+            )
+        )
     return record
 
 
 def _parse_changes(changes: list[str] | None) -> dict[str, str]:
     """``--set field=value`` options as a dict (value text is typed by the library)."""
     if not changes:
-        fail("--set: give at least one change as field=value, e.g. --set prior_awareness=high")
+        fail(_("--set: give at least one change as field=value, e.g. --set prior_awareness=high"))
     parsed: dict[str, str] = {}
     for item in changes:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            fail(f"--set: expected field=value, got {item!r}")
+            fail(_("--set: expected field=value, got {item}").format(item=repr(item)))
         parsed[name.strip()] = value
     return parsed
 
@@ -751,23 +944,35 @@ def _parse_changes(changes: list[str] | None) -> dict[str, str]:
 def _whatif_summary(result: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"What if: lead {result['lead_id']}")
-    for col in ("", "before", "after"):
-        table.add_column(col, justify="right" if col else "left")
+    table = Table(title=_("What if: lead {lead_id}").format(lead_id=result["lead_id"]))
+    table.add_column("")
+    table.add_column(_("before"), justify="right")
+    table.add_column(_("after"), justify="right")
     old, new = result["old"], result["new"]
-    table.add_row("score", f"{old['score']:.1f}", f"{new['score']:.1f}")
-    table.add_row("tier", old["tier"], new["tier"])
-    table.add_row("P(close)", f"{old['p_close']:.1%}", f"{new['p_close']:.1%}")
+    table.add_row(_("score"), _n(old["score"], 1), _n(new["score"], 1))
+    table.add_row(_("tier"), old["tier"], new["tier"])
+    table.add_row(_("P(close)"), _pct(old["p_close"]), _pct(new["p_close"]))
     if "p_accept" in old:
-        table.add_row("P(accept)", f"{old['p_accept']:.1%}", f"{new['p_accept']:.1%}")
+        table.add_row(_("P(accept)"), _pct(old["p_accept"]), _pct(new["p_accept"]))
     console.print(table)
     for name, change in result["changes"].items():
-        console.print(f"changed [bold]{name}[/]: {change['from']} -> {change['to']}")
+        console.print(
+            _("changed {field}: {before} -> {after}").format(
+                field=name, before=change["from"], after=change["to"]
+            ),
+            highlight=False,
+        )
     moved = sorted(result["points_change"].items(), key=lambda kv: -abs(kv[1]))
-    console.print(
-        "[bold]points change per field:[/] "
-        + (", ".join(f"{name} {delta:+.1f}" for name, delta in moved if round(delta, 1)) or "none")
-    )
+    changes = ", ".join(
+        f"{name} {_signed(delta, 1)}" for name, delta in moved if round(delta, 1)
+    ) or _("none")
+    console.print(_("points change per field: {changes}").format(changes=changes), highlight=False)
+
+
+def _signed(value: float, decimals: int) -> str:
+    """A change with its sign always shown: ``+1.5`` / ``+1,5``, ``-2.0``."""
+    shown = _n(abs(value), decimals)
+    return ("-" if value < 0 else "+") + shown
 
 
 @app.command()
@@ -790,7 +995,7 @@ def report(
     from leadmodel.tracking import ModelNotFound
 
     try:
-        with err_console.status("writing the report...") as status:
+        with err_console.status(_("writing the report...")) as status:
             summary = report_from_file(
                 data,
                 out,
@@ -803,20 +1008,25 @@ def report(
     except (IngestError, ModelNotFound, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"--out: cannot write the report ({exc.strerror or exc})")
+        fail(_("--out: cannot write the report ({problem})").format(problem=exc.strerror or exc))
     if as_json:
         print_json(summary.to_json())
         return
     intake = summary.intake
+    if intake.get("rows_rejected"):
+        line = _("Wrote {path}: {leads} leads ({rejected} of {read} rows rejected: {reasons})")
+    else:
+        line = _("Wrote {path}: {leads} leads")
+    reasons = ", ".join(f"{k} {_n(v)}" for k, v in intake.get("reasons", {}).items())
     console.print(
-        f"[bold]Wrote[/] {summary.path}: {summary.leads:,} leads"
-        + (
-            f" ({intake['rows_rejected']:,} of {intake['rows_in']:,} rows rejected: "
-            + ", ".join(f"{k} {v:,}" for k, v in intake.get("reasons", {}).items())
-            + ")"
-            if intake.get("rows_rejected")
-            else ""
+        line.format(
+            path=summary.path,
+            leads=_n(summary.leads),
+            rejected=_n(intake.get("rows_rejected", 0)),
+            read=_n(intake.get("rows_in", 0)),
+            reasons=reasons,
         ),
+        highlight=False,
         soft_wrap=True,
     )
     if summary.recommendation:
@@ -856,9 +1066,9 @@ def monitor(
     from leadmodel.tracking import ModelNotFound, StoreError
 
     if out and (Path(out).is_dir() or not Path(out).parent.is_dir()):
-        fail(f"--out: {out} is a folder, or its folder does not exist")
+        fail(_("--out: {path} is a folder, or its folder does not exist").format(path=out))
     try:
-        with err_console.status("monitoring...") as status:
+        with err_console.status(_("monitoring...")) as status:
             result = run_monitor(
                 log,
                 outcomes,
@@ -871,7 +1081,11 @@ def monitor(
     except (ConfigError, ModelNotFound, MonitorError, StoreError, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot write the monitoring page or run: {exc.strerror or exc}")
+        fail(
+            _("cannot write the monitoring page or run: {problem}").format(
+                problem=exc.strerror or exc
+            )
+        )
     if as_json:
         print_json(result.to_json())
     else:
@@ -884,24 +1098,48 @@ def _monitor_summary(result: Any) -> None:
     colour = {"ok": "green", "warn": "yellow"}.get(result.verdict, "red")
     model = result.model
     console.print(
-        f"[bold]Monitored[/] {result.rows_logged:,} logged scores of {result.leads:,} leads "
-        f"({len(result.cohorts)} weekly cohorts) of {model['name']} version {model['version']}",
+        ngettext(
+            "Monitored {scores} logged scores of {leads} leads ({cohorts} weekly cohort) "
+            "of {name} version {version}",
+            "Monitored {scores} logged scores of {leads} leads ({cohorts} weekly cohorts) "
+            "of {name} version {version}",
+            len(result.cohorts),
+        ).format(
+            scores=_n(result.rows_logged),
+            leads=_n(result.leads),
+            cohorts=_n(len(result.cohorts)),
+            name=model["name"],
+            version=model["version"],
+        ),
         soft_wrap=True,
         highlight=False,
     )
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True, highlight=False)
-    console.print(f"[bold {colour}]Verdict: {result.verdict}[/]")
+        _label_line(_("note"), note, "yellow")
+    verdict = _monitor_verdict(result.verdict)
+    heading = _("Verdict: {verdict}").format(verdict=verdict)
+    console.print(f"[bold {colour}]{heading}[/]")
     for line in result.lines():
         console.print(f"  {line}", soft_wrap=True, highlight=False)
     if result.html:
-        console.print(f"[bold]Page[/] {result.html}", soft_wrap=True, highlight=False)
+        console.print(_("Page {path}").format(path=result.html), soft_wrap=True, highlight=False)
     if result.run_id:
-        console.print(f"[bold]MLflow run[/] {result.run_id}", highlight=False)
+        console.print(_("MLflow run {run_id}").format(run_id=result.run_id), highlight=False)
+
+
+def _monitor_verdict(code: str) -> str:
+    """The monitor's verdict code (``ok``/``warn``/``alarm`` in JSON) as a summary shows it."""
+    words = {
+        "ok": i18n.pgettext("monitor verdict", "ok"),
+        "warn": i18n.pgettext("monitor verdict", "warn"),
+        "alarm": i18n.pgettext("monitor verdict", "alarm"),
+    }
+    return words.get(code, code)
 
 
 # --- the scoring service (issue 5) -------------------------------------------------------
 SERVICE_TARGET = "leadmodel.serving.service:LeadScorerService"
+SERVICE_EXTRA = "pip install 'leadmodel[service]'"
 
 
 @app.command()
@@ -936,7 +1174,7 @@ def serve(
     from leadmodel.tracking import MODEL_ENV, default_model_uri, tracking_uri
 
     if not 0 < port < 2**16:
-        fail(f"--port: must be 1-65535, got {port}")
+        fail(_("--port: must be 1-65535, got {port}").format(port=port))
     try:
         from leadmodel.serving.settings import (
             BENTOML_OVERRIDES_ENV,
@@ -945,7 +1183,7 @@ def serve(
             workers_overrides,
         )
     except ImportError:
-        fail("the service needs its extra: pip install 'leadmodel[service]'")
+        fail(_("the service needs its extra: {command}").format(command=SERVICE_EXTRA))
     try:
         api_token()  # the rule the service applies too, here before BentoML starts
         overrides = workers_overrides(workers)
@@ -955,12 +1193,13 @@ def serve(
         "bentoml"
     )
     if bentoml is None:
-        fail("bentoml is not installed: pip install 'leadmodel[service]'")
+        fail(_("bentoml is not installed: {command}").format(command=SERVICE_EXTRA))
     env = dict(os.environ)
     env[MODEL_ENV] = model or default_model_uri()
     env["MLFLOW_TRACKING_URI"] = tracking_uri()
     folder = log_dir(log)  # resolved here, so a relative --log is the caller's folder
     env[LOG_ENV] = OFF if folder is None else str(folder)
+    env[i18n.LANG_ENV] = i18n.current()  # `--lang da serve`: Danish unless a request says
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     env[BENTOML_OVERRIDES_ENV] = overrides
     command = [bentoml, "serve", SERVICE_TARGET, "--host", host, "--port", str(port)]
@@ -969,6 +1208,8 @@ def serve(
 
 # --- batch scoring for the CRM sync (issue 6) ---------------------------------------------
 SCORE_ENGINES = ("pandas", "spark")
+#: How much of a Spark error's first line an error line shows (the rest is JVM detail).
+SPARK_ERROR_CHARS = 300
 
 
 @app.command()
@@ -1025,21 +1266,23 @@ def score(
     from leadmodel.tracking import ModelNotFound
 
     if engine not in SCORE_ENGINES:
-        fail(f"--engine: must be one of {', '.join(SCORE_ENGINES)}, got {engine!r}")
+        fail(_one_of("--engine", SCORE_ENGINES, engine))
     if reasons < 0:
-        fail(f"--reasons: must be 0 or more, got {reasons}")
+        fail(_("--reasons: must be 0 or more, got {reasons}").format(reasons=reasons))
     if chunk_rows is not None and chunk_rows <= 0:
-        fail(f"--chunk-rows: must be a positive number of rows, got {chunk_rows}")
+        fail(
+            _("--chunk-rows: must be a positive number of rows, got {rows}").format(rows=chunk_rows)
+        )
     if master is not None and engine != "spark":
-        fail("--master: only used with --engine spark")
+        fail(_("--master: only used with --engine spark"))
     from leadmodel.crm import CANONICAL, SCORE_FORMATS
 
     if score_format not in SCORE_FORMATS:
-        fail(f"--format: must be one of {', '.join(SCORE_FORMATS)}, got {score_format!r}")
+        fail(_one_of("--format", SCORE_FORMATS, score_format))
     if score_format != CANONICAL and engine != "pandas":
-        fail("--format: a write-back file is written with --engine pandas")
+        fail(_("--format: a write-back file is written with --engine pandas"))
     if previous is not None and engine == "spark":
-        fail("--previous: not available with --engine spark (score with the pandas engine)")
+        fail(_("--previous: not available with --engine spark (score with the pandas engine)"))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bar only
     problem: str | None = None
     try:
@@ -1070,10 +1313,13 @@ def score(
     except (IngestError, ModelNotFound, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot write the scores: {exc}")
+        fail(_("cannot write the scores: {problem}").format(problem=exc))
     except KeyboardInterrupt as exc:
         name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("Ctrl-C", 130)
-        fail(f"interrupted ({name}): nothing written to {out}", code=code)
+        fail(
+            _("interrupted ({signal}): nothing written to {path}").format(signal=name, path=out),
+            code=code,
+        )
     if as_json:
         print_json(summary.to_json())
     else:
@@ -1117,7 +1363,8 @@ def _score_spark(
         raise
     except Exception as exc:  # Spark's errors arrive wrapped (Py4J, analysis errors)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        fail(f"Spark job failed: {(lines[0] if lines else type(exc).__name__)[:300]}")
+        first = (lines[0] if lines else type(exc).__name__)[:SPARK_ERROR_CHARS]
+        fail(_("Spark job failed: {problem}").format(problem=first))
 
 
 class _Terminated(KeyboardInterrupt):
@@ -1179,10 +1426,11 @@ class _score_progress:  # noqa: N801 - used like a function
             transient=True,
         )
         self.bar.start()
-        task = self.bar.add_task("scoring", total=None)
+        task = self.bar.add_task(_("scoring"), total=None)
 
         def update(rows: int, done: int, total: int) -> None:
-            self.bar.update(task, completed=done, total=total, description=f"{rows:,} leads")
+            label = _("{leads} leads").format(leads=_n(rows))
+            self.bar.update(task, completed=done, total=total, description=label)
 
         return update
 
@@ -1192,37 +1440,64 @@ class _score_progress:  # noqa: N801 - used like a function
 
 
 def _score_summary(summary: Any) -> None:
-    console.print(
-        f"[bold]Scored[/] {summary.rows_scored:,} of {summary.rows_in:,} leads "
-        f"({summary.rows_rejected:,} rejected) in {summary.seconds:,.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s) with model version {summary.model_version}"
-        + (f" ({summary.model_uri})" if summary.model_uri else ""),
-        soft_wrap=True,
-    )
+    facts = {
+        "scored": _n(summary.rows_scored),
+        "read": _n(summary.rows_in),
+        "rejected": _n(summary.rows_rejected),
+        "seconds": _n(summary.seconds, 1),
+        "speed": _n(summary.rows_per_second, 0),
+        "version": summary.model_version,
+        "uri": summary.model_uri,
+    }
+    if summary.model_uri:
+        line = _(
+            "Scored {scored} of {read} leads ({rejected} rejected) in {seconds} s "
+            "({speed} rows/s) with model version {version} ({uri})"
+        )
+    else:
+        line = _(
+            "Scored {scored} of {read} leads ({rejected} rejected) in {seconds} s "
+            "({speed} rows/s) with model version {version}"
+        )
+    console.print(line.format(**facts), soft_wrap=True, highlight=False)
     if summary.out is not None:
-        console.print(f"[bold]Scores[/] {summary.out}")
+        console.print(_("Scores {path}").format(path=summary.out), highlight=False)
     else:
-        console.print("[yellow]Scores not written:[/] no lead was scored")
+        warning = _("Scores not written: no lead was scored")
+        console.print(f"[yellow]{warning}[/]")
     if summary.log is None:
-        console.print("[bold]Prediction log[/] off")
+        console.print(_("Prediction log off"))
     else:
-        console.print(f"[bold]Prediction log[/] {summary.log_rows:,} scores in {summary.log}")
+        console.print(
+            _("Prediction log {scores} scores in {path}").format(
+                scores=_n(summary.log_rows), path=summary.log
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.previous is not None:
         console.print(
-            f"[bold]Changes[/] against {summary.previous}: {summary.rows_with_previous:,} "
-            f"of {summary.rows_scored:,} leads had an earlier score"
+            _("Changes against {previous}: {found} of {scored} leads had an earlier score").format(
+                previous=summary.previous,
+                found=_n(summary.rows_with_previous),
+                scored=_n(summary.rows_scored),
+            ),
+            highlight=False,
+            soft_wrap=True,
         )
     if summary.rejects is not None:
-        console.print(f"[bold]Rejects[/] {summary.rejects}")
+        console.print(_("Rejects {path}").format(path=summary.rejects), highlight=False)
     elif summary.rows_rejected:
-        console.print(
-            f"[yellow]{summary.rows_rejected:,} rejected rows not written:[/] "
-            "add --rejects PATH to keep them with their reasons"
+        line = ngettext(
+            "{rows} rejected row not written: add --rejects PATH to keep it with its reason",
+            "{rows} rejected rows not written: add --rejects PATH to keep them with their reasons",
+            summary.rows_rejected,
         )
+        console.print(f"[yellow]{line.format(rows=_n(summary.rows_rejected))}[/]")
     if summary.reasons:
+        reasons = ", ".join(f"{reason} {_n(n)}" for reason, n in summary.reasons.items())
         console.print(
-            "[bold]Reject reasons:[/] "
-            + ", ".join(f"{reason} {n:,}" for reason, n in summary.reasons.items())
+            _("Reject reasons: {reasons}").format(reasons=reasons), highlight=False, soft_wrap=True
         )
 
 
@@ -1242,7 +1517,7 @@ def history(
 
     folder = log_dir(log)
     if folder is None:
-        fail("--log: the prediction log is off; name its folder with --log DIR")
+        fail(_("--log: the prediction log is off; name its folder with --log DIR"))
     try:
         scorings = lead_history(folder, lead_id)
     except HistoryError as exc:
@@ -1260,17 +1535,36 @@ def history(
 def _history_summary(lead_id: str, folder: Any, scorings: list[Any]) -> None:
     from leadmodel.history import points_text
 
-    times = "once" if len(scorings) == 1 else f"{len(scorings)} times"
-    console.print(f"[bold]Lead {lead_id}[/]: scored {times} (log {folder})", soft_wrap=True)
-    for s in scorings:
-        p_accept = "" if s.p_accept is None else f"  p_accept {s.p_accept:.3f}"
-        change = "" if s.score_change is None else f"  ({points_text(s.score_change, 1)})"
-        console.print(
-            f"{s.scored_at:%Y-%m-%d %H:%M:%S} UTC  {s.origin:<7}  "
-            f"model {s.model_name or '-'} v{s.model_version}  score {s.score:5.1f}  "
-            f"tier {s.tier}  p_close {s.p_close:.3f}{p_accept}{change}",
-            highlight=False,
-            soft_wrap=True,
+    if len(scorings) == 1:  # "once" is a word of its own, not a plural form
+        line = _("Lead {lead_id}: scored once (log {path})")
+    else:
+        line = ngettext(
+            "Lead {lead_id}: scored {times} time (log {path})",
+            "Lead {lead_id}: scored {times} times (log {path})",
+            len(scorings),
         )
+    console.print(
+        line.format(lead_id=lead_id, times=_n(len(scorings)), path=folder),
+        soft_wrap=True,
+        highlight=False,
+    )
+    for s in scorings:
+        line = _(
+            "{when} UTC  {origin}  model {name} v{version}  score {score}  tier {tier}  "
+            "P(close) {p_close}"
+        ).format(
+            when=_when(s.scored_at),
+            origin=f"{s.origin:<7}",
+            name=s.model_name or "-",
+            version=s.model_version,
+            score=f"{_n(s.score, 1):>5}",
+            tier=s.tier,
+            p_close=_n(s.p_close, 3),
+        )
+        if s.p_accept is not None:
+            line += "  " + _("P(accept) {p_accept}").format(p_accept=_n(s.p_accept, 3))
+        if s.score_change is not None:
+            line += f"  ({points_text(s.score_change, 1)})"
+        console.print(line, highlight=False, soft_wrap=True)
         for c in s.changes:
             console.print(f"    {c.text()}", highlight=False, soft_wrap=True)

@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from leadmodel import i18n
 from leadmodel.config import LeakageConfig
 from leadmodel.features import LeadFeatures, is_numeric_column, to_numeric
+from leadmodel.i18n import _
 from leadmodel.model import LGBM_THREADS
 
 #: Quantile bins used to score a numeric column on its own.
@@ -43,6 +45,8 @@ MAX_ROWS = 40_000
 #: fields are often filled only for the leads sales talked to, and tell the outcome there.
 FILLED_SHARE_RANGE = (0.05, 0.95)
 STOP, WARN, ALLOWED = "stop", "warn", "allowed"
+#: Decimals of a column's ROC-AUC in the guard's sentences.
+AUC_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,23 @@ class Finding:
     rule: str
 
     def sentence(self) -> str:
-        what = {
-            "missingness": "its missingness alone",
-            "values where filled": "alone, on the rows where it is filled,",
-        }.get(self.kind, "alone")
-        return (
-            f"'{self.column}' {what} predicts '{self.label}' with ROC-AUC {self.auc:.3f} "
-            f"({self.rule})"
+        """The finding as one sentence, in the current language."""
+        if self.kind == "missingness":
+            text = _(
+                "'{column}' predicts '{label}' by its missingness alone with ROC-AUC {auc} ({rule})"
+            )
+        elif self.kind == "values where filled":
+            text = _(
+                "'{column}' alone, on the rows where it is filled, predicts '{label}' with "
+                "ROC-AUC {auc} ({rule})"
+            )
+        else:
+            text = _("'{column}' alone predicts '{label}' with ROC-AUC {auc} ({rule})")
+        return text.format(
+            column=self.column,
+            label=self.label,
+            auc=i18n.number(self.auc, AUC_DECIMALS),
+            rule=self.rule,
         )
 
 
@@ -92,12 +106,12 @@ class LeakageReport:
         """One clear paragraph naming the stopped columns and how to proceed."""
         cols = ", ".join(f"'{c}'" for c in self.stopped_columns)
         details = "; ".join(f.sentence() for f in self.stops)
-        return (
-            f"leakage guard stopped training: {cols} look recorded after the outcome "
-            f"({details}). Drop them in the mapping (`drop:`) or exclude them in the config "
-            f"(`features.exclude`); if you are sure they are known at hand-over, allow them "
-            f"explicitly (`leakage.allow` in the config or `allow_features` in the mapping)."
-        )
+        return _(
+            "leakage guard stopped training: {columns} look recorded after the outcome "
+            "({details}). Drop them in the mapping (`drop:`) or exclude them in the config "
+            "(`features.exclude`); if you are sure they are known at hand-over, allow them "
+            "explicitly (`leakage.allow` in the config or `allow_features` in the mapping)."
+        ).format(columns=cols, details=details)
 
 
 class LeakageError(Exception):
@@ -244,9 +258,11 @@ def check_leakage(
 
 def _judge(auc: float, share: float, config: LeakageConfig) -> tuple[str | None, str]:
     if auc >= config.stop_auc:
-        return STOP, f"stop at {config.stop_auc:.2f}"
+        return STOP, _("stop at {limit}").format(limit=i18n.number(config.stop_auc, 2))
     if auc >= config.dominance_min_auc and share >= config.dominance_share:
-        return STOP, f"and carries {share:.0%} of an all-column model's gain"
+        return STOP, _("and carries {share} of an all-column model's gain").format(
+            share=i18n.percent(share)
+        )
     if auc >= config.warn_auc:
-        return WARN, f"warn at {config.warn_auc:.2f}"
+        return WARN, _("warn at {limit}").format(limit=i18n.number(config.warn_auc, 2))
     return None, ""

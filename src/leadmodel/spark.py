@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadmodel import batch, ingest, predlog, schema
+from leadmodel import batch, i18n, ingest, predlog, schema
 from leadmodel.io import table_format
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ def _require_pyspark() -> None:
         import pyspark  # noqa: F401
     except ImportError:
         raise SparkUnavailable(
-            "pyspark is not installed: pip install 'leadmodel[spark]' (Spark needs Java 17+)"
+            i18n.gettext("pyspark is not installed: {command} (Spark needs Java 17+)").format(
+                command="pip install 'leadmodel[spark]'"
+            )
         ) from None
 
 
@@ -107,8 +109,10 @@ def spark_session(master: str | None = None, app_name: str = APP_NAME) -> SparkS
     except Exception as exc:  # the JVM did not start (no Java, bad master)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SparkUnavailable(
-            f"cannot start Spark (master {master}): {first[:200]}; "
-            "is Java 17+ installed (`make java-deps`)?"
+            i18n.gettext(
+                "cannot start Spark (master {master}): {problem}; is Java 17+ installed "
+                "(`make java-deps`)?"
+            ).format(master=master, problem=first[:200])
         ) from None
 
 
@@ -352,7 +356,9 @@ def spark_scoring(
     from leadmodel.tracking import default_model_uri, load_funnel
 
     if reasons < 0:
-        raise ValueError(f"reasons: must be 0 or more, got {reasons}")
+        raise ValueError(
+            i18n.gettext("reasons: must be 0 or more, got {reasons}").format(reasons=reasons)
+        )
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
     names = [str(c).strip() for c in df.columns]
@@ -522,7 +528,9 @@ def _write_atomic(df: DataFrame, path: str) -> None:
         if fs.exists(target):
             fs.delete(target, True)
         if not fs.rename(tmp, target):
-            raise OSError(f"{path}: cannot move the written output into place")
+            raise OSError(
+                i18n.gettext("{path}: cannot move the written output into place").format(path=path)
+            )
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, True)
@@ -592,7 +600,9 @@ def score_file_spark(
     if rejects is not None:
         table_format(rejects)
         if rejects == out:
-            raise ValueError(f"{rejects}: the rejects file must differ from --out")
+            raise ValueError(
+                i18n.gettext("{path}: the rejects file must differ from --out").format(path=rejects)
+            )
     if not isinstance(mapping, ingest.Mapping):
         mapping = ingest.load_mapping(mapping)
     limit = ingest.reject_limit(max_reject_share, mapping)

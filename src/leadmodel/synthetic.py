@@ -65,6 +65,7 @@ import pandas as pd
 from scipy.special import expit
 
 from leadmodel import schema
+from leadmodel.i18n import _
 
 # --- what drives the labels ------------------------------------------------------------
 
@@ -437,12 +438,18 @@ def generate(
         If ``rows`` is not positive, ``campaigns`` is negative or ``as_of`` is not a date.
     """
     if rows <= 0:
-        raise ValueError(f"rows: must be a positive number of leads, got {rows}")
+        raise ValueError(
+            _("rows: must be a positive number of leads, got {rows}").format(rows=rows)
+        )
     if campaigns < 0:
-        raise ValueError(f"campaigns: must be 0 (off) or a number of campaigns, got {campaigns}")
+        raise ValueError(
+            _("campaigns: must be 0 (off) or a number of campaigns, got {campaigns}").format(
+                campaigns=campaigns
+            )
+        )
     as_of_day = _parse_day(as_of)
     if scenario is not None and scenario not in SCENARIOS:
-        raise ValueError(f"scenario: must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
+        raise ValueError(_one_of("scenario", SCENARIOS, scenario))
     start = (
         _parse_day(scenario_from, "scenario_from")
         if scenario_from
@@ -849,13 +856,21 @@ def _ints(values: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(values.astype(np.int64), np.zeros(len(values), dtype=bool))
 
 
+def _one_of(name: str, allowed: Any, got: Any) -> str:
+    return _("{option}: must be one of {allowed}, got {got}").format(
+        option=name, allowed=", ".join(allowed), got=repr(got)
+    )
+
+
 def _parse_day(value: str, name: str = "as_of") -> np.datetime64:
     try:
         day = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: not a date: {value!r}") from exc
+        raise ValueError(
+            _("{name}: not a date: {value}").format(name=name, value=repr(value))
+        ) from exc
     if pd.isna(day):
-        raise ValueError(f"{name}: not a date: {value!r}")
+        raise ValueError(_("{name}: not a date: {value}").format(name=name, value=repr(value)))
     return np.datetime64(day.date(), "D")
 
 
@@ -997,7 +1012,7 @@ def crm_export(export: pd.DataFrame, system: str, seed: int = 0) -> pd.DataFrame
         If ``system`` is not one of :data:`CRM_FORMATS`.
     """
     if system not in CRM_FORMATS:
-        raise ValueError(f"format: must be one of {', '.join(CRM_FORMATS)}, got {system!r}")
+        raise ValueError(_one_of("format", CRM_FORMATS, system))
     rng = np.random.default_rng([seed, CRM_STREAM])
     leads = _crm_leads(rng, export)
     build = {"hubspot": _hubspot, "salesforce": _salesforce, "dynamics": _dynamics}[system]

@@ -31,8 +31,9 @@ from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from leadmodel import schema
+from leadmodel import i18n, schema
 from leadmodel.config import DEFAULT_MODEL_NAME
+from leadmodel.i18n import _
 from leadmodel.model import FunnelModel
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -95,8 +96,10 @@ def use_tracking(uri: str | None = None, write: bool = False) -> str:
         path = sqlite_file(uri)
         if path is not None and not path.is_file():
             raise ModelNotFound(
-                f"no MLflow store at {path} (tracking URI {uri}): run the command in the "
-                "folder where you trained, or set MLFLOW_TRACKING_URI to that store"
+                _(
+                    "no MLflow store at {path} (tracking URI {uri}): run the command in the "
+                    "folder where you trained, or set MLFLOW_TRACKING_URI to that store"
+                ).format(path=path, uri=uri)
             )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -116,8 +119,10 @@ def store_lock(uri: str) -> Iterator[None]:
         lock.acquire()
     except Timeout:
         raise StoreError(
-            f"MLflow store {path}: another job held its lock ({path}.lock) for more than "
-            f"{STORE_LOCK_TIMEOUT_S} s"
+            _(
+                "MLflow store {path}: another job held its lock ({path}.lock) for more than "
+                "{seconds} s"
+            ).format(path=path, seconds=i18n.number(STORE_LOCK_TIMEOUT_S))
         ) from None
     except OSError as exc:
         raise StoreError(_store_problem(path, exc)) from None
@@ -139,7 +144,11 @@ def prepare_store(uri: str) -> None:
     if path is None:
         return
     if not path.parent.is_dir():
-        raise StoreError(f"MLflow store {path}: the folder {path.parent} does not exist")
+        raise StoreError(
+            _("MLflow store {path}: the folder {folder} does not exist").format(
+                path=path, folder=path.parent
+            )
+        )
     with store_lock(uri):
         try:
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -154,12 +163,14 @@ def prepare_store(uri: str) -> None:
 def _store_problem(path: Path, exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text:
-        return (
-            f"MLflow store {path} is read-only for this user: point MLFLOW_TRACKING_URI "
+        return _(
+            "MLflow store {path} is read-only for this user: point MLFLOW_TRACKING_URI "
             "at a store you can write, or fix the permissions of the file and its folder"
-        )
+        ).format(path=path)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return f"MLflow store {path} cannot be used: {type(exc).__name__}: {first[:200]}"
+    return _("MLflow store {path} cannot be used: {problem}").format(
+        path=path, problem=f"{type(exc).__name__}: {first[:200]}"
+    )
 
 
 def start_experiment(name: str) -> str:
@@ -179,8 +190,10 @@ def start_experiment(name: str) -> str:
                 pass
         except OSError as exc:
             raise StoreError(
-                f"MLflow artifact folder {folder} of experiment '{name}' cannot be written "
-                f"({exc.strerror or exc}): fix its permissions, or use another store"
+                _(
+                    "MLflow artifact folder {folder} of experiment '{name}' cannot be written "
+                    "({problem}): fix its permissions, or use another store"
+                ).format(folder=folder, name=name, problem=exc.strerror or exc)
             ) from None
     return experiment.experiment_id
 
@@ -292,8 +305,10 @@ def load_funnel(
         pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
         raise ModelNotFound(
-            f"no model at '{uri}' ({str(exc).splitlines()[0][:160]}); train one first with "
-            f"`leadmodel train --data PATH` (tracking URI: {tracking_uri()})"
+            _(
+                "no model at '{uri}' ({problem}); train one first with "
+                "`leadmodel train --data PATH` (tracking URI: {store})"
+            ).format(uri=uri, problem=str(exc).splitlines()[0][:160], store=tracking_uri())
         ) from None
     model: FunnelModel = pyfunc.unwrap_python_model().model
     info = {"uri": uri, **describe_uri(uri)}
@@ -310,7 +325,7 @@ def describe_uri(uri: str) -> dict[str, Any]:
         name, alias = ref.split("@", 1)
         mv = client.get_model_version_by_alias(name, alias)
         return {"name": name, "version": mv.version, "alias": alias}
-    name, _, ver = ref.partition("/")
+    name, _sep, ver = ref.partition("/")
     return {"name": name, "version": ver or None, "alias": None}
 
 
@@ -347,7 +362,7 @@ def register(info: Any, name: str, by: str = "train") -> str:
         mv = client.create_model_version(
             name, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
         )
-        _move(client, name, CHALLENGER, str(mv.version), by, "registered by the run")
+        _move(client, name, CHALLENGER, str(mv.version), by, _("registered by the run"))
     return str(mv.version)
 
 
@@ -367,11 +382,17 @@ def _check_version(client: MlflowClient, name: str, version: str) -> None:
     except MlflowException:
         names = registered_names()
         if name not in names:
-            raise ModelNotFound(
-                f"no registered model '{name}' in {mlflow.get_registry_uri()} "
-                f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
-            ) from None
-        raise ModelNotFound(f"model '{name}' has no version {version}") from None
+            raise ModelNotFound(_no_such_model(name, names)) from None
+        raise ModelNotFound(
+            _("model '{name}' has no version {version}").format(name=name, version=version)
+        ) from None
+
+
+def _no_such_model(name: str, names: list[str]) -> str:
+    """The line for a model name the registry does not have, naming the ones it has."""
+    return _(
+        "no registered model '{name}' in {store} (registered: {names}; choose one with --name)"
+    ).format(name=name, store=mlflow.get_registry_uri(), names=", ".join(names) or _("none"))
 
 
 def promote(name: str, version: str, by: str = "promote", reason: str = "") -> AliasMove | None:
@@ -516,11 +537,10 @@ def rollback(name: str, reason: str = "") -> AliasMove:
         if current is None:
             names = registered_names()
             if name not in names:
-                raise ModelNotFound(
-                    f"no registered model '{name}' in {mlflow.get_registry_uri()} "
-                    f"(registered: {', '.join(names) or 'none'}; choose one with --name)"
-                )
-            raise RegistryError(f"model '{name}' has no champion: nothing to roll back")
+                raise ModelNotFound(_no_such_model(name, names))
+            raise RegistryError(
+                _("model '{name}' has no champion: nothing to roll back").format(name=name)
+            )
         line = champion_line(alias_history(name, CHAMPION, client))
         if not line or line[-1] != current:
             line.append(current)  # moved outside leadmodel: no record, but it is in force
@@ -530,8 +550,10 @@ def rollback(name: str, reason: str = "") -> AliasMove:
                 if move is not None:
                     return move
         raise RegistryError(
-            f"model '{name}': no previous champion recorded before v{current} "
-            "(see `leadmodel aliases`); move it by hand with `leadmodel promote VERSION`"
+            _(
+                "model '{name}': no previous champion recorded before v{version} "
+                "(see `leadmodel aliases`); move it by hand with `leadmodel promote VERSION`"
+            ).format(name=name, version=current)
         )
 
 

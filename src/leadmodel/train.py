@@ -19,9 +19,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from leadmodel import baselines, drift, evaluate, ingest, schema
+from leadmodel import baselines, drift, evaluate, i18n, ingest, schema
 from leadmodel.config import TrainConfig, load_config
 from leadmodel.explain.reasons import DISPLAY_KEY
+from leadmodel.i18n import N_, _, pgettext
 from leadmodel.leakage import LeakageError, LeakageReport, check_leakage
 from leadmodel.model import STAGE_LABEL, FunnelModel, fit_funnel
 from leadmodel.report import log_run_report
@@ -65,7 +66,11 @@ def time_split(frame: pd.DataFrame, order_by: str, test_share: float, valid_shar
     n_valid = math.ceil(n_rest * valid_share)
     n_train = n_rest - n_valid
     if n_train < 1 or n_valid < 1 or n_test < 1:
-        raise ValueError(f"too few valid leads to split by time ({n}); need at least a few hundred")
+        raise ValueError(
+            _("too few valid leads to split by time ({leads}); need at least a few hundred").format(
+                leads=i18n.number(n)
+            )
+        )
     return Split(
         train=ordered.iloc[:n_train].reset_index(drop=True),
         valid=ordered.iloc[n_train:n_rest].reset_index(drop=True),
@@ -84,9 +89,11 @@ def newest_window(
     order = frame[order_by]
     if not pd.api.types.is_datetime64_any_dtype(order):
         raise ValueError(
-            f"retrain.window_days: the export is ordered by '{order_by}', which is not a "
-            "date, so a window of days cannot be cut; set retrain.window_days: null in the "
-            "config to learn from the whole export"
+            _(
+                "retrain.window_days: the export is ordered by '{column}', which is not a "
+                "date, so a window of days cannot be cut; set retrain.window_days: null in the "
+                "config to learn from the whole export"
+            ).format(column=order_by)
         )
     end = order.max()
     keep = (order > end - pd.Timedelta(days=days)).to_numpy()
@@ -123,6 +130,16 @@ class StageEvaluation:
 READY, WEAK, NOT_READY = "ready", "weak", "not ready"
 
 
+def verdict_word(verdict: str) -> str:
+    """A readiness verdict as a person reads it (the codes stay in JSON and MLflow tags)."""
+    words = {
+        READY: pgettext("readiness", "ready"),
+        WEAK: pgettext("readiness", "weak"),
+        NOT_READY: pgettext("readiness", "not ready"),
+    }
+    return words.get(verdict, verdict)
+
+
 @dataclass
 class Readiness:
     """Whether the model is fit to serve, as one word and the reasons for it.
@@ -152,7 +169,8 @@ class Readiness:
     diff_high: float
 
     def line(self) -> str:
-        return f"{self.verdict}: " + "; ".join(self.reasons)
+        """The verdict and its reasons, in the current language."""
+        return f"{verdict_word(self.verdict)}: " + "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -172,8 +190,8 @@ class Readiness:
 
 #: Baseline names in evaluation metrics -> their curve keys and their names in sentences.
 BASELINES = {
-    "logistic": ("logistic", "logistic regression"),
-    "rule_points": ("rule points", "the rule points score"),
+    "logistic": ("logistic", N_("logistic regression")),
+    "rule_points": ("rule points", N_("the rule points score")),
 }
 
 
@@ -186,22 +204,54 @@ def too_little_data(frame: pd.DataFrame, config: TrainConfig) -> list[str]:
     rule = config.readiness
     closed = frame[schema.CLOSED].dropna()
     wins = int(closed.sum())
-    counts = {
-        "decided leads": (len(closed), rule.min_leads, "min_leads"),
-        "won leads": (wins, max(rule.min_wins, rule.min_per_outcome), "min_wins"),
-        "lost leads": (len(closed) - wins, rule.min_per_outcome, "min_per_outcome"),
-    }
+    counts = [
+        (
+            _("{n} decided leads (need {need}, readiness.{key})"),
+            len(closed),
+            rule.min_leads,
+            "min_leads",
+        ),
+        (
+            _("{n} won leads (need {need}, readiness.{key})"),
+            wins,
+            max(rule.min_wins, rule.min_per_outcome),
+            "min_wins",
+        ),
+        (
+            _("{n} lost leads (need {need}, readiness.{key})"),
+            len(closed) - wins,
+            rule.min_per_outcome,
+            "min_per_outcome",
+        ),
+    ]
     if schema.ACCEPTED in frame:
         accepted = frame[schema.ACCEPTED].dropna()
         n_acc = int(accepted.sum())
-        counts["accepted leads"] = (n_acc, rule.min_per_outcome, "min_per_outcome")
-        counts["rejected leads"] = (len(accepted) - n_acc, rule.min_per_outcome, "min_per_outcome")
+        per_outcome = rule.min_per_outcome
+        counts.append(
+            (
+                _("{n} accepted leads (need {need}, readiness.{key})"),
+                n_acc,
+                per_outcome,
+                "min_per_outcome",
+            )
+        )
+        counts.append(
+            (
+                _("{n} rejected leads (need {need}, readiness.{key})"),
+                len(accepted) - n_acc,
+                per_outcome,
+                "min_per_outcome",
+            )
+        )
     short = [
-        f"{n:,} {what} (need {need:,}, readiness.{key})"
-        for what, (n, need, key) in counts.items()
+        text.format(n=i18n.number(n), need=i18n.number(need), key=key)
+        for text, n, need, key in counts
         if n < need
     ]
-    return [f"too little data to serve from: {', '.join(short)}"] if short else []
+    if not short:
+        return []
+    return [_("too little data to serve from: {shortfall}").format(shortfall=", ".join(short))]
 
 
 def check_labels(frame: pd.DataFrame, where: str) -> None:
@@ -212,10 +262,18 @@ def check_labels(frame: pd.DataFrame, where: str) -> None:
         decided = frame[label].dropna()
         values = sorted(set(decided.astype(int).tolist()))
         if len(values) == 1:
+            if label == schema.ACCEPTED:
+                text = _(
+                    "{label}: all {n} decided leads {where} have {label} = {value}; a model "
+                    "needs leads of both outcomes (0 and 1) (or drop the column in the mapping)"
+                )
+            else:
+                text = _(
+                    "{label}: all {n} decided leads {where} have {label} = {value}; a model "
+                    "needs leads of both outcomes (0 and 1)"
+                )
             raise ValueError(
-                f"{label}: all {len(decided):,} decided leads {where} have {label} = "
-                f"{values[0]}; a model needs leads of both outcomes (0 and 1)"
-                + (" (or drop the column in the mapping)" if label == schema.ACCEPTED else "")
+                text.format(label=label, n=i18n.number(len(decided)), where=where, value=values[0])
             )
 
 
@@ -232,7 +290,8 @@ def readiness(
     scored = {k: evaluation.metrics[k]["roc_auc"] for k in BASELINES if k in evaluation.metrics}
     best = max(scored, key=lambda k: -1.0 if _isnan(scored[k]) else scored[k])
     best_auc = scored[best]
-    curve, said = BASELINES[best]
+    curve, named = BASELINES[best]
+    said = i18n.gettext(named)
     found = evaluate.bootstrap_auc_intervals(
         y, p, evaluation.curves[curve][1], rule.bootstrap, rule.level, config.seed
     )
@@ -241,35 +300,62 @@ def readiness(
     shortfall = list(shortfall or [])
     if _isnan(auc) or _isnan(low):
         reasons = shortfall + [
-            "the test slice has only one close outcome, so its ROC-AUC says nothing"
+            _("the test slice has only one close outcome, so its ROC-AUC says nothing")
         ]
         return Readiness(NOT_READY, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
-    level = f"{rule.level:.0%}"
+    shown = {
+        "auc": _auc(auc),
+        "baseline": said,
+        "baseline_auc": _auc(best_auc),
+        "gain_low": _signed(diff_low),
+        "gain_high": _signed(diff_high),
+    }
     reasons = [
-        f"close ROC-AUC {auc:.3f} on the newest leads ({level} interval {low:.3f}-{high:.3f})"
+        _("close ROC-AUC {auc} on the newest leads ({level} interval {low}-{high})").format(
+            auc=shown["auc"], level=i18n.percent(rule.level), low=_auc(low), high=_auc(high)
+        )
     ]
     clear = low >= rule.min_auc_low
     beaten = diff_high < -rule.max_baseline_gap
     if not clear:
         reasons.append(
-            f"the interval reaches below {rule.min_auc_low}: not clearly better than chance"
+            _("the interval reaches below {limit}: not clearly better than chance").format(
+                limit=i18n.number(rule.min_auc_low)
+            )
         )
     if beaten:
         reasons.append(
-            f"{said} ranks the newest leads clearly better than LightGBM "
-            f"({best_auc:.3f} vs {auc:.3f}; gain interval {diff_low:+.3f} to {diff_high:+.3f})"
+            _(
+                "{baseline} ranks the newest leads clearly better than LightGBM "
+                "({baseline_auc} vs {auc}; gain interval {gain_low} to {gain_high})"
+            ).format(**shown)
         )
     elif best_auc > auc:
         reasons.append(
-            f"{said} ranks the newest leads slightly better ({best_auc:.3f} vs {auc:.3f}), "
-            f"within the test slice's noise (gain interval {diff_low:+.3f} to {diff_high:+.3f})"
+            _(
+                "{baseline} ranks the newest leads slightly better ({baseline_auc} vs {auc}), "
+                "within the test slice's noise (gain interval {gain_low} to {gain_high})"
+            ).format(**shown)
         )
     else:
-        reasons.append(f"ahead of the best baseline, {said} ({best_auc:.3f})")
+        reasons.append(_("ahead of the best baseline, {baseline} ({baseline_auc})").format(**shown))
     verdict = READY if clear and not beaten else (WEAK if clear else NOT_READY)
     if shortfall:
         verdict, reasons = NOT_READY, shortfall + reasons
     return Readiness(verdict, reasons, auc, low, high, best, best_auc, diff_low, diff_high)
+
+
+#: Decimals of a ROC-AUC (and its gain) in the sentences of the readiness verdict.
+AUC_DECIMALS = 3
+
+
+def _auc(value: float) -> str:
+    return i18n.number(value, AUC_DECIMALS)
+
+
+def _signed(value: float) -> str:
+    """A gain with its sign always shown (``+0.012``, ``-0,004`` in Danish)."""
+    return ("-" if value < 0 else "+") + i18n.number(abs(value), AUC_DECIMALS)
 
 
 @dataclass
@@ -465,15 +551,18 @@ def _gate(
     client = MlflowClient()
     current = get_alias_version(client, name, CHAMPION)
     if ready.verdict != READY:
-        kept = f"champion stays v{current}" if current else "no champion set"
+        if current:
+            kept = _("not promoted (champion stays v{version}): model is {verdict}")
+        else:
+            kept = _("not promoted (no champion set): model is {verdict}")
         return Registration(
-            new_version, False, f"not promoted ({kept}): model is {ready.line()}", current
+            new_version, False, kept.format(version=current, verdict=ready.line()), current
         )
     if current is None:
-        first = "promoted: the first ready version is champion"
+        first = _("promoted: the first ready version is champion")
         promote(name, new_version, by=job, reason=first)
         return Registration(new_version, True, first, None)
-    champion, _ = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
+    champion, _uri = load_funnel(f"models:/{name}@{CHAMPION}", tracking=mlflow.get_tracking_uri())
     theirs = champion.features.input_fields
     if sorted(theirs) != sorted(fields):
         only_new = sorted(set(fields) - set(theirs))[:3]
@@ -481,10 +570,16 @@ def _gate(
         return Registration(
             new_version,
             False,
-            f"not promoted (champion stays v{current}): the champion reads other fields "
-            f"(only the new model: {', '.join(only_new) or '-'}; only the champion: "
-            f"{', '.join(only_old) or '-'}), so it was trained on other data; register "
-            "models of another data set under a name of their own (--register)",
+            _(
+                "not promoted (champion stays v{version}): the champion reads other fields "
+                "(only the new model: {only_new}; only the champion: {only_old}), so it was "
+                "trained on other data; register models of another data set under a name of "
+                "their own (--register)"
+            ).format(
+                version=current,
+                only_new=", ".join(only_new) or "-",
+                only_old=", ".join(only_old) or "-",
+            ),
             current,
         )
     test = split.test[split.test[schema.CLOSED].notna()]
@@ -497,15 +592,31 @@ def _gate(
     mlflow.log_metrics(
         {"champion_close_roc_auc": old["roc_auc"], "champion_close_brier": old["brier"]}
     )
-    verdict = (
-        f"new close ROC-AUC {new['roc_auc']:.4f} vs champion v{current} {old['roc_auc']:.4f} "
-        f"(max drop {rule.max_auc_drop}), Brier {new['brier']:.4f} vs {old['brier']:.4f} "
-        f"(max increase {rule.max_brier_increase})"
-    )
+    compared = {
+        "auc": i18n.number(new["roc_auc"], GATE_DECIMALS),
+        "version": current,
+        "champion_auc": i18n.number(old["roc_auc"], GATE_DECIMALS),
+        "max_drop": i18n.number(rule.max_auc_drop),
+        "brier": i18n.number(new["brier"], GATE_DECIMALS),
+        "champion_brier": i18n.number(old["brier"], GATE_DECIMALS),
+        "max_increase": i18n.number(rule.max_brier_increase),
+    }
     if auc_ok and brier_ok:
-        promote(name, new_version, by=job, reason="promoted: " + verdict)
-        return Registration(new_version, True, "promoted: " + verdict, current)
-    return Registration(new_version, False, "kept champion: " + verdict, current)
+        reason = _(
+            "promoted: new close ROC-AUC {auc} vs champion v{version} {champion_auc} (max drop "
+            "{max_drop}), Brier {brier} vs {champion_brier} (max increase {max_increase})"
+        ).format(**compared)
+        promote(name, new_version, by=job, reason=reason)
+        return Registration(new_version, True, reason, current)
+    reason = _(
+        "kept champion: new close ROC-AUC {auc} vs champion v{version} {champion_auc} (max "
+        "drop {max_drop}), Brier {brier} vs {champion_brier} (max increase {max_increase})"
+    ).format(**compared)
+    return Registration(new_version, False, reason, current)
+
+
+#: Decimals of the metrics the registry gate compares, in its reason line.
+GATE_DECIMALS = 4
 
 
 def _log_evaluation(evaluations: dict[str, StageEvaluation], out_dir: Path) -> None:
@@ -580,20 +691,27 @@ def train(
     mapping_obj = mapping if isinstance(mapping, ingest.Mapping) else ingest.load_mapping(mapping)
     name = model_name(register_name, mapping_obj, cfg)
     path = Path(data)
-    say("opening the MLflow store")
+    say(_("opening the MLflow store"))
     use_tracking(tracking, write=True)  # before the work: a store we cannot use fails now
     experiment_id = start_experiment(experiment or cfg.experiment)
 
-    say("reading and validating leads")
+    say(_("reading and validating leads"))
     result = ingest.read_leads(path, mapping_obj, require_labels=True)
     frame = result.valid
     order_by = result.order_by
-    where, window = "in the export", {}
+    # where: a place in the sentences of check_labels and the line below ("no lead {where}")
+    where, window = _("in the export"), {}
     if window_days is not None:
         frame, window = newest_window(frame, order_by, window_days)
-        where = f"in the window (the newest {window_days} days, retrain.window_days)"
+        where = _("in the window (the newest {days} days, retrain.window_days)").format(
+            days=i18n.number(window_days)
+        )
     if frame[schema.CLOSED].notna().sum() == 0:
-        raise ValueError(f"no lead {where} has a decided 'closed' outcome: nothing to learn from")
+        raise ValueError(
+            _("no lead {where} has a decided 'closed' outcome: nothing to learn from").format(
+                where=where
+            )
+        )
     check_labels(frame, where)
     exclude = set(cfg.features.exclude) | set(mapping_obj.exclude_features)
     if order_by != schema.CREATED_AT:
@@ -602,9 +720,9 @@ def train(
     cfg.features.exclude = sorted(exclude)
 
     split = time_split(frame, order_by, cfg.split.test_share, cfg.split.valid_share)
-    check_labels(split.fit_window, "of the fit window (all but the newest leads)")
+    check_labels(split.fit_window, _("of the fit window (all but the newest leads)"))
 
-    say("checking for leakage")
+    say(_("checking for leakage"))
     candidates = schema.feature_columns(list(frame.columns), exclude)
     labels = [lab for lab in (schema.CLOSED, schema.ACCEPTED) if lab in frame]
     history = split.fit_window
@@ -614,9 +732,9 @@ def train(
     if leakage.stops:
         raise LeakageError(leakage)
 
-    say("choosing the model on folds of the fit window")
+    say(_("choosing the model on folds of the fit window"))
     model = fit_funnel(split.train, split.valid, cfg, say=say)
-    say("evaluating on the newest leads")
+    say(_("evaluating on the newest leads"))
     evaluations, predictions = evaluate_stages(model, split, cfg)
     ready = readiness(evaluations["close"], cfg, too_little_data(frame, cfg))
     summary = _data_summary(frame, result, path) | window
@@ -636,12 +754,17 @@ def train(
     for stage, st in model.stages.items():
         if st.selection.get("timed_out"):
             warnings.append(
-                f"{stage}: the settings search hit tuning.timeout_s after "
-                f"{st.selection['trials']} of {cfg.tuning.trials} trials; another machine "
-                "may choose differently"
+                _(
+                    "{stage}: the settings search hit tuning.timeout_s after {done} of "
+                    "{trials} trials; another machine may choose differently"
+                ).format(
+                    stage=stage,
+                    done=i18n.number(st.selection["trials"]),
+                    trials=i18n.number(cfg.tuning.trials),
+                )
             )
 
-    say("logging to MLflow")
+    say(_("logging to MLflow"))
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(
             {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in cfg.flat().items()}
@@ -693,7 +816,7 @@ def train(
             }
         )
         _log_evaluation(evaluations, Path(tmp))
-        say("explaining the test slice")
+        say(_("explaining the test slice"))
         log_run_report(
             model, split.test, Path(tmp) / "report", cfg.report
         )  # report.html, explain/*
@@ -701,7 +824,7 @@ def train(
         info = log_model(model, example)
         model_uri = info.model_uri
         reg: Registration | None = None
-        say(f"registering the model as '{name}'")
+        say(_("registering the model as '{name}'").format(name=name))
         version = register(info, name, by=job)
         reg = _gate(
             name,
@@ -730,7 +853,7 @@ def train(
         model_uri=model_uri,
         model_version=reg.version if reg else None,
         promoted=reg.promoted if reg else None,
-        promotion_reason=reg.reason if reg else "not registered",
+        promotion_reason=reg.reason if reg else _("not registered"),
         evaluations=evaluations,
         leakage=leakage,
         data_summary=summary,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from leadmodel import batch, explain, ingest
+from leadmodel import batch, explain, i18n, ingest
 from leadmodel.cli import app
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
@@ -172,6 +172,16 @@ def test_duplicate_ids_across_chunks_keep_the_first_row(model, tmp_path: Path) -
     reason = rejected.loc[1, ingest.REJECT_REASON]
     assert reason.startswith(f"lead_id: duplicate of row 2 (got ' {first_id} '); website_visits")
     assert summary.reasons[batch.DUPLICATE_REASON] == 2
+    # the same in Danish: the file's first row is found in the translated reason too
+    with i18n.using("da"):
+        dansk = tmp_path / "afviste.csv"
+        batch.score_file(data, tmp_path / "scores.csv", model=model, rejects=dansk, chunk_rows=2)
+        prefix = ingest.duplicate_prefix()
+    assert "duplicate" not in prefix
+    assert list(_read_text(dansk)[ingest.REJECT_REASON].str.startswith(f"{prefix}2 ")) == [
+        True,
+        True,
+    ]
 
 
 def test_seen_ids_find_first_rows_like_pandas() -> None:

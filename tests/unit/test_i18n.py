@@ -105,6 +105,16 @@ def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     assert compiled == source, "leadmodel.mo is out of date: run `make translations`"
 
 
+def _key(message) -> tuple:
+    """A message's id and context; a plural's ids as a tuple (read_mo gives a list)."""
+    ids = message.id if isinstance(message.id, str) else tuple(message.id)
+    return ids, message.context
+
+
+def _strings(message) -> str | tuple:
+    return message.string if isinstance(message.string, str) else tuple(message.string)
+
+
 def test_language_comes_from_the_call_then_the_environment(monkeypatch) -> None:
     monkeypatch.delenv(i18n.LANG_ENV, raising=False)
     assert i18n.current() == "en"
