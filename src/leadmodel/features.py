@@ -20,6 +20,7 @@ the entrance (:class:`RecordColumns`, each column read as pandas would, without 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ _TEXT_TYPES = frozenset({str, _NONE})
 _NUMBER_TYPES = frozenset({int, float, _NONE})
 #: Value types of a record column read as typed times, each at its own wall-clock time.
 _STAMP_TYPES = frozenset({dt.datetime, dt.date, pd.Timestamp, type(pd.NaT), _NONE})
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_DAY = _EPOCH.date()
+_MICROSECOND = dt.timedelta(microseconds=1)
+_US_PER_DAY = 86_400_000_000
+#: numpy's NaT as an int64 (the smallest int64).
+_NAT = int(np.datetime64("NaT", "us").view(np.int64))
 #: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
 Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -75,7 +82,7 @@ class RecordColumns:
 
     def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
         self._records = records
-        self._names = dict.fromkeys(name for record in records for name in record)
+        self._names = dict.fromkeys(itertools.chain.from_iterable(records))
         self._values: dict[str, list[Any]] = {}
         self._arrays: dict[str, np.ndarray | None] = {}
         self._columns: dict[str, pd.Series] = {}
@@ -129,10 +136,7 @@ class RecordColumns:
 
     def stamps(self, name: str) -> np.ndarray:
         """:func:`timestamps` of column ``name`` as ``datetime64[us]`` (NaT when not one)."""
-        values = self.values(name)
-        if set(map(type, values)) <= _STAMP_TYPES:  # typed times: each its wall-clock time
-            return np.array([_naive(v) for v in values], dtype="datetime64[us]")
-        return timestamps(self[name]).to_numpy(dtype="datetime64[us]")
+        return time_array(self.values(name))
 
     def factorized(self, name: str) -> tuple[np.ndarray, list[str]]:
         """:meth:`LeadFeatures._factorize` of column ``name``, computed once per column.
@@ -170,25 +174,32 @@ def plain_array(values: list[Any]) -> np.ndarray | None:
         return array
     if not types <= _NUMBER_TYPES:
         return None
-    try:  # a whole number outside int64 makes pandas choose another type
-        whole = np.array([v for v in values if type(v) is int], dtype=np.int64)
-    except OverflowError:
-        return None
-    if types == {int}:
-        return whole
+    if int in types:
+        try:  # a whole number outside int64 makes pandas choose another type
+            whole = np.array([v for v in values if type(v) is int], dtype=np.int64)
+        except OverflowError:
+            return None
+        if types == {int}:
+            return whole
     return np.array(values, dtype=np.float64)  # None -> NaN
 
 
-def _naive(value: Any) -> Any:
-    """A typed time at its own wall-clock time (no zone); None for a missing one."""
+def _wall_clock_us(value: Any) -> int:
+    """Microseconds since 1970 of a typed time's own wall-clock time (NaT: missing).
+
+    Plain integer arithmetic: numpy's conversion of datetime objects costs several times
+    more per value, pandas' tens of microseconds per call.
+    """
     if value is None or value is pd.NaT:
-        return None
-    if type(value) is not dt.date and value.tzinfo is not None:
-        return value.replace(tzinfo=None)
-    return value
+        return _NAT
+    if type(value) is dt.date:
+        return (value - _EPOCH_DAY).days * _US_PER_DAY
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return (value - _EPOCH) // _MICROSECOND
 
 
-def _text_codes(values: list[Any]) -> tuple[np.ndarray, list[str]]:
+def _text_codes(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
     """``pd.factorize`` of text and None (code -1), by dict look-ups.
 
     The same codes and distinct texts (in order of appearance); a few microseconds for
@@ -251,15 +262,20 @@ def timestamps(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values
-    items = values.to_numpy(dtype=object)
-    if all(isinstance(v, dt.date) or _is_na(v) for v in items):
-        try:  # typed dates and date-times, one zone or none
-            stamps = pd.to_datetime(values, errors="coerce")
-        except (TypeError, ValueError):  # naive and zoned values mixed: one by one
-            stamps = None
-        if stamps is not None and not isinstance(stamps.dtype, pd.DatetimeTZDtype):
-            return stamps
-    return pd.Series([_wall_clock(v) for v in items], dtype="datetime64[us]")
+    return pd.Series(time_array(values.to_numpy(dtype=object)), dtype="datetime64[us]")
+
+
+def time_array(items: Sequence[Any]) -> np.ndarray:
+    """:func:`timestamps` of plain values (objects) as ``datetime64[us]``, value by value.
+
+    Typed times (``datetime``, ``date``, ``pd.Timestamp``; None and NaT missing) are read
+    by integer arithmetic, each at its own wall-clock time, zoned or not, mixed or not;
+    anything else by :func:`_wall_clock`.
+    """
+    if set(map(type, items)) <= _STAMP_TYPES:
+        us = np.fromiter(map(_wall_clock_us, items), dtype=np.int64, count=len(items))
+        return us.view("datetime64[us]")
+    return pd.Series([_wall_clock(v) for v in items], dtype="datetime64[us]").to_numpy()
 
 
 def _wall_clock(value: Any) -> pd.Timestamp:
@@ -571,8 +587,11 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         1.0 are one value to pandas but two texts to the model).
         """
         # A numpy-backed column is factorized as its array: the same codes, without the
-        # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows).
+        # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows);
+        # text and None in an object array by dict look-ups (:func:`_text_codes`).
         array = values.to_numpy() if isinstance(values.dtype, np.dtype) else values
+        if array.dtype == object and set(map(type, array)) <= _TEXT_TYPES:
+            return _text_codes(array)
         codes, uniques = pd.factorize(array)
         if not (uniques.dtype == "str" or infer_dtype(uniques, skipna=True) == "string"):
             codes, uniques = pd.factorize(values.astype("string"))
