@@ -20,6 +20,7 @@ the entrance (:class:`RecordColumns`, each column read as pandas would, without 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,18 @@ CODE_CACHE_SIZE = 4096
 _PLAIN_NUMBERS = (float, int)
 #: Day of week of 1970-01-01, day 0 of numpy's datetime64 (0 = Monday: a Thursday).
 _EPOCH_WEEKDAY = 3
+_NONE = type(None)
+#: Value types of a record column pandas reads as text (object) or as numbers (int/float).
+_TEXT_TYPES = frozenset({str, _NONE})
+_NUMBER_TYPES = frozenset({int, float, _NONE})
+#: Value types of a record column read as typed times, each at its own wall-clock time.
+_STAMP_TYPES = frozenset({dt.datetime, dt.date, pd.Timestamp, type(pd.NaT), _NONE})
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_DAY = _EPOCH.date()
+_MICROSECOND = dt.timedelta(microseconds=1)
+_US_PER_DAY = 86_400_000_000
+#: numpy's NaT as an int64 (the smallest int64).
+_NAT = int(np.datetime64("NaT", "us").view(np.int64))
 #: Canonical lead rows: a frame, or plain records (dicts; an absent key is a missing value).
 Leads = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -60,14 +73,18 @@ class RecordColumns:
     """Plain records read column by column, each column as pandas reads it.
 
     What the scoring path asks of a frame (``len``, ``name in``, ``[name]``), without
-    building one: a column is made (``pd.Series`` of the records' values, which infers
-    its type exactly as ``pd.DataFrame.from_records`` does) the first time it is read,
-    once, so one lead costs a few small Series instead of a frame.
+    building one. A column's values are gathered once, the first time it is read, and
+    kept as a numpy array when pandas would type them plainly (:func:`plain_array`:
+    text, whole numbers, numbers); the features read those arrays directly
+    (:meth:`numbers`, :meth:`stamps`, :meth:`factorized`), so one lead costs no pandas
+    object. ``[name]`` gives the ``pd.Series`` pandas would infer (built on demand, once).
     """
 
     def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
         self._records = records
-        self._names = dict.fromkeys(name for record in records for name in record)
+        self._names = dict.fromkeys(itertools.chain.from_iterable(records))
+        self._values: dict[str, list[Any]] = {}
+        self._arrays: dict[str, np.ndarray | None] = {}
         self._columns: dict[str, pd.Series] = {}
         self._factorized: dict[str, tuple[np.ndarray, list[str]]] = {}
 
@@ -77,16 +94,29 @@ class RecordColumns:
     def __contains__(self, name: object) -> bool:
         return name in self._names
 
+    def values(self, name: str) -> list[Any]:
+        """The records' values of column ``name`` (None where a record lacks the key)."""
+        found = self._values.get(name)
+        if found is None:
+            if name not in self._names:
+                raise KeyError(name)
+            found = self._values[name] = [record.get(name) for record in self._records]
+        return found
+
+    def array(self, name: str) -> np.ndarray | None:
+        """:func:`plain_array` of column ``name``, computed once."""
+        if name not in self._arrays:
+            self._arrays[name] = plain_array(self.values(name))
+        return self._arrays[name]
+
     def __getitem__(self, name: str) -> pd.Series:
         column = self._columns.get(name)
         if column is None:
-            if name not in self._names:
-                raise KeyError(name)
-            values = [record.get(name) for record in self._records]
-            # Text and None alone: pandas would infer ``str``; object holds the same values
-            # and costs a third to build and to factorize (the features read both alike).
-            text = all(isinstance(v, str) or v is None for v in values)
-            column = pd.Series(values, name=name, dtype=object if text else None)
+            array = self.array(name)
+            if array is None:  # let pandas infer the type, as a frame of the records would
+                column = pd.Series(self.values(name), name=name)
+            else:
+                column = pd.Series(array, name=name, dtype=array.dtype, copy=False)
             self._columns[name] = column
         return column
 
@@ -94,6 +124,19 @@ class RecordColumns:
     def columns(self) -> list[str]:
         """Column names in the order the records first give them (as a frame's)."""
         return list(self._names)
+
+    def numbers(self, name: str) -> np.ndarray:
+        """:func:`to_numeric_array` of column ``name``."""
+        array = self.array(name)
+        if array is None:
+            return to_numeric_array(self[name])
+        if array.dtype == object:  # text and None
+            return _object_numbers(array)
+        return array.astype(np.float64)
+
+    def stamps(self, name: str) -> np.ndarray:
+        """:func:`timestamps` of column ``name`` as ``datetime64[us]`` (NaT when not one)."""
+        return time_array(self.values(name))
 
     def factorized(self, name: str) -> tuple[np.ndarray, list[str]]:
         """:meth:`LeadFeatures._factorize` of column ``name``, computed once per column.
@@ -103,12 +146,72 @@ class RecordColumns:
         """
         found = self._factorized.get(name)
         if found is None:
-            found = self._factorized[name] = LeadFeatures._factorize(self[name])
+            array = self.array(name)
+            if array is not None and array.dtype == object:  # text and None
+                found = _text_codes(self.values(name))
+            else:
+                found = LeadFeatures._factorize(self[name])
+            self._factorized[name] = found
         return found
 
 
 #: Lead rows by column: a frame, or :class:`RecordColumns` of plain records.
 LeadColumns = pd.DataFrame | RecordColumns
+
+
+def plain_array(values: list[Any]) -> np.ndarray | None:
+    """Record values as the array pandas would type them, when that is plain; else None.
+
+    Text and None: an object array (pandas would infer ``str``; object holds the same
+    values and costs less to build and to code). Whole numbers: int64. Numbers with a
+    float or a missing value among them: float64 with NaN. Anything else (booleans,
+    times, mixed types, numbers outside int64) is left to pandas' own inference.
+    """
+    types = set(map(type, values))
+    if types <= _TEXT_TYPES:
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array
+    if not types <= _NUMBER_TYPES:
+        return None
+    if int in types:
+        try:  # a whole number outside int64 makes pandas choose another type
+            whole = np.array([v for v in values if type(v) is int], dtype=np.int64)
+        except OverflowError:
+            return None
+        if types == {int}:
+            return whole
+    return np.array(values, dtype=np.float64)  # None -> NaN
+
+
+def _wall_clock_us(value: Any) -> int:
+    """Microseconds since 1970 of a typed time's own wall-clock time (NaT: missing).
+
+    Plain integer arithmetic: numpy's conversion of datetime objects costs several times
+    more per value, pandas' tens of microseconds per call.
+    """
+    if value is None or value is pd.NaT:
+        return _NAT
+    if type(value) is dt.date:
+        return (value - _EPOCH_DAY).days * _US_PER_DAY
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _text_codes(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
+    """``pd.factorize`` of text and None (code -1), by dict look-ups.
+
+    The same codes and distinct texts (in order of appearance); a few microseconds for
+    one lead, where ``pd.factorize`` costs tens, and as fast for a million.
+    """
+    table = dict.fromkeys(values)
+    table.pop(None, None)
+    uniques = list(table)
+    table = dict(zip(uniques, range(len(uniques)), strict=True))
+    table[None] = -1
+    codes = np.fromiter(map(table.__getitem__, values), dtype=np.intp, count=len(values))
+    return codes, uniques
 
 
 def as_columns(leads: Leads | RecordColumns) -> LeadColumns:
@@ -123,6 +226,20 @@ def factorized(X: LeadColumns, col: str) -> tuple[np.ndarray, list[str]]:
     if isinstance(X, RecordColumns):
         return X.factorized(col)
     return LeadFeatures._factorize(X[col])
+
+
+def _numbers(X: LeadColumns, col: str) -> np.ndarray:
+    """:func:`to_numeric_array` of column ``col``."""
+    if isinstance(X, RecordColumns):
+        return X.numbers(col)
+    return to_numeric_array(X[col])
+
+
+def _stamps(X: LeadColumns, col: str) -> np.ndarray:
+    """:func:`timestamps` of column ``col`` as ``datetime64[us]``."""
+    if isinstance(X, RecordColumns):
+        return X.stamps(col)
+    return timestamps(X[col]).to_numpy(dtype="datetime64[us]")
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -145,15 +262,20 @@ def timestamps(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values
-    items = values.to_numpy(dtype=object)
-    if all(isinstance(v, dt.date) or _is_na(v) for v in items):
-        try:  # typed dates and date-times, one zone or none
-            stamps = pd.to_datetime(values, errors="coerce")
-        except (TypeError, ValueError):  # naive and zoned values mixed: one by one
-            stamps = None
-        if stamps is not None and not isinstance(stamps.dtype, pd.DatetimeTZDtype):
-            return stamps
-    return pd.Series([_wall_clock(v) for v in items], dtype="datetime64[us]")
+    return pd.Series(time_array(values.to_numpy(dtype=object)), dtype="datetime64[us]")
+
+
+def time_array(items: Sequence[Any]) -> np.ndarray:
+    """:func:`timestamps` of plain values (objects) as ``datetime64[us]``, value by value.
+
+    Typed times (``datetime``, ``date``, ``pd.Timestamp``; None and NaT missing) are read
+    by integer arithmetic, each at its own wall-clock time, zoned or not, mixed or not;
+    anything else by :func:`_wall_clock`.
+    """
+    if set(map(type, items)) <= _STAMP_TYPES:
+        us = np.fromiter(map(_wall_clock_us, items), dtype=np.int64, count=len(items))
+        return us.view("datetime64[us]")
+    return pd.Series([_wall_clock(v) for v in items], dtype="datetime64[us]").to_numpy()
 
 
 def _wall_clock(value: Any) -> pd.Timestamp:
@@ -185,8 +307,12 @@ def to_numeric_array(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=float)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
-    out = np.full(len(values), np.nan)
-    items = values.to_numpy(dtype=object)
+    return _object_numbers(values.to_numpy(dtype=object))
+
+
+def _object_numbers(items: np.ndarray) -> np.ndarray:
+    """:func:`to_numeric_array` of an object array (numbers as they are, text parsed)."""
+    out = np.full(len(items), np.nan)
     number = np.array([type(v) in _PLAIN_NUMBERS or isinstance(v, np.number) for v in items])
     if number.any():
         out[number] = items[number].astype(float)
@@ -405,7 +531,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         n = len(X)
         coders = self._coder_table()
         out: dict[str, np.ndarray] = {}
-        time_parts = self._time_parts(X[schema.CREATED_AT] if schema.CREATED_AT in X else None, n)
+        time_parts = self._time_parts(X, n)
         for col in self.feature_names_:
             coder = coders.get(col)
             if col in time_parts:
@@ -414,7 +540,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
                 absent = coder is None or col in self._ordinal()
                 out[col] = np.full(n, np.nan if absent else coder.missing)
             elif coder is None:
-                out[col] = to_numeric_array(X[col])
+                out[col] = _numbers(X, col)
             else:
                 out[col] = self._codes(col, coder, *factorized(X, col))
         return out
@@ -431,14 +557,14 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             out = np.where(out >= coder.unknown, np.nan, out.astype(float))
         return out
 
-    def _time_parts(self, values: pd.Series | None, n: int) -> dict[str, np.ndarray]:
+    def _time_parts(self, X: LeadColumns, n: int) -> dict[str, np.ndarray]:
         """Each fitted time feature as floats (NaN where ``created_at`` is missing or bad)."""
         wanted = getattr(self, "time_features_", None) or {}  # models pickled before them
         if not wanted:
             return {}
-        if values is None:
+        if schema.CREATED_AT not in X:
             return {name: np.full(n, np.nan) for name in wanted}
-        stamps = timestamps(values).to_numpy(dtype="datetime64[us]")
+        stamps = _stamps(X, schema.CREATED_AT)
         days = stamps.astype("datetime64[D]")
         missing = np.isnat(stamps)
         if missing.any():  # NaN below, not NaT arithmetic (numpy warns on it)
@@ -461,8 +587,11 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         1.0 are one value to pandas but two texts to the model).
         """
         # A numpy-backed column is factorized as its array: the same codes, without the
-        # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows).
+        # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows);
+        # text and None in an object array by dict look-ups (:func:`_text_codes`).
         array = values.to_numpy() if isinstance(values.dtype, np.dtype) else values
+        if array.dtype == object and set(map(type, array)) <= _TEXT_TYPES:
+            return _text_codes(array)
         codes, uniques = pd.factorize(array)
         if not (uniques.dtype == "str" or infer_dtype(uniques, skipna=True) == "string"):
             codes, uniques = pd.factorize(values.astype("string"))
