@@ -465,8 +465,10 @@ class LogThread:
             future.result()
         except (OSError, predlog.LogError) as exc:
             raise ValueError(
-                f"prediction log {self.folder}: cannot write this run's rows ({exc}); "
-                "no scores written, nothing logged"
+                i18n.gettext(
+                    "prediction log {folder}: cannot write this run's rows ({problem}); "
+                    "no scores written, nothing logged"
+                ).format(folder=self.folder, problem=exc)
             ) from exc
 
 

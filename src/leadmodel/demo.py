@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lang = i18n.current()  # LEADMODEL_LANG, else English
     except i18n.LanguageError as exc:
-        print(f"error: {i18n.LANG_ENV}: {exc}", file=sys.stderr)
+        print(
+            _("error: {where}: {problem}").format(where=i18n.LANG_ENV, problem=exc), file=sys.stderr
+        )
         return 2
     with i18n.using(lang):
         try:

@@ -38,6 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from leadmodel import schema, tuning
 from leadmodel.config import ExplainConfig, TrainConfig
 from leadmodel.features import LeadColumns, LeadFeatures, Leads, as_columns, feature_matrix
+from leadmodel.i18n import _
 from leadmodel.treeshap import ContributionTables
 
 ACCEPT = "accept"
@@ -220,8 +221,10 @@ class FunnelModel:
         for stage in self.stages.values():
             if stage.booster.pandas_categorical != categories:
                 raise ValueError(
-                    f"stage {stage.name}: its booster was trained on other category lists "
-                    "than the model's features; refit the model"
+                    _(
+                        "stage {stage}: its booster was trained on other category lists than "
+                        "the model's features; refit the model"
+                    ).format(stage=stage.name)
                 )
         return self.features.transform_matrix(as_columns(leads))
 
@@ -329,7 +332,11 @@ def fit_funnel(
         if name == ACCEPT and (decided[~newest].sum() == 0 or decided[newest].sum() == 0):
             continue  # the export has no acceptance decisions: close stage alone
         if decided.sum() == 0:
-            raise ValueError(f"no lead has a decided '{label}' outcome: nothing to learn from")
+            raise ValueError(
+                _("no lead has a decided '{label}' outcome: nothing to learn from").format(
+                    label=label
+                )
+            )
         y = window.loc[decided, label].to_numpy(dtype=float)
         X_stage = X[decided].reset_index(drop=True)
         stages[name], logit_newest = fit_stage(

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadmodel import schema
+from leadmodel.i18n import _
 from leadmodel.io import AtomicTableWriter
 
 #: Environment variable naming the log folder (or ``off``).
@@ -266,9 +267,15 @@ class PredictionLog:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LogError(f"prediction log {self.folder}: cannot create it ({exc})") from exc
+            raise LogError(
+                _("prediction log {folder}: cannot create it ({problem})").format(
+                    folder=self.folder, problem=exc
+                )
+            ) from exc
         if not os.access(self.folder, os.W_OK):
-            raise LogError(f"prediction log {self.folder}: folder is not writable")
+            raise LogError(
+                _("prediction log {folder}: folder is not writable").format(folder=self.folder)
+            )
 
     def file_for(self, day: str, origin: str) -> Path:
         """A new file name in the partition of ``day`` (``YYYY-MM-DD``)."""
@@ -421,7 +428,7 @@ def connect(folder: str | Path, database: str = ":memory:") -> Any:
 
     folder = Path(folder)
     if not any(folder.glob(f"{DATE}=*/*.parquet")):
-        raise LogError(f"prediction log {folder}: no logged score there")
+        raise LogError(_("prediction log {folder}: no logged score there").format(folder=folder))
     con = duckdb.connect(database)
     glob = files_glob(folder).replace("'", "''")
     con.execute(

@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from leadmodel.config import TrainConfig, training_threads
+from leadmodel.i18n import ngettext
 
 #: The LightGBM setting each searched config field sets.
 SEARCHED: dict[str, str] = {
@@ -114,7 +115,11 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarra
     minority = int(min(y.sum(), len(y) - y.sum()))
     if minority < 2:
         raise ValueError(
-            f"only {minority} lead(s) of one outcome in the fit window: nothing to learn from"
+            ngettext(
+                "only {count} lead of one outcome in the fit window: nothing to learn from",
+                "only {count} leads of one outcome in the fit window: nothing to learn from",
+                minority,
+            ).format(count=minority)
         )
     splitter = StratifiedKFold(n_splits=min(k, minority), shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))

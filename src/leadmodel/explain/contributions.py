@@ -30,6 +30,7 @@ import pandas as pd
 from leadmodel import schema
 from leadmodel.config import ExplainConfig
 from leadmodel.features import LeadColumns, Leads, as_columns
+from leadmodel.i18n import _
 from leadmodel.model import ACCEPT, CLOSE, SCORE_MIN, Features, FunnelModel, sigmoid
 
 #: The explanation settings of a model trained without them (the config's defaults).
@@ -92,8 +93,14 @@ def model_fields(model: FunnelModel) -> list[str]:
 def _check_stage(model: FunnelModel, stage: str) -> None:
     if stage not in model.stages:
         known = ", ".join(model.stages)
-        why = " (the training data had no acceptance decisions)" if stage == ACCEPT else ""
-        raise ValueError(f"stage: '{stage}' is not a stage of this model{why}; use one of {known}")
+        if stage == ACCEPT:
+            text = _(
+                "stage: '{stage}' is not a stage of this model (the training data had no "
+                "acceptance decisions); use one of {known}"
+            )
+        else:
+            text = _("stage: '{stage}' is not a stage of this model; use one of {known}")
+        raise ValueError(text.format(stage=stage, known=known))
 
 
 def contributions(
@@ -113,7 +120,7 @@ def contributions(
     _check_stage(model, stage)
     if X is None:
         if leads is None:
-            raise ValueError("contributions need the leads or their features X")
+            raise ValueError(_("contributions need the leads or their features X"))
         X = model.matrix(leads)
     booster_stage = model.stages[stage]
     fields = model_fields(model)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from mlflow import MlflowClient
 
 from leadmodel import tracking
+from leadmodel.i18n import _
 from leadmodel.serving.scoring import Scorer, alias_of
 
 logger = logging.getLogger("leadmodel.service")
@@ -37,7 +38,9 @@ class ModelWatcher:
     ) -> None:
         alias = alias_of(uri)
         if alias is None:
-            raise ValueError(f"{uri}: not an alias URI (models:/NAME@ALIAS); nothing to follow")
+            raise ValueError(
+                _("{uri}: not an alias URI (models:/NAME@ALIAS); nothing to follow").format(uri=uri)
+            )
         self.uri, self.interval, self.alias = uri, interval, alias
         self.current, self.swap = current, swap
         self.refused: set[str] = set()

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leadmodel import predlog, tracking
+from leadmodel.i18n import _
 
 TOKEN_ENV = "LEADMODEL_API_TOKEN"
 #: Why the service refuses to start with the variable set to nothing or whitespace.
@@ -75,14 +76,22 @@ def workers_overrides(workers: int, environ: Mapping[str, str] | None = None) ->
     import json
 
     if workers < 1:
-        raise SettingsError(f"--workers: must be 1 or more, got {workers}")
+        raise SettingsError(
+            _("--workers: must be 1 or more, got {workers}").format(workers=workers)
+        )
     text = (os.environ if environ is None else environ).get(BENTOML_OVERRIDES_ENV, "").strip()
     try:
         overrides = json.loads(text) if text else {}
     except ValueError as exc:
-        raise SettingsError(f"{BENTOML_OVERRIDES_ENV}: not JSON ({exc})") from None
+        raise SettingsError(
+            _("{variable}: not JSON ({problem})").format(
+                variable=BENTOML_OVERRIDES_ENV, problem=exc
+            )
+        ) from None
     if not isinstance(overrides, dict):
-        raise SettingsError(f"{BENTOML_OVERRIDES_ENV}: must be a JSON object")
+        raise SettingsError(
+            _("{variable}: must be a JSON object").format(variable=BENTOML_OVERRIDES_ENV)
+        )
     services = overrides.setdefault("services", {})
     services.setdefault(SERVICE_NAME, {})["workers"] = workers
     return json.dumps(overrides)
