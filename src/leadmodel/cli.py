@@ -23,9 +23,28 @@ from leadmodel import i18n
 from leadmodel.config import DEFAULT_MODEL_NAME
 from leadmodel.i18n import _, ngettext
 
+
+def _help_language() -> str:
+    """The language of the ``--help`` texts: ``LEADMODEL_LANG`` when the module is imported.
+
+    Typer reads every help text (options, arguments, commands) when this module is
+    imported, before Click has parsed ``--lang``, so ``--lang`` cannot change them:
+    ``LEADMODEL_LANG=da leadmodel score --help`` shows Danish help. An unknown value falls
+    back to English here (``_setup`` then reports it as the one error line).
+    """
+    try:
+        return i18n.resolve(None)
+    except i18n.LanguageError:
+        return i18n.DEFAULT_LANGUAGE
+
+
+# The help texts below are translated in the help language; reset at the end of the module.
+_HELP_LANGUAGE = i18n.using(_help_language())
+_HELP_LANGUAGE.__enter__()
+
 app = typer.Typer(
     name="leadmodel",
-    help="Predict lead quality: P(accept), P(close), score, tier and the reasons why.",
+    help=_("Predict lead quality: P(accept), P(close), score, tier and the reasons why."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -83,7 +102,7 @@ def _setup(
         None,
         "--lang",
         metavar="en|da",
-        help="Language of what the command prints [default: $LEADMODEL_LANG, else en].",
+        help=_("Language of what the command prints [default: $LEADMODEL_LANG, else en]."),
     ),
 ) -> None:
     """Choose the language of the command, and keep the libraries' chatter off a console.
@@ -110,27 +129,33 @@ MappingOption = Annotated[
     str | None,
     typer.Option(
         "--mapping",
-        help="Column mapping YAML for the export, or a preset: hubspot, salesforce, "
-        "dynamics (see `leadmodel mappings`).",
+        help=_(
+            "Column mapping YAML for the export, or a preset: hubspot, salesforce, "
+            "dynamics (see `leadmodel mappings`)."
+        ),
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+JsonOption = Annotated[bool, typer.Option("--json", help=_("Print one JSON object."))]
 MaxRejectShareOption = Annotated[
     float | None,
     typer.Option(
         "--max-reject-share",
         min=0.0,
         max=1.0,
-        help="Fail (exit 1) above this share of rejected rows "
-        "[default: the mapping's max_reject_share, else 0.5].",
+        help=_(
+            "Fail (exit 1) above this share of rejected rows "
+            "[default: the mapping's max_reject_share, else 0.5]."
+        ),
     ),
 ]
 LogOption = Annotated[
     str | None,
     typer.Option(
         "--log",
-        help="Prediction log folder, or 'off' [default: $LEADMODEL_LOG_DIR, else "
-        "predictions/ beside the MLflow SQLite store].",
+        help=_(
+            "Prediction log folder, or 'off' [default: $LEADMODEL_LOG_DIR, else "
+            "predictions/ beside the MLflow SQLite store]."
+        ),
     ),
 ]
 #: ``--log`` of the commands that read the log (monitor, history): a folder, never 'off'.
@@ -138,69 +163,85 @@ LogReadOption = Annotated[
     str | None,
     typer.Option(
         "--log",
-        help="Prediction log folder [default: $LEADMODEL_LOG_DIR, else predictions/ beside "
-        "the MLflow SQLite store].",
+        help=_(
+            "Prediction log folder [default: $LEADMODEL_LOG_DIR, else predictions/ beside "
+            "the MLflow SQLite store]."
+        ),
     ),
 ]
 
 
 # --- commands are added below, one per step of the flow -------------------------------
-MAPPED_MODEL_HELP = (
+MAPPED_MODEL_HELP = _(
     "Model URI [default: $LEADMODEL_MODEL_URI, else the champion of the mapping's "
-    f"model_name, else models:/{DEFAULT_MODEL_NAME}@champion]."
-)
+    "model_name, else models:/{name}@champion]."
+).format(name=DEFAULT_MODEL_NAME)
 
 
 # --- the synthetic CRM export -----------------------------------------------------------
-@app.command()
+@app.command(help=_("Write a synthetic CRM export whose true probabilities are known."))
 def synth(
-    rows: int = typer.Option(10_000, "--rows", help="Number of leads to generate."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes the same file."),
-    out: str = typer.Option(..., "--out", help="Export to write (.csv, .parquet or .pq)."),
+    rows: int = typer.Option(10_000, "--rows", help=_("Number of leads to generate.")),
+    seed: int = typer.Option(
+        0, "--seed", help=_("Random seed: the same seed writes the same file.")
+    ),
+    out: str = typer.Option(..., "--out", help=_("Export to write (.csv, .parquet or .pq).")),
     truth_out: str | None = typer.Option(
-        None, "--truth-out", help="Also write lead_id, p_accept, p_close (the true probabilities)."
+        None,
+        "--truth-out",
+        help=_("Also write lead_id, p_accept, p_close (the true probabilities)."),
     ),
     messy: bool = typer.Option(
-        False, "--messy", help="Add what real exports contain: bad spellings, gaps, bad rows."
+        False, "--messy", help=_("Add what real exports contain: bad spellings, gaps, bad rows.")
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Date of the export, YYYY-MM-DD (default 2026-06-30)."
+        None, "--as-of", help=_("Date of the export, YYYY-MM-DD (default 2026-06-30).")
     ),
     drift: bool = typer.Option(
         False,
         "--drift",
-        help="Let the close rate climb several-fold over the older part of the history "
-        "(flat over the newest 30 %); the field effects stay the same.",
+        help=_(
+            "Let the close rate climb several-fold over the older part of the history "
+            "(flat over the newest 30 %); the field effects stay the same."
+        ),
     ),
     campaigns: int = typer.Option(
         0,
         "--campaigns",
-        help="Add a campaign column with this many campaigns of Zipf-like sizes, each "
-        "with its own effect (try 400; 0 = off).",
+        help=_(
+            "Add a campaign column with this many campaigns of Zipf-like sizes, each "
+            "with its own effect (try 400; 0 = off)."
+        ),
     ),
     export_format: str = typer.Option(
         "canonical",
         "--format",
-        help="canonical, or a CRM's own export: hubspot, salesforce, dynamics (the "
-        "columns and spellings its preset --mapping reads).",
+        help=_(
+            "canonical, or a CRM's own export: hubspot, salesforce, dynamics (the "
+            "columns and spellings its preset --mapping reads)."
+        ),
     ),
     scenario: str | None = typer.Option(
         None,
         "--scenario",
-        help="Production drift for `leadmodel monitor` to find, from --scenario-from on: "
-        "base_rate (the close rate climbs), new_source (a channel the model never saw), "
-        "tracking_break (website_visits stops being recorded).",
+        help=_(
+            "Production drift for `leadmodel monitor` to find, from --scenario-from on: "
+            "base_rate (the close rate climbs), new_source (a channel the model never saw), "
+            "tracking_break (website_visits stops being recorded)."
+        ),
     ),
     scenario_from: str | None = typer.Option(
         None,
         "--scenario-from",
-        help="First day of the --scenario, YYYY-MM-DD [default: 120 days before --as-of].",
+        help=_("First day of the --scenario, YYYY-MM-DD [default: 120 days before --as-of]."),
     ),
     world: int | None = typer.Option(
         None,
         "--world",
-        help="Draw the business units as the export of this seed has them, so a later "
-        "batch of another seed comes from the same company [default: --seed's own].",
+        help=_(
+            "Draw the business units as the export of this seed has them, so a later "
+            "batch of another seed comes from the same company [default: --seed's own]."
+        ),
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -344,12 +385,14 @@ def _pct(value: float | None) -> str:
 
 
 # --- reading and validating an export ---------------------------------------------------
-@app.command()
+@app.command(
+    help=_("Check an export against the lead table: rows read, valid and rejected, and why.")
+)
 def validate(
-    data: str = typer.Option(..., "--data", help="CRM export or lead table (CSV/Parquet)."),
+    data: str = typer.Option(..., "--data", help=_("CRM export or lead table (CSV/Parquet).")),
     mapping: MappingOption = None,
     rejects: str | None = typer.Option(
-        None, "--rejects", help="Write the rejected rows with their reasons (.csv/.parquet)."
+        None, "--rejects", help=_("Write the rejected rows with their reasons (.csv/.parquet).")
     ),
     max_reject_share: MaxRejectShareOption = None,
     as_json: JsonOption = False,
@@ -433,10 +476,10 @@ def _dropped_lines(dropped: list[str], label_sources: list[str]) -> None:
 
 
 # --- CRM presets (issue 14) ----------------------------------------------------------
-@app.command()
+@app.command(help=_("List the shipped mappings of CRM exports (--mapping NAME), or show one."))
 def mappings(
     name: str | None = typer.Argument(
-        None, help="A preset to show (its YAML, with why each column is read or dropped)."
+        None, help=_("A preset to show (its YAML, with why each column is read or dropped).")
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -481,23 +524,29 @@ def mappings(
 
 
 # --- training and the registry (issue 3) ----------------------------------------------
-@app.command()
+@app.command(
+    help=_(
+        "Fit the funnel model, evaluate it on the newest leads, track it in MLflow, register it."
+    )
+)
 def train(
     data: str = typer.Option(
-        ..., "--data", help="Canonical lead table or CRM export (CSV/Parquet)."
+        ..., "--data", help=_("Canonical lead table or CRM export (CSV/Parquet).")
     ),
     mapping: MappingOption = None,
     config: str | None = typer.Option(
         None,
         "--config",
-        help="Training config YAML (default: the shipped one, training/configs/default.yaml).",
+        help=_("Training config YAML (default: the shipped one, training/configs/default.yaml)."),
     ),
-    experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
+    experiment: str | None = typer.Option(None, "--experiment", help=_("MLflow experiment name.")),
     register: str | None = typer.Option(
         None,
         "--register",
-        help="Registered model name [default: the config's registry.name, else the "
-        f"mapping's model_name (its file name), else {DEFAULT_MODEL_NAME}].",
+        help=_(
+            "Registered model name [default: the config's registry.name, else the "
+            "mapping's model_name (its file name), else {name}]."
+        ).format(name=DEFAULT_MODEL_NAME),
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -627,12 +676,14 @@ def _looks_like_day(text: str) -> bool:
     return True
 
 
-@app.command()
+@app.command(
+    help=_("List registered models and their versions, with aliases and headline metrics.")
+)
 def models(
     name: str | None = typer.Option(
-        None, "--name", help="Registered model name [default: every registered model]."
+        None, "--name", help=_("Registered model name [default: every registered model].")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print JSON.")),
 ) -> None:
     """List registered models and their versions, with aliases and headline metrics."""
     from rich.table import Table
@@ -714,25 +765,36 @@ def _when(value: Any) -> str:
     return i18n.datetime(moment.replace(tzinfo=None), WHEN_FORMAT)
 
 
-@app.command()
+@app.command(
+    help=_(
+        "Train on the newest window of an export, register it as challenger, and move "
+        "champion only when it is ready and the gate passes.\n\n"
+        "Exit 0 when the run succeeded, whether or not champion moved (the summary and "
+        "`--json`'s champion_moved say which, and why); 2 on bad input."
+    )
+)
 def retrain(
     data: str = typer.Option(
-        ..., "--data", help="The latest CRM export or lead table (CSV/Parquet)."
+        ..., "--data", help=_("The latest CRM export or lead table (CSV/Parquet).")
     ),
     mapping: MappingOption = None,
     config: str | None = typer.Option(
         None,
         "--config",
-        help="Training config YAML; its retrain.window_days sets the window "
-        "(default: the shipped one, the newest 365 days).",
+        help=_(
+            "Training config YAML; its retrain.window_days sets the window "
+            "(default: the shipped one, the newest 365 days)."
+        ),
     ),
     name: str | None = typer.Option(
         None,
         "--name",
-        help="Registered model name [default: as train's --register: the config's "
-        f"registry.name, else the mapping's model_name, else {DEFAULT_MODEL_NAME}].",
+        help=_(
+            "Registered model name [default: as train's --register: the config's "
+            "registry.name, else the mapping's model_name, else {name}]."
+        ).format(name=DEFAULT_MODEL_NAME),
     ),
-    experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
+    experiment: str | None = typer.Option(None, "--experiment", help=_("MLflow experiment name.")),
     as_json: JsonOption = False,
 ) -> None:
     """Train on the newest window of an export, register it as challenger, and move
@@ -768,14 +830,14 @@ def retrain(
     )
 
 
-@app.command()
+@app.command(help=_("Move the `champion` alias to VERSION by hand (the move is recorded)."))
 def promote(
-    version: str = typer.Argument(..., help="Model version to make champion."),
-    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    version: str = typer.Argument(..., help=_("Model version to make champion.")),
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help=_("Registered model name.")),
     reason: str | None = typer.Option(
         None,
         "--reason",
-        help="Why: recorded with the move (leadmodel aliases) [default: moved by hand].",
+        help=_("Why: recorded with the move (leadmodel aliases) [default: moved by hand]."),
     ),
 ) -> None:
     """Move the `champion` alias to VERSION by hand (the move is recorded)."""
@@ -802,11 +864,13 @@ def promote(
     console.print(line.format(name=name, version=version, previous=move.previous), highlight=False)
 
 
-@app.command()
+@app.command(
+    help=_("Move `champion` back to the previous champion (again: further back), recorded.")
+)
 def rollback(
-    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help=_("Registered model name.")),
     reason: str | None = typer.Option(
-        None, "--reason", help="Why: recorded with the move [default: rolled back by hand]."
+        None, "--reason", help=_("Why: recorded with the move [default: rolled back by hand].")
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -830,9 +894,11 @@ def rollback(
     )
 
 
-@app.command()
+@app.command(
+    help=_("The recorded alias moves of a model, newest first: when, from, to, by what, why.")
+)
 def aliases(
-    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help="Registered model name."),
+    name: str = typer.Option(DEFAULT_MODEL_NAME, "--name", help=_("Registered model name.")),
     as_json: JsonOption = False,
 ) -> None:
     """The recorded alias moves of a model, newest first: when, from, to, by what, why."""
@@ -862,17 +928,22 @@ def aliases(
 
 
 # --- explanations: what-if and the marketing report (issue 4) ---------------------------
-@app.command()
+# A module-level alias: an annotation is evaluated when Typer builds the command, after the
+# help language is reset (``from __future__ import annotations``), so its help is built here.
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help=_("A change as field=value (repeat for more; field= means unknown).")
+    ),
+]
+
+
+@app.command(help=_("Score one lead as it is and with some fields changed, and show what moved."))
 def whatif(
-    lead: str = typer.Option(..., "--lead", help="The lead as a JSON object, or @file.json."),
-    changes: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="A change as field=value (repeat for more; field= means unknown)."
-        ),
-    ] = None,
+    lead: str = typer.Option(..., "--lead", help=_("The lead as a JSON object, or @file.json.")),
+    changes: SetOption = None,
     model: str | None = typer.Option(
-        None, "--model", help="Model URI (default: the registered champion)."
+        None, "--model", help=_("Model URI (default: the registered champion).")
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -975,17 +1046,21 @@ def _signed(value: float, decimals: int) -> str:
     return ("-" if value < 0 else "+") + shown
 
 
-@app.command()
+@app.command(
+    help=_("Write the one-file HTML report marketing reads: quality, tiers, channels, drivers.")
+)
 def report(
-    data: str = typer.Option(..., "--data", help="Leads to report on (CSV/Parquet export)."),
-    out: str = typer.Option(..., "--out", help="The HTML report to write (e.g. report.html)."),
+    data: str = typer.Option(..., "--data", help=_("Leads to report on (CSV/Parquet export).")),
+    out: str = typer.Option(..., "--out", help=_("The HTML report to write (e.g. report.html).")),
     model: str | None = typer.Option(None, "--model", help=MAPPED_MODEL_HELP),
     mapping: MappingOption = None,
     capacity: float | None = typer.Option(
-        None, "--capacity", help="Sales capacity in leads per week: sets the hand-over threshold."
+        None,
+        "--capacity",
+        help=_("Sales capacity in leads per week: sets the hand-over threshold."),
     ),
     weeks: float | None = typer.Option(
-        None, "--weeks", help="Weeks the file covers (default: from created_at)."
+        None, "--weeks", help=_("Weeks the file covers (default: from created_at).")
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -1034,23 +1109,28 @@ def report(
 
 
 # --- monitoring the logged scores (issue 13) ----------------------------------------------
-@app.command()
+@app.command(
+    help=_(
+        "Drift and calibration of logged scores per week, with a verdict ok / warn / alarm.\n\n"
+        "Exit 1 on alarm (a scheduler can act on it), 0 on ok or warn, 2 on bad input."
+    )
+)
 def monitor(
     log: LogReadOption = None,
     outcomes: str = typer.Option(
-        ..., "--outcomes", help="CRM export with lead_id and the outcomes as they stand now."
+        ..., "--outcomes", help=_("CRM export with lead_id and the outcomes as they stand now.")
     ),
     mapping: MappingOption = None,
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Model URI [default: the registered version the newest logged score names].",
+        help=_("Model URI [default: the registered version the newest logged score names]."),
     ),
     out: str | None = typer.Option(
-        None, "--out", help="Write the monitoring page here (e.g. monitor.html)."
+        None, "--out", help=_("Write the monitoring page here (e.g. monitor.html).")
     ),
     config: str | None = typer.Option(
-        None, "--config", help="Settings YAML whose monitor: section holds the thresholds."
+        None, "--config", help=_("Settings YAML whose monitor: section holds the thresholds.")
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -1142,23 +1222,31 @@ SERVICE_TARGET = "leadmodel.serving.service:LeadScorerService"
 SERVICE_EXTRA = "pip install 'leadmodel[service]'"
 
 
-@app.command()
+@app.command(
+    help=_(
+        "Serve the scoring API the CRM calls (BentoML): /score, /explain, /whatif, /model.\n\n"
+        "Every score handed out is recorded in the prediction log; when serving an alias, the "
+        "service follows it and swaps a moved model in without a restart."
+    )
+)
 def serve(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Model URI (default: $LEADMODEL_MODEL_URI or models:/lead-scorer@champion).",
+        help=_("Model URI (default: $LEADMODEL_MODEL_URI or models:/lead-scorer@champion)."),
     ),
-    port: int = typer.Option(3000, "--port", help="Port to listen on."),
+    port: int = typer.Option(3000, "--port", help=_("Port to listen on.")),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface)."
+        "127.0.0.1", "--host", help=_("Interface to listen on (0.0.0.0 for every interface).")
     ),
     log: LogOption = None,
     workers: int = typer.Option(
         1,
         "--workers",
-        help="Worker processes, each with the model (one per core serves single leads on "
-        "every core).",
+        help=_(
+            "Worker processes, each with the model (one per core serves single leads on "
+            "every core)."
+        ),
     ),
 ) -> None:
     """Serve the scoring API the CRM calls (BentoML): /score, /explain, /whatif, /model.
@@ -1212,10 +1300,17 @@ SCORE_ENGINES = ("pandas", "spark")
 SPARK_ERROR_CHARS = 300
 
 
-@app.command()
+@app.command(
+    help=_(
+        "Score a file of leads for the CRM: p_accept, p_close, score, tier (and reasons).\n\n"
+        "Every score is also written to the prediction log (with the scores, never without). "
+        "Exit 1 when no lead is scored or too many rows are rejected (the scores and rejects "
+        "of the other leads are still written), 130 on Ctrl-C (SIGINT), 143 on SIGTERM."
+    )
+)
 def score(
-    data: str = typer.Option(..., "--data", help="Leads to score (CSV or Parquet)."),
-    out: str = typer.Option(..., "--out", help="Scores to write (.csv, .parquet or .pq)."),
+    data: str = typer.Option(..., "--data", help=_("Leads to score (CSV or Parquet).")),
+    out: str = typer.Option(..., "--out", help=_("Scores to write (.csv, .parquet or .pq).")),
     model: str | None = typer.Option(
         None,
         "--model",
@@ -1223,33 +1318,37 @@ def score(
     ),
     mapping: MappingOption = None,
     reasons: int = typer.Option(
-        0, "--reasons", help="Add the top K reasons per lead: K x (field, points) and a text."
+        0, "--reasons", help=_("Add the top K reasons per lead: K x (field, points) and a text.")
     ),
     rejects: str | None = typer.Option(
-        None, "--rejects", help="Write rejected rows (original values, row, reason) here."
+        None, "--rejects", help=_("Write rejected rows (original values, row, reason) here.")
     ),
     chunk_rows: int | None = typer.Option(
-        None, "--chunk-rows", help="Rows read, scored and written at a time (default 100,000)."
+        None, "--chunk-rows", help=_("Rows read, scored and written at a time (default 100,000).")
     ),
     engine: str = typer.Option(
-        "pandas", "--engine", help="pandas (this machine, in chunks) or spark."
+        "pandas", "--engine", help=_("pandas (this machine, in chunks) or spark.")
     ),
     master: str | None = typer.Option(
-        None, "--master", help="Spark master with --engine spark (default local[2])."
+        None, "--master", help=_("Spark master with --engine spark (default local[2]).")
     ),
     max_reject_share: MaxRejectShareOption = None,
     score_format: str = typer.Option(
         "canonical",
         "--format",
-        help="canonical (the scores table), or a write-back file the CRM imports as an "
-        "update of its records: hubspot, salesforce, dynamics (docs/crm.md).",
+        help=_(
+            "canonical (the scores table), or a write-back file the CRM imports as an "
+            "update of its records: hubspot, salesforce, dynamics (docs/crm.md)."
+        ),
     ),
     log: LogOption = None,
     previous: str | None = typer.Option(
         None,
         "--previous",
-        help="A prediction log folder or an earlier scores file: add score_change and "
-        "change_reasons against each lead's latest earlier score.",
+        help=_(
+            "A prediction log folder or an earlier scores file: add score_change and "
+            "change_reasons against each lead's latest earlier score."
+        ),
     ),
     as_json: JsonOption = False,
 ) -> None:
@@ -1502,9 +1601,14 @@ def _score_summary(summary: Any) -> None:
 
 
 # --- score history ------------------------------------------------------------------------
-@app.command()
+@app.command(
+    help=_(
+        "Each time a lead was scored, and the fields that moved its score in between.\n\n"
+        "Exit 1 when the log has never scored the lead, 2 when there is no log."
+    )
+)
 def history(
-    lead_id: str = typer.Argument(..., help="The lead's lead_id, as in the CRM."),
+    lead_id: str = typer.Argument(..., help=_("The lead's lead_id, as in the CRM.")),
     log: LogReadOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -1568,3 +1672,6 @@ def _history_summary(lead_id: str, folder: Any, scorings: list[Any]) -> None:
         console.print(line, highlight=False, soft_wrap=True)
         for c in s.changes:
             console.print(f"    {c.text()}", highlight=False, soft_wrap=True)
+
+
+_HELP_LANGUAGE.__exit__(None, None, None)  # the help texts are built; commands use --lang
