@@ -95,3 +95,32 @@ def test_unknown_language_is_refused_in_one_line(runner) -> None:
 def test_the_language_ends_with_the_command(runner) -> None:
     assert _invoke(runner, "--lang", "da", "mappings").exit_code == 0
     assert i18n.current() == "en"  # the next command or test of this process is not Danish
+
+
+def test_help_follows_leadmodel_lang_at_import() -> None:
+    """``--help`` is built at import, so only ``LEADMODEL_LANG`` (not ``--lang``) sets it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import leadmodel
+
+    src = str(Path(leadmodel.__file__).resolve().parents[1])  # this checkout, not another
+    shown = {}
+    for lang in ("da", "en"):
+        env = os.environ | {i18n.LANG_ENV: lang, "PYTHONPATH": src, "COLUMNS": "200"}
+        run = subprocess.run(
+            [sys.executable, "-m", "leadmodel", "score", "--help"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        shown[lang] = run.stdout
+    assert "Leads, der skal scores (CSV eller Parquet)." in shown["da"]
+    assert "Scor en fil med leads til CRM'et" in shown["da"]
+    assert "Leads to score (CSV or Parquet)." not in shown["da"]
+    assert "Leads to score (CSV or Parquet)." in shown["en"]
+    assert "Score a file of leads for the CRM" in shown["en"]
