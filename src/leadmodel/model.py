@@ -117,8 +117,8 @@ class StageModel:
 
         Contributions have one column per feature plus the base value last: LightGBM's
         ``pred_contrib`` numbers, looked up in exact per-leaf tables when the trees fit
-        them (:mod:`leadmodel.treeshap`: up to 63 leaves; several times faster). Every call checks that
-        they add up to ``raw`` (to :data:`ADDITIVITY_RTOL`); rows where they do not are
+        them (:mod:`leadmodel.treeshap`: up to 63 leaves; several times faster). Every call
+        checks that they add up to ``raw`` (to :data:`ADDITIVITY_RTOL`); rows where they do not are
         computed by LightGBM instead, and the first such call logs a warning.
         """
         matrix = self.matrix(X)
