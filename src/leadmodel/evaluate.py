@@ -481,7 +481,7 @@ def local_ticks(axes: Axes, x: bool = True, y: bool = True) -> Axes:
     symbols = i18n.symbols()
     if (symbols.decimal, symbols.group) == (".", ","):
         return axes
-    swap = str.maketrans({".": symbols.decimal, ",": symbols.group})
+    swap = i18n.marks()
 
     class LocalFormatter(ScalarFormatter):
         def __call__(self, x: float, pos: int | None = None) -> str:

@@ -14,7 +14,7 @@ the service each keep their own.
 
 Numbers and dates are formatted by Babel from the language's CLDR data (``2,5`` and
 ``1.200`` in Danish): :func:`number`, :func:`percent`, :func:`date`; vectorised code that
-formats many numbers at once takes the symbols from :func:`symbols`.
+formats many numbers at once takes the marks from :func:`marks` (or :func:`symbols`).
 """
 
 from __future__ import annotations
@@ -88,13 +88,6 @@ def using(lang: str | None) -> Iterator[str]:
         _CURRENT.reset(token)
 
 
-def set_language(lang: str | None) -> str:
-    """Set the language for the rest of this context (the CLI's ``--lang``); returns it."""
-    code = resolve(lang)
-    _CURRENT.set(code)
-    return code
-
-
 @functools.cache
 def translations(lang: str) -> NullTranslations:
     """The compiled catalogue of ``lang`` (English: the messages as written)."""
@@ -165,6 +158,19 @@ def _symbols(code: str) -> Symbols:
 def symbols(lang: str | None = None) -> Symbols:
     """The number symbols of ``lang`` (default: the current language)."""
     return _symbols(resolve(lang) if lang else current())
+
+
+@functools.cache
+def _marks(code: str) -> dict[int, str]:
+    found = _symbols(code)
+    return str.maketrans({",": found.group, ".": found.decimal, "-": found.minus})
+
+
+def marks(lang: str | None = None) -> dict[int, str]:
+    """A ``str.translate`` table from Python's number marks (``-1,200.5``) to how ``lang``
+    writes them (default: the current language): for code that formats many numbers with
+    Python's own formats and changes the marks once."""
+    return _marks(resolve(lang) if lang else current())
 
 
 @functools.cache

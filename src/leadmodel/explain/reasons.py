@@ -242,23 +242,16 @@ def field_values(model: FunnelModel, leads: pd.DataFrame, field: str) -> pd.Seri
 # --- texts ------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _number_marks(lang: str) -> dict[int, str]:
-    """``str.translate`` table from Python's ``1,200.5`` to how ``lang`` writes it."""
-    marks = i18n.symbols(lang)
-    return str.maketrans({",": marks.group, ".": marks.decimal, "-": marks.minus})
-
-
 def _format_numbers(values: Any, decimals: int) -> list[str]:
     """Compact text of numbers in the current language: ``12``, ``3.1``, ``1,200`` (en),
     ``3,1``, ``1.200`` (da); rounded to ``decimals``, no trailing zeros.
 
     One Python format per value (callers pass the distinct values only), then the marks of
-    the language (:func:`leadmodel.i18n.symbols`) in one ``str.translate``.
+    the language (:func:`leadmodel.i18n.marks`) in one ``str.translate``.
     """
     rounded = np.round(np.asarray(values, dtype=float), decimals) + 0.0  # no "-0"
     shown = (f"{x:,.{decimals}f}" for x in rounded.tolist())
-    marks = _number_marks(i18n.current())
+    marks = i18n.marks()
     if decimals > 0:
         return [t.rstrip("0").rstrip(".").translate(marks) for t in shown]
     return [t.translate(marks) for t in shown]
