@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,11 +364,6 @@ class _Coder:
     unknown: int
     missing: int
     cache: dict[str, tuple[int, str | None]] = field(default_factory=dict)
-
-
-def _is_na(value: object) -> bool:
-    """None, ``pd.NA`` or NaN: what ``pd.factorize`` and the text path both read as missing."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def is_numeric_column(values: pd.Series) -> bool:
