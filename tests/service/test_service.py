@@ -143,6 +143,15 @@ def test_score_answers_in_the_requests_language(
     refused = api.post("/score", json={"leads": [lead(website_visits=-1)], "lang": "da"})
     assert refused.status_code == 422
     assert refused.json()["error"] == "leads[0].website_visits: skal være >= 0"
+    odd = [lead(lead_id="a", source="Carrier Pigeon", email="x@example.com")]
+    warned = {w["field"]: w["message"] for w in score(api, odd, lang="da")["warnings"]}
+    assert warned == {
+        "source": "source: ikke set under træningen, scoret som ukendt: carrier_pigeon",
+        "email": "email: ikke et felt, denne model læser; ignoreret",
+    }
+    twice = api.post("/score", json={"leads": [lead(lead_id="a"), lead(lead_id="a")], "lang": "da"})
+    assert twice.status_code == 422
+    assert twice.json()["error"] == "leads[1].lead_id: dublet af leads[0]"
 
 
 @pytest.mark.parametrize("path", ["/score", "/explain"])

@@ -12,7 +12,13 @@ are shown to people untranslated. What counts as shown to people (a *sink*):
   ``console.print`` / ``err_console.print``, a rich ``Table``'s ``title``/``caption`` and
   its ``add_column`` headers;
 - ``warnings.warn``: Python shows it to whoever runs the command or calls the library;
-- any call's ``msg``/``message``/``reason``/``detail`` keyword.
+- any call's ``msg``/``message``/``reason``/``detail`` keyword, and a variable of one of
+  those names given a text (``message = f"..."``, then passed on);
+- the message of the service's :class:`~leadmodel.serving.errors.Problem` (its fourth
+  argument) and of a ``FieldWarning``.
+
+A module-level name bound to a text (``_NOT_A_NUMBER = "must be ..."``) counts as that
+text wherever the module uses it.
 
 Not counted: ``logger.*`` calls. Log records are for operators and log search (grep the
 same words on every server, whatever language its users read), so they stay English;
@@ -68,6 +74,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("cli.py", "[bold {}]{}[/]"): "markup",
     ("cli.py", "--rejects: {}"): "option",  # an option's name before a translated line
     ("cli.py", "--engine spark: {}"): "option",
+    # training's evaluation plots, logged to MLflow and compared across runs whoever ran them
+    ("train.py", "{} stage (test slice)"): "artefact",
 }
 
 TRANSLATORS = frozenset({"_", "gettext", "ngettext", "pgettext", "N_"})
@@ -75,6 +83,8 @@ TRANSLATORS = frozenset({"_", "gettext", "ngettext", "pgettext", "N_"})
 USER_ERRORS = frozenset({"ValueError", "BadParameter"})
 OUTPUT_CALLS = frozenset({"echo", "print", "fail", "warn", "add_column"})
 TEXT_KEYWORDS = frozenset({"msg", "message", "reason", "detail", "title", "caption"})
+#: Calls whose positional argument at this index is a message to a person.
+MESSAGE_AT: dict[str, int] = {"Problem": 3, "FieldWarning": 2}
 #: Two letters in a row and a space: a sentence, not a code or an identifier.
 WORDS = re.compile(r"[^\W\d_]{2}")
 
@@ -123,12 +133,15 @@ class Found:
         return f"line {self.line}: {self.text!r}"
 
 
-def english(node: ast.AST) -> str | None:
+def english(node: ast.AST, constants: dict[str, str] | None = None) -> str | None:
     """The untranslated text of an expression that reaches a person, else None.
 
     Literal parts are joined (placeholders as ``{}``); a part inside a translator call is
-    translated; a name, attribute or other call cannot be told and is let through.
+    translated; a name in ``constants`` (the module's names bound to a text) is that text;
+    another name, an attribute or another call cannot be told and is let through.
     """
+    if constants and isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
     if isinstance(node, ast.JoinedStr):
@@ -137,23 +150,23 @@ def english(node: ast.AST) -> str | None:
             if isinstance(value, ast.Constant):
                 parts.append(str(value.value))
             else:
-                inner = english(value.value) if isinstance(value, ast.FormattedValue) else None
+                inner = english(value.value, constants) if isinstance(value, ast.FormattedValue) else None
                 parts.append(inner if inner is not None else "{}")
         return "".join(parts)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
-        left, right = english(node.left), english(node.right)
+        left, right = english(node.left, constants), english(node.right, constants)
         if left is None and right is None:
             return None
         return (left or "{}") + (right or "{}")
     if isinstance(node, ast.IfExp):
-        texts = [t for t in (english(node.body), english(node.orelse)) if t is not None]
+        texts = [t for t in (english(node.body, constants), english(node.orelse, constants)) if t is not None]
         return " | ".join(texts) or None
     if isinstance(node, ast.Call):
         func = node.func
         if name_of(func) in TRANSLATORS:
             return None
         if isinstance(func, ast.Attribute) and func.attr in ("format", "join"):
-            return english(func.value) if func.attr == "format" else None
+            return english(func.value, constants) if func.attr == "format" else None
     return None
 
 
@@ -161,21 +174,44 @@ def is_sentence(text: str) -> bool:
     return bool(WORDS.search(text)) and any(c.isspace() for c in text)
 
 
+def module_texts(tree: ast.Module) -> dict[str, str]:
+    """The module-level names bound to a plain text (``NAME = "..."``)."""
+    texts = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and node.targets else None
+        if isinstance(node, ast.AnnAssign):
+            target = node.target
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+            if isinstance(value.value, str):
+                texts[target.id] = value.value
+    return texts
+
+
 def scan(source: str, module: str, errors: frozenset[str]) -> list[Found]:
     """Every sink in ``source`` given English text outside the catalogue."""
     found = []
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call):
-            continue
-        called = name_of(node.func)
+    tree = ast.parse(source)
+    constants = module_texts(tree)
+    for node in ast.walk(tree):
         shown: list[ast.AST] = []
-        if called in errors or called in OUTPUT_CALLS:
-            shown += node.args[:1]
-        elif called == "PydanticCustomError":
-            shown += node.args[1:2]
-        shown += [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
+        if isinstance(node, ast.Assign):  # message = f"...", passed on later
+            names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+            if names & TEXT_KEYWORDS:
+                shown.append(node.value)
+        elif not isinstance(node, ast.Call):
+            continue
+        else:
+            called = name_of(node.func)
+            if called in errors or called in OUTPUT_CALLS:
+                shown += node.args[:1]
+            elif called == "PydanticCustomError":
+                shown += node.args[1:2]
+            elif called in MESSAGE_AT:
+                shown += node.args[MESSAGE_AT[called] : MESSAGE_AT[called] + 1]
+            shown += [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
         for arg in shown:
-            text = english(arg)
+            text = english(arg, constants)
             if text is None or not is_sentence(text):
                 continue
             if module in DEVELOPER_MODULES or any(
@@ -192,7 +228,7 @@ def untranslated(module: str) -> list[Found]:
     return scan(source, module, own_error_classes() | USER_ERRORS)
 
 
-SAMPLE = """
+SAMPLE = """_NOT_NUMBER = "a module text"
 raise OwnError(f"{path}: file not found")
 raise ValueError("bad " + name)
 warnings.warn("this is deprecated")
@@ -211,6 +247,10 @@ raise ValueError("lead_id")
 raise ValueError(f"{field}: {value!r}")
 log.warning("operators read this")
 raise ValueError(text)
+message = f"{field}: not seen in training"
+problems.append(Problem(loc, field, i, _NOT_NUMBER))
+Problem(loc, field, i, _("translated here"))
+message = _("{field}: translated").format(field=field)
 """
 
 
@@ -226,8 +266,10 @@ def test_the_scan_finds_english_and_lets_translated_text_through() -> None:
         "Presets: {}",
         "in the future",
         "too old",
+        "{}: not seen in training",
+        "a module text",
     ]
-    assert [f.line for f in found] == list(range(2, 10))
+    assert [f.line for f in found] == [*range(2, 10), 20, 21]
     assert {"IngestError", "RejectShareError", "ConfigError", "ValueProblem"} <= (
         own_error_classes()
     )

@@ -23,6 +23,8 @@ from importlib import metadata
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadmodel import i18n
+from leadmodel.i18n import _
 from leadmodel.serving.guard import refusal
 
 logger = logging.getLogger("leadmodel.service")
@@ -56,7 +58,9 @@ class RequestTimeout:
             await asyncio.wait_for(_first(answering, handling), self.timeout)
         except TimeoutError:
             if handling.cancel():
-                message = f"not answered within {self.timeout:g} s"
+                message = _("not answered within {seconds} s").format(
+                    seconds=i18n.number(self.timeout)
+                )
                 await refusal("request", message, 504)(scope, receive, send)
                 return
         await handling

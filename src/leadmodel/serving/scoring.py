@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema, tracking
+from leadmodel.i18n import N_, _
 from leadmodel.features import RecordColumns, as_columns
 from leadmodel.model import FunnelModel
 from leadmodel.serving.api import (
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 #: Unknown values quoted in a warning's message (all of them are in ``values``).
 WARNING_QUOTED_VALUES = 5
-_NOT_A_NUMBER = "must be a finite number (the model reads this field as a number)"
+_NOT_A_NUMBER = N_("must be a finite number (the model reads this field as a number)")
 #: The lead a freshly loaded model scores before it serves (every field unknown).
 CHECK_LEAD_ID = "start-check"
 
@@ -74,7 +75,7 @@ def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = 
     for i, record in enumerate(records):
         at = first.setdefault(record.get(schema.LEAD_ID), i)
         if at != i:
-            message = f"duplicate of {where}[{at}]"
+            message = _("duplicate of {row}").format(row=f"{where}[{at}]")
             problems.append(Problem(f"{where}[{i}].{schema.LEAD_ID}", schema.LEAD_ID, i, message))
     for field in model.features.numeric_:
         if field in Lead.model_fields:
@@ -85,7 +86,7 @@ def check_batch(records: list[dict[str, Any]], model: FunnelModel, where: str = 
             try:
                 record[field] = schema.parse_value(field, record[field], numeric=True)
             except schema.ValueProblem:
-                problems.append(Problem(_loc(where, i, field), field, i, _NOT_A_NUMBER))
+                problems.append(Problem(_loc(where, i, field), field, i, _(_NOT_A_NUMBER)))
     if problems:
         raise RequestProblem(problems)
 
@@ -111,14 +112,16 @@ def field_warnings(
     for field, values in unknown.items():
         quoted = ", ".join(values[:WARNING_QUOTED_VALUES])
         hidden = len(values) - WARNING_QUOTED_VALUES
-        more = f" (and {hidden} more)" if hidden > 0 else ""
-        message = f"{field}: not seen in training, scored as unknown: {quoted}{more}"
+        more = _(" (and {count} more)").format(count=hidden) if hidden > 0 else ""
+        message = _("{field}: not seen in training, scored as unknown: {values}{more}").format(
+            field=field, values=quoted, more=more
+        )
         warnings.append(FieldWarning(field=field, values=values, message=message))
     used = set(model.features.feature_names_) | schema.NON_FEATURE_COLUMNS
     fields = dict.fromkeys(key for record in records for key in record)  # in request order
     given = {key for record in records for key, value in record.items() if value is not None}
     for field in (f for f in fields if f in given and f not in used):
-        message = f"{field}: not a field this model reads; ignored"
+        message = _("{field}: not a field this model reads; ignored").format(field=field)
         warnings.append(FieldWarning(field=field, values=[], message=message))
     return warnings
 
