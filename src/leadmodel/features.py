@@ -227,14 +227,14 @@ def factorized(X: LeadColumns, col: str) -> tuple[np.ndarray, list[str]]:
     return LeadFeatures._factorize(X[col])
 
 
-def _numbers(X: LeadColumns, col: str) -> np.ndarray:
+def column_numbers(X: LeadColumns, col: str) -> np.ndarray:
     """:func:`to_numeric_array` of column ``col``."""
     if isinstance(X, RecordColumns):
         return X.numbers(col)
     return to_numeric_array(X[col])
 
 
-def _stamps(X: LeadColumns, col: str) -> np.ndarray:
+def column_stamps(X: LeadColumns, col: str) -> np.ndarray:
     """:func:`timestamps` of column ``col`` as ``datetime64[us]``."""
     if isinstance(X, RecordColumns):
         return X.stamps(col)
@@ -534,7 +534,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
                 absent = coder is None or col in self._ordinal()
                 out[col] = np.full(n, np.nan if absent else coder.missing)
             elif coder is None:
-                out[col] = _numbers(X, col)
+                out[col] = column_numbers(X, col)
             else:
                 out[col] = self._codes(col, coder, *factorized(X, col))
         return out
@@ -558,7 +558,7 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             return {}
         if schema.CREATED_AT not in X:
             return {name: np.full(n, np.nan) for name in wanted}
-        stamps = _stamps(X, schema.CREATED_AT)
+        stamps = column_stamps(X, schema.CREATED_AT)
         days = stamps.astype("datetime64[D]")
         missing = np.isnat(stamps)
         if missing.any():  # NaN below, not NaT arithmetic (numpy warns on it)
@@ -638,9 +638,13 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         """
         return pd.Series(self.category_texts(col, values), dtype=object, name=values.name)
 
-    def category_texts(self, col: str, values: pd.Series) -> np.ndarray:
-        """:meth:`category_text` as an object array."""
-        codes, uniques = self._factorize(values)
+    def category_texts(self, col: str, values: pd.Series | LeadColumns) -> np.ndarray:
+        """:meth:`category_text` as an object array; ``values`` may also be the lead
+        columns that hold ``col`` (plain records are then read without a Series)."""
+        if isinstance(values, pd.Series):
+            codes, uniques = self._factorize(values)
+        else:
+            codes, uniques = factorized(values, col)
         texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
         table = np.array([np.nan if t is None else t for t in texts] + [np.nan], dtype=object)
         return table[codes]

@@ -75,7 +75,13 @@ def resolve(lang: str | None) -> str:
 def current() -> str:
     """The language of this call (see the module docstring)."""
     chosen = _CURRENT.get()
-    return chosen if chosen is not None else resolve(None)
+    return chosen if chosen is not None else _environment_language(os.environ.get(LANG_ENV))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_language(value: str | None) -> str:
+    """:func:`resolve` of ``LEADMODEL_LANG``'s value (read per call, resolved once)."""
+    return resolve(value)
 
 
 @contextlib.contextmanager

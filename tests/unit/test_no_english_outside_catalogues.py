@@ -150,7 +150,11 @@ def english(node: ast.AST, constants: dict[str, str] | None = None) -> str | Non
             if isinstance(value, ast.Constant):
                 parts.append(str(value.value))
             else:
-                inner = english(value.value, constants) if isinstance(value, ast.FormattedValue) else None
+                inner = (
+                    english(value.value, constants)
+                    if isinstance(value, ast.FormattedValue)
+                    else None
+                )
                 parts.append(inner if inner is not None else "{}")
         return "".join(parts)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
@@ -159,7 +163,11 @@ def english(node: ast.AST, constants: dict[str, str] | None = None) -> str | Non
             return None
         return (left or "{}") + (right or "{}")
     if isinstance(node, ast.IfExp):
-        texts = [t for t in (english(node.body, constants), english(node.orelse, constants)) if t is not None]
+        texts = [
+            t
+            for t in (english(node.body, constants), english(node.orelse, constants))
+            if t is not None
+        ]
         return " | ".join(texts) or None
     if isinstance(node, ast.Call):
         func = node.func

@@ -29,7 +29,7 @@ import pandas as pd
 
 from leadmodel import schema
 from leadmodel.config import ExplainConfig
-from leadmodel.features import LeadColumns, Leads, as_columns
+from leadmodel.features import LeadColumns, Leads, RecordColumns, as_columns
 from leadmodel.i18n import _
 from leadmodel.model import ACCEPT, CLOSE, SCORE_MIN, Features, FunnelModel, sigmoid
 
@@ -168,9 +168,15 @@ def to_points(model: FunnelModel, contrib: StageContributions) -> tuple[float, n
 
 def lead_ids(leads: LeadColumns) -> np.ndarray:
     """``lead_id`` of every lead as text (its position when the leads have none)."""
-    if schema.LEAD_ID in leads:
-        return leads[schema.LEAD_ID].astype(str).to_numpy(dtype=object)
-    return np.arange(len(leads)).astype(str).astype(object)
+    if schema.LEAD_ID not in leads:
+        return np.arange(len(leads)).astype(str).astype(object)
+    if isinstance(leads, RecordColumns):  # the records' values, not a Series of them
+        values = leads.values(schema.LEAD_ID)
+    else:
+        values = leads[schema.LEAD_ID].tolist()
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v if type(v) is str else str(v) for v in values]  # as astype(str) writes them
+    return out
 
 
 def full_contributions(model: FunnelModel, leads: Leads) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from mlflow import MlflowClient
 from pydantic import BaseModel, ValidationError
 
 from leadmodel import explain, schema, tracking
-from leadmodel.i18n import N_, _
 from leadmodel.features import RecordColumns, as_columns
+from leadmodel.i18n import N_, _
 from leadmodel.model import FunnelModel
 from leadmodel.serving.api import (
     ExplainRequest,
