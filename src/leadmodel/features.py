@@ -147,7 +147,7 @@ class RecordColumns:
         if found is None:
             array = self.array(name)
             if array is not None and array.dtype == object:  # text and None
-                found = _text_codes(self.values(name))
+                found = distinct_codes(self.values(name))
             else:
                 found = LeadFeatures._factorize(self[name])
             self._factorized[name] = found
@@ -198,18 +198,20 @@ def _wall_clock_us(value: Any) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
-def _text_codes(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
-    """``pd.factorize`` of text and None (code -1), by dict look-ups.
+def distinct_codes(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """``pd.factorize`` by dict look-ups: codes into the distinct values (-1 for a missing
+    one: None, ``pd.NA``, NaN, NaT) and the distinct values in order of appearance.
 
-    The same codes and distinct texts (in order of appearance); a few microseconds for
-    one lead, where ``pd.factorize`` costs tens, and as fast for a million.
+    The same codes and distinct values; a few microseconds for one lead, where
+    ``pd.factorize`` costs tens, and as fast for a million text values. A NaN is found
+    again by identity (each is its own key), so it costs no more than a text.
     """
-    table = dict.fromkeys(values)
-    table.pop(None, None)
-    uniques = list(table)
-    table = dict(zip(uniques, range(len(uniques)), strict=True))
-    table[None] = -1
-    codes = np.fromiter(map(table.__getitem__, values), dtype=np.intp, count=len(values))
+    items = values.tolist() if isinstance(values, np.ndarray) else values
+    table = dict.fromkeys(items)
+    uniques = [v for v in table if not (v is None or v is pd.NA or v != v)]
+    lookup: dict[Any, int] = dict.fromkeys(table, -1)
+    lookup.update(zip(uniques, range(len(uniques)), strict=True))
+    codes = np.fromiter(map(lookup.__getitem__, items), dtype=np.intp, count=len(items))
     return codes, uniques
 
 
@@ -582,10 +584,10 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
         """
         # A numpy-backed column is factorized as its array: the same codes, without the
         # Series' fixed cost (an arrow-backed one stays a Series: faster for many rows);
-        # text and None in an object array by dict look-ups (:func:`_text_codes`).
+        # text and None in an object array by dict look-ups (:func:`distinct_codes`).
         array = values.to_numpy() if isinstance(values.dtype, np.dtype) else values
         if array.dtype == object and set(map(type, array)) <= _TEXT_TYPES:
-            return _text_codes(array)
+            return distinct_codes(array)
         codes, uniques = pd.factorize(array)
         if not (uniques.dtype == "str" or infer_dtype(uniques, skipna=True) == "string"):
             codes, uniques = pd.factorize(values.astype("string"))
