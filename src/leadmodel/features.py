@@ -632,21 +632,11 @@ class LeadFeatures(BaseEstimator, TransformerMixin):
             self._coders = coders
         return coders
 
-    def category_text(self, col: str, values: pd.Series) -> pd.Series:
-        """The text of categorical feature ``col`` as :meth:`transform` reads it.
-
-        Normalised (sources in lower_snake_case), before values the model has not learned
-        become ``unknown``; object dtype with NaN for missing values, indexed 0..n-1.
-        """
-        return pd.Series(self.category_texts(col, values), dtype=object, name=values.name)
-
-    def category_texts(self, col: str, values: pd.Series | LeadColumns) -> np.ndarray:
-        """:meth:`category_text` as an object array; ``values`` may also be the lead
-        columns that hold ``col`` (plain records are then read without a Series)."""
-        if isinstance(values, pd.Series):
-            codes, uniques = self._factorize(values)
-        else:
-            codes, uniques = factorized(values, col)
+    def category_texts(self, col: str, X: LeadColumns) -> np.ndarray:
+        """The text of categorical feature ``col`` of the leads ``X`` as :meth:`transform`
+        reads it: normalised (sources in lower_snake_case), before values the model has not
+        learned become ``unknown``; an object array with NaN for missing values."""
+        codes, uniques = factorized(X, col)
         texts = self._code_uniques(col, self._coder_table()[col], uniques)[1]
         table = np.array([np.nan if t is None else t for t in texts] + [np.nan], dtype=object)
         return table[codes]
