@@ -5,8 +5,10 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_service.py            # trains a small model first
     .venv/bin/python benchmarks/bench_service.py --model models:/lead-scorer@champion
 
-It starts ``bentoml serve`` on this module (the real service plus two no-op routes on
-the same app, so all pass the same BentoML stack and middleware), then on
+It starts ``bentoml serve`` on this module (the real service plus two no-op routes and a
+parse-only route on the same app, so all pass the same BentoML stack and middleware;
+``/parse_only`` reads and validates the ``/score`` body and answers nothing, the floor a
+single-lead ``/score`` would reach with a free model), then on
 :class:`PlainNoop` (a plain BentoML service, ``@bentoml.api``, no model), drives each
 with ``wrk`` (installed from Debian's packages when missing) at a fixed number of
 connections, and prints throughput, p99 latency and the ratios the targets are set in.
@@ -40,6 +42,7 @@ import httpx
 
 from leadmodel import predlog
 from leadmodel.predlog import LOG_ENV, OFF
+from leadmodel.serving.api import ScoreRequest
 from leadmodel.serving.service import REQUEST_TIMEOUT_S, LeadScorerService, app
 from leadmodel.serving.settings import BENTOML_OVERRIDES_ENV, SERVICE_NAME
 
@@ -81,6 +84,13 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 async def noop() -> dict[str, Any]:
     """The no-op the service is measured against: same app, same stack, same kind of
     route as ``/score`` (``async``, answered in the event loop), no work."""
+    return {}
+
+
+@app.post("/parse_only", include_in_schema=False)
+async def parse_only(body: ScoreRequest) -> dict[str, Any]:
+    """The typed contract and nothing else: the request read and validated as ``/score``
+    reads it, no model. The most a single-lead ``/score`` could reach with a free model."""
     return {}
 
 
@@ -291,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     response.raise_for_status()
                 plan = (("noop", "/noop", single), ("noop_sync", "/noop_sync", single))
+                plan += (("parse_only", "/parse_only", single),)
                 plan += (("score_1", "/score", single), ("score_1000", "/score", batch))
                 for name, path, body in plan:
                     measure(name, path, body)
@@ -402,7 +413,7 @@ def summarise(
     noop, one, many = runs["noop"], runs["score_1"], runs["score_1000"]
     throughput = one["requests_per_s"] / noop["requests_per_s"]
     p99 = one["p99_ms"] / noop["p99_ms"]
-    sync = runs["noop_sync"]
+    sync, parse = runs["noop_sync"], runs["parse_only"]
     speedup = many["requests_per_s"] * BATCH / one["requests_per_s"]
     plain = one["requests_per_s"] / runs["plain_noop"]["requests_per_s"]
     return results | {
@@ -420,6 +431,8 @@ def summarise(
                 one["requests_per_s"] / runs["plain_noop_sync"]["requests_per_s"]
             ),
             "throughput_vs_threadpool_noop": one["requests_per_s"] / sync["requests_per_s"],
+            "parse_only_vs_noop": parse["requests_per_s"] / noop["requests_per_s"],
+            "throughput_vs_parse_only": one["requests_per_s"] / parse["requests_per_s"],
             "p99_vs_threadpool_noop": one["p99_ms"] / sync["p99_ms"],
         },
         "targets_met": {
