@@ -1637,7 +1637,7 @@ def history(
 
 
 def _history_summary(lead_id: str, folder: Any, scorings: list[Any]) -> None:
-    from leadmodel.history import points_text
+    from leadmodel.explain.reasons import format_points
 
     if len(scorings) == 1:  # "once" is a word of its own, not a plural form
         line = _("Lead {lead_id}: scored once (log {path})")
@@ -1668,7 +1668,7 @@ def _history_summary(lead_id: str, folder: Any, scorings: list[Any]) -> None:
         if s.p_accept is not None:
             line += "  " + _("P(accept) {p_accept}").format(p_accept=_n(s.p_accept, 3))
         if s.score_change is not None:
-            line += f"  ({points_text(s.score_change, 1)})"
+            line += f"  ({format_points(s.score_change, 1)})"
         console.print(line, highlight=False, soft_wrap=True)
         for c in s.changes:
             console.print(f"    {c.text()}", highlight=False, soft_wrap=True)

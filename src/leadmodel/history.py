@@ -31,8 +31,8 @@ import pyarrow as pa
 
 from leadmodel import i18n, predlog, schema
 from leadmodel.config import ExplainConfig
-from leadmodel.explain.reasons import field_label, format_number
-from leadmodel.i18n import N_, _, ngettext
+from leadmodel.explain.reasons import field_label, format_number, format_points
+from leadmodel.i18n import N_, _
 
 SCORE_CHANGE: Final = "score_change"
 CHANGE_REASONS: Final = "change_reasons"
@@ -85,15 +85,6 @@ def value_text(value: Any, decimals: int) -> str:
     return str(value)
 
 
-def points_text(points: float, decimals: int) -> str:
-    """``-12 points``, ``+1.5 points``, ``+1 point`` (Danish ``-12 point``, ``+1,5 point``)."""
-    size = round(abs(float(points)), decimals) + 0.0
-    shown = ngettext("{number} point", "{number} points", 1 if size == 1 else 0).format(
-        number=format_number(size, decimals)
-    )
-    return f"{i18n.symbols().minus if points < 0 else '+'}{shown}"
-
-
 def _same(before: Any, after: Any) -> bool:
     if _missing(before) or _missing(after):
         return _missing(before) and _missing(after)
@@ -143,7 +134,7 @@ class FieldChange:
             what = label
         if self.points is None:
             return what
-        line = f"{points_text(self.points, decimals)}: {what}"
+        line = f"{format_points(self.points, decimals)}: {what}"
         if not self.top_before:
             return _(_NEW_REASON).format(change=line)
         if not self.top_after:

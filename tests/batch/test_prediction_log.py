@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from leadmodel import batch, history, i18n, predlog
 from leadmodel.cli import app
+from leadmodel.explain import reasons
 from leadmodel.io import write_table
 from leadmodel.synthetic import generate
 from leadmodel.tracking import load_funnel
@@ -151,7 +152,7 @@ def test_history_names_the_fields_that_moved_the_score(
     else:
         delta = points["after"].get("website_visits", 0) - points["before"].get("website_visits", 0)
         assert visits.points == pytest.approx(delta)
-        assert visits.text().startswith(history.points_text(delta, 1) + ": website visits")
+        assert visits.text().startswith(reasons.format_points(delta, 1) + ": website visits")
     assert any(c.field == "pages_viewed" for c in scorings[1].changes)
 
     runner = CliRunner()
@@ -241,3 +242,19 @@ def test_a_log_write_that_fails_in_its_thread_fails_the_run(
     ]
     assert list(log.iterdir()) == []  # no log file, no temporary file, no date folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log"]  # no scores file either
+
+
+@pytest.mark.parametrize("lang", ["en", "da"])
+def test_change_lines_round_points_as_the_reasons_do(lang: str) -> None:
+    """A score-change line and a reason show the same number of points for the same value,
+    also where Python's ``round`` and numpy's differ (4.35 at one decimal: 4.3 vs 4.4)."""
+    values = np.array([4.35, -4.35, 0.25, -0.04, 1.0, -1.0, 12.25, 1234.55])
+    with i18n.using(lang):
+        reason_texts = reasons._format_points(values, 1).tolist()
+        lines = [
+            history.FieldChange("website_visits", float(v), before=10, after=2).text()
+            for v in values
+        ]
+    for value, reason, line in zip(values, reason_texts, lines, strict=True):
+        assert line.startswith(f"{reason}: "), (value, reason, line)
+    assert reason_texts[0] == ("+4,4 point" if lang == "da" else "+4.4 points")  # numpy's round

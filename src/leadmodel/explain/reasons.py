@@ -290,6 +290,12 @@ def _format_points(points: np.ndarray, decimals: int) -> np.ndarray:
     return np.where(points < 0, minus, "+").astype(object) + units[codes]
 
 
+def format_points(points: float, decimals: int) -> str:
+    """One change in points as :func:`_format_points` writes it (``+1.5 points``, ``-12
+    points``; da ``+1,5 point``): the reasons and the score-change lines round alike."""
+    return str(_format_points(np.array([points], dtype=float), decimals)[0])
+
+
 def _arrival_phrase(value: Any) -> str:
     """``Arrived on a Saturday`` (``... at 14:05`` when the time is known); Danish
     ``Kom ind en lørdag kl. 14:05``. Weekday names are Babel's (CLDR)."""
