@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from leadmodel import explain, ingest, schema, tracking
+from leadmodel import explain, i18n, ingest, schema, tracking
 from leadmodel.serving.api import ModelRef, ScoreRequest, ScoreResponse
 from leadmodel.serving.errors import RequestProblem
 from leadmodel.serving.scoring import Scorer, field_warnings, response_body, score_body
@@ -97,3 +97,15 @@ def test_duplicate_ids_are_refused_with_their_index(
         scorer.score(request)
     (problem,) = refused.value.problems
     assert (problem.loc, problem.field, problem.index) == ("leads[2].lead_id", "lead_id", 2)
+
+
+@pytest.mark.parametrize(("lang", "more"), [("en", "(and 1,200 more)"), ("da", "(og 1.200 mere)")])
+def test_unknown_values_warning_counts_the_rest_in_the_language(
+    model: Any, leads: list[dict[str, Any]], lang: str, more: str
+) -> None:
+    """1,205 unseen sources: five are quoted, the rest counted in the language's numbers."""
+    many = [dict(leads[0], lead_id=f"U{i}", source=f"pigeon {i}") for i in range(1_205)]
+    with i18n.using(lang):
+        warning = next(w for w in field_warnings(many, model) if w.field == schema.SOURCE)
+    assert len(warning.values) == 1_205
+    assert warning.message.endswith(more), warning.message

@@ -18,7 +18,7 @@ import pydantic_core
 from mlflow import MlflowClient
 from pydantic import BaseModel, ValidationError
 
-from leadmodel import explain, schema, tracking
+from leadmodel import explain, i18n, schema, tracking
 from leadmodel.features import RecordColumns, as_columns
 from leadmodel.i18n import N_, _
 from leadmodel.model import FunnelModel
@@ -112,7 +112,7 @@ def field_warnings(
     for field, values in unknown.items():
         quoted = ", ".join(values[:WARNING_QUOTED_VALUES])
         hidden = len(values) - WARNING_QUOTED_VALUES
-        more = _(" (and {count} more)").format(count=hidden) if hidden > 0 else ""
+        more = _(" (and {count} more)").format(count=i18n.number(hidden)) if hidden > 0 else ""
         message = _("{field}: not seen in training, scored as unknown: {values}{more}").format(
             field=field, values=quoted, more=more
         )
