@@ -61,15 +61,47 @@ def service_env(mlflow_store: str, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, from Linux's ``/proc``.
+
+    BentoML starts each worker in a session of its own, so a signal to the server's
+    process group does not reach them: a SIGKILL to the group leaves them serving.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        parent = int(text[text.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def kill_tree(process: subprocess.Popen[bytes]) -> list[int]:
+    """SIGKILL the server and every process below it (its workers too); the pids killed."""
+    tree = process_tree(process.pid)
+    for pid in reversed(tree):  # the workers first, so none is left without its parent
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    return tree
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, wait, kill."""
+    """Terminate (the server stops its workers), wait; else kill it and its workers."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            kill_tree(process)
 
 
 def launch(

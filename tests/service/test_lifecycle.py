@@ -13,7 +13,6 @@ also holds when run alone.
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
 import threading
@@ -30,6 +29,7 @@ import pytest
 from leadmodel import predlog, tracking
 from tests.conftest import Trained, free_port
 from tests.service.conftest import (
+    kill_tree,
     launch,
     leadmodel_bin,
     register_copies,
@@ -243,8 +243,10 @@ def test_crash_loses_at_most_the_last_flush_interval(crashing: Live) -> None:
     with Traffic(live, "crash") as traffic:
         time.sleep(TRAFFIC_S + FLUSH_S)
         killed = time.monotonic()
-        os.killpg(live.process.pid, signal.SIGKILL)  # the server and its worker
-        live.process.wait(timeout=30)
+        tree = kill_tree(live.process)  # the server and its workers, at once
+    assert len(tree) >= 1 + CRASH_WORKERS, tree
+    with pytest.raises(httpx.ConnectError):  # no worker is left answering on the port
+        httpx.get(f"{live.url}/readyz", timeout=5)
     rows = logged(live)
     sent = next(live.ids)  # leads 0..sent-1 were sent; only those can be logged
     assert all(int(i.removeprefix("crash-")) < sent for i in rows)
