@@ -85,7 +85,7 @@ def process_tree(pid: int) -> list[int]:
 def kill_tree(process: subprocess.Popen[bytes]) -> list[int]:
     """SIGKILL the server and every process below it (its workers too); the pids killed."""
     tree = process_tree(process.pid)
-    for pid in reversed(tree):  # the workers first, so none is left without its parent
+    for pid in tree:  # parents first: a dead server cannot start a worker again
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
